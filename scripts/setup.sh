@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Makes a fresh clone runnable: npm dependencies, and Debian's nats-server (plus
+# mosquitto and its clients with --test, used as a peer by tests and benchmarks).
+# Quiet when everything is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: installing npm dependencies…" >&2
+  npm ci --no-audit --no-fund --loglevel=error >&2
+fi
+
+need=()
+command -v nats-server >/dev/null 2>&1 || need+=(nats-server)
+if [ "${1:-}" = "--test" ]; then
+  command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
+  command -v mosquitto_pub >/dev/null 2>&1 || need+=(mosquitto-clients)
+fi
+[ ${#need[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "setup: installing ${need[*]} from Debian…" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >&2
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
+else
+  echo "setup: missing ${need[*]}; install with: sudo apt-get install ${need[*]}" >&2
+  exit 1
+fi
