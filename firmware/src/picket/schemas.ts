@@ -6,9 +6,13 @@ import { z } from 'zod';
 export const PICKET_PROTOCOL_VERSION = 1;
 
 /** Picket device id as the device knows it; the bus id is `picket-<id>`. */
-export const PicketIdSchema = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,57}$/, 'must match [a-z0-9][a-z0-9_-]{0,57}');
+export const PicketIdSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_-]{0,57}$/, 'must match [a-z0-9][a-z0-9_-]{0,57}');
 /** An entity key within one device (`temperature`, `relay`). */
-export const EntityKeySchema = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'must match [a-z0-9][a-z0-9_-]{0,63}');
+export const EntityKeySchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'must match [a-z0-9][a-z0-9_-]{0,63}');
 
 export const PLATFORMS = [
   'sensor',
@@ -64,7 +68,11 @@ function uniqueEntityKeys(hello: { entities: EntityDescription[] }, ctx: z.Refin
   const seen = new Set<string>();
   for (const [i, entity] of hello.entities.entries()) {
     if (seen.has(entity.key)) {
-      ctx.addIssue({ code: 'custom', path: ['entities', i, 'key'], message: `duplicate key "${entity.key}"` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['entities', i, 'key'],
+        message: `duplicate key "${entity.key}"`,
+      });
     }
     seen.add(entity.key);
   }

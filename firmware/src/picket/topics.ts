@@ -5,7 +5,8 @@ export const PICKET_TOPIC_ROOT = 'picket';
 
 export type DeviceTopicKind = 'status' | 'hello' | 'state' | 'cmd' | 'cmd/result';
 
-export const picketTopic = (id: string, kind: DeviceTopicKind): string => `${PICKET_TOPIC_ROOT}/${id}/${kind}`;
+export const picketTopic = (id: string, kind: DeviceTopicKind): string =>
+  `${PICKET_TOPIC_ROOT}/${id}/${kind}`;
 
 /** Splits `picket/<id>/<kind>`; anything else (other roots, unknown kinds, wildcards) yields undefined. */
 export function parsePicketTopic(topic: string): { id: string; kind: DeviceTopicKind } | undefined {

@@ -47,7 +47,10 @@ export async function main(argv: string[]): Promise<number> {
       return 1;
     }
     if (verbose) process.stderr.write(`${(error as Error)?.stack ?? String(error)}\n`);
-    else process.stderr.write(`sentinel: ${(error as Error)?.message ?? String(error)} (run with --verbose for details)\n`);
+    else
+      process.stderr.write(
+        `sentinel: ${(error as Error)?.message ?? String(error)} (run with --verbose for details)\n`,
+      );
     return 1;
   }
 }

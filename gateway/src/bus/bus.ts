@@ -1,0 +1,90 @@
+// The bus as the gateway uses it: KV buckets and the history stream, created
+// idempotently (two nodes starting at once, or a restart, find them in place).
+import {
+  DiscardPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  type JetStreamClient,
+  type JetStreamManager,
+  jetstream,
+  jetstreamManager,
+  StorageType,
+} from '@nats-io/jetstream';
+import { type KV, Kvm } from '@nats-io/kv';
+import { type NatsConnection, nanos } from '@nats-io/transport-node';
+import { BUCKET, HISTORY_STREAM, subject } from './names.js';
+
+export interface HistoryOptions {
+  maxAgeSeconds: number;
+  maxBytes: number;
+}
+
+export interface Bus {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  kv: Record<keyof typeof BUCKET, KV>;
+}
+
+/** NATS API error 10058: a stream of that name exists (with another config). */
+const STREAM_NAME_IN_USE = 10058;
+
+/** How long JetStream remembers a message id to drop a resent reading (MQTT resend after reconnect). */
+const DUPLICATE_WINDOW_S = 120;
+
+/**
+ * Opens (creating when missing) every bucket and the history stream. With `history`,
+ * the stream's retention is brought to it; without (CLI tools), an existing stream is left alone.
+ */
+export async function openBus(nc: NatsConnection, history?: HistoryOptions): Promise<Bus> {
+  const jsm = await jetstreamManager(nc, { timeout: 10_000 });
+  const js = jetstream(nc, { timeout: 10_000 });
+  await ensureHistoryStream(jsm, history);
+  const kvm = new Kvm(js);
+  const open = (name: string, ttlMs = 0) =>
+    kvm.create(name, { history: 1, storage: StorageType.File, ttl: ttlMs });
+  const [entities, devices, state, locks, bindings, credentials] = await Promise.all([
+    open(BUCKET.entities),
+    open(BUCKET.devices),
+    open(BUCKET.state),
+    open(BUCKET.locks, 60_000),
+    open(BUCKET.bindings),
+    open(BUCKET.credentials),
+  ]);
+  return { nc, js, jsm, kv: { entities, devices, state, locks, bindings, credentials } };
+}
+
+const DEFAULT_HISTORY: HistoryOptions = { maxAgeSeconds: 7 * 24 * 3600, maxBytes: 1024 ** 3 };
+
+async function ensureHistoryStream(
+  jsm: JetStreamManager,
+  history: HistoryOptions | undefined,
+): Promise<void> {
+  const wanted = {
+    max_age: nanos((history ?? DEFAULT_HISTORY).maxAgeSeconds * 1000),
+    max_bytes: (history ?? DEFAULT_HISTORY).maxBytes,
+    duplicate_window: nanos(DUPLICATE_WINDOW_S * 1000),
+  };
+  try {
+    const info = await jsm.streams.info(HISTORY_STREAM);
+    const current = info.config;
+    if (history && (current.max_age !== wanted.max_age || current.max_bytes !== wanted.max_bytes)) {
+      await jsm.streams.update(HISTORY_STREAM, { ...current, ...wanted });
+    }
+  } catch (error) {
+    if (!(error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound)) throw error;
+    await jsm.streams
+      .add({
+        name: HISTORY_STREAM,
+        subjects: [subject.stateAll],
+        storage: StorageType.File,
+        discard: DiscardPolicy.Old,
+        ...wanted,
+      })
+      .catch(async (addError: unknown) => {
+        // another node created it between our look-up and our add
+        if (addError instanceof JetStreamApiError && addError.code === STREAM_NAME_IN_USE) return;
+        throw addError;
+      });
+  }
+}

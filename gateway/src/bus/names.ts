@@ -1,0 +1,27 @@
+// The names the rest of the platform relies on (CONTRACT.md §3), plus our extensions.
+export const BUCKET = {
+  entities: 'sentinel_entities',
+  devices: 'sentinel_devices',
+  state: 'sentinel_state',
+  locks: 'sentinel_locks',
+  /** extension: `<protocol>.<device_id>.<key>` → entity id, created first-writer-wins so ids never fork */
+  bindings: 'sentinel_bindings',
+  /** extension: picket id → hashed device token */
+  credentials: 'sentinel_credentials',
+} as const;
+
+export const HISTORY_STREAM = 'SENTINEL_HISTORY';
+
+export const subject = {
+  state: (entityId: string) => `sentinel.state.${entityId}`,
+  stateAll: 'sentinel.state.>',
+  command: (entityId: string) => `sentinel.cmd.${entityId}`,
+  commandAll: 'sentinel.cmd.*',
+  deviceAvailability: (deviceId: string) => `sentinel.device.${deviceId}.availability`,
+  /** extension: an entity's availability, derived from the devices of its bindings */
+  entityAvailability: (entityId: string) => `sentinel.entity.${entityId}.availability`,
+};
+
+/** Device ids on the bus: `<protocol>-<id>`, `[a-z0-9][a-z0-9_-]{0,63}` (CONTRACT.md §3). */
+export const DEVICE_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+export const picketDeviceId = (picketId: string) => `picket-${picketId}`;

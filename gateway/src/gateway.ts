@@ -1,0 +1,194 @@
+// Composes the gateway: embedded or external NATS, the bus, the entity model, the
+// picket adapter and its transports. Start-up order follows the data: nothing
+// accepts a device before the registry and credentials are loaded.
+import { once } from 'node:events';
+import type { Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createServer as createTcpServer, type Server as TcpServer } from 'node:net';
+import { CredentialVerifier } from './auth/credentials.js';
+import { openBus } from './bus/bus.js';
+import { connectBus } from './bus/connect.js';
+import type { GatewayConfig } from './config.js';
+import { createLogger, type Logger, ThrottledLog } from './log.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { Availability } from './model/availability.js';
+import { CommandRouter } from './model/commands.js';
+import { Registry } from './model/registry.js';
+import { StatePublisher } from './model/state.js';
+import { NatsServerSupervisor } from './nats/supervisor.js';
+import { PicketAdapter } from './picket/adapter.js';
+import { embeddedStoreDir } from './store.js';
+import { createHttpServer } from './transports/http.js';
+import { createMqttTransport } from './transports/mqtt.js';
+import { createPicketWsEndpoint } from './transports/picket-ws.js';
+
+export interface Gateway {
+  readonly nodeId: string;
+  readonly mqttPort: number;
+  readonly httpPort: number;
+  readonly natsUrl: string;
+  readonly metrics: Metrics;
+  /** the embedded nats-server's pid (undefined with --nats) */
+  readonly natsServerPid: number | undefined;
+  /** Stops taking connections, lets commands under way finish, flushes state, closes NATS. */
+  stop(): Promise<void>;
+}
+
+/** How long devices this node held before a restart have to come back before they count as offline. */
+const RECONNECT_GRACE_MS = 30_000;
+
+export async function startGateway(config: GatewayConfig, options: { log?: Logger } = {}): Promise<Gateway> {
+  const log = options.log ?? createLogger(config.logLevel);
+  const metrics = createMetrics();
+  const cleanup: (() => Promise<unknown> | unknown)[] = [];
+  const stop = async () => {
+    for (const step of cleanup.reverse()) {
+      await Promise.resolve()
+        .then(step)
+        .catch((error) => log.warn({ err: error }, 'error while stopping'));
+    }
+    cleanup.length = 0;
+  };
+
+  try {
+    let supervisor: NatsServerSupervisor | undefined;
+    if (!config.natsUrl) {
+      supervisor = await NatsServerSupervisor.start({
+        storeDir: embeddedStoreDir(config.dataDir),
+        port: config.natsPort,
+        log,
+        onRestart: () => metrics.natsRestarts.inc(),
+      });
+      cleanup.push(() => supervisor!.stop());
+    }
+    const natsUrl = config.natsUrl ?? supervisor!.url;
+    const nc = await connectBus({
+      servers: natsUrl,
+      credsFile: config.natsCreds,
+      name: `sentinel-gateway-${config.nodeId}`,
+      log,
+    });
+    cleanup.push(() => nc.drain());
+    const bus = await openBus(nc, { maxAgeSeconds: config.historyMaxAge, maxBytes: config.historyMaxBytes });
+
+    const registry = await Registry.start(bus.kv, log);
+    cleanup.push(() => registry.stop());
+    const state = new StatePublisher(nc, bus.js, bus.kv.state, metrics, log, config.stateFlushMs);
+    cleanup.push(() => state.stop());
+    const availability = new Availability(nc, registry, state, config.nodeId, metrics, log);
+    cleanup.push(() => availability.stop());
+    const router = new CommandRouter(nc, registry, config.commandTimeoutMs, metrics, log);
+    const adapter = new PicketAdapter({
+      registry,
+      state,
+      availability,
+      metrics,
+      log: new ThrottledLog(log),
+      maxMessageBytes: config.maxMessageBytes,
+      deviceRate: config.deviceRate,
+      deviceBurst: config.deviceBurst,
+    });
+    router.addTarget(adapter);
+    router.start();
+    const verifier = await CredentialVerifier.start(bus.kv.credentials, (id) => adapter.revoke(id));
+    cleanup.push(() => verifier.stop());
+
+    const mqtt = await createMqttTransport({
+      adapter,
+      verifier,
+      metrics,
+      log,
+      limits: { maxPacketBytes: 256 * 1024, maxOutgoingBytes: 1024 * 1024, stallTimeoutMs: 30_000 },
+    });
+    const picketWs = createPicketWsEndpoint({ adapter, verifier, metrics, log });
+    const tcp = new ClosableServer(createTcpServer((socket) => mqtt.attach(socket)));
+    const http = new ClosableServer(
+      createHttpServer({
+        nodeId: config.nodeId,
+        natsUrl,
+        metrics,
+        registry,
+        state,
+        availability,
+        router,
+        log,
+        upgradePicket: picketWs.upgrade,
+        attachMqtt: mqtt.attach,
+      }),
+    );
+    // the steps below run in reverse: stop accepting connections and commands, answer
+    // the commands under way, close device connections (devices go offline), then
+    // wait for the servers to be closed
+    cleanup.push(() => Promise.all([tcp.closed(), http.closed()]));
+    cleanup.push(async () => {
+      picketWs.close();
+      await mqtt.close();
+      await Promise.all(adapter.sessions().map((session) => adapter.closed(session)));
+    });
+    cleanup.push(() => router.settled());
+    cleanup.push(() => adapter.failPending('the gateway is stopping'));
+    cleanup.push(() => router.stop());
+    await tcp.listen(config.mqttPort, config.host);
+    await http.listen(config.httpPort, config.host);
+    cleanup.push(() => {
+      tcp.stopAccepting();
+      http.stopAccepting();
+    });
+    availability.reconcileAfter(RECONNECT_GRACE_MS);
+
+    const gateway: Gateway = {
+      nodeId: config.nodeId,
+      mqttPort: tcp.port,
+      httpPort: http.port,
+      natsUrl,
+      metrics,
+      get natsServerPid() {
+        return supervisor?.pid;
+      },
+      stop,
+    };
+    log.info(
+      {
+        node_id: gateway.nodeId,
+        mqtt_port: gateway.mqttPort,
+        http_port: gateway.httpPort,
+        nats_url: natsUrl,
+      },
+      'gateway ready',
+    );
+    return gateway;
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/** A listening server that can stop accepting first and be awaited closed later. */
+class ClosableServer {
+  #closed: Promise<void> | undefined;
+
+  constructor(private readonly server: TcpServer | HttpServer) {}
+
+  async listen(port: number, host: string): Promise<void> {
+    this.server.listen(port, host);
+    await Promise.race([
+      once(this.server, 'listening'),
+      once(this.server, 'error').then(([error]) => Promise.reject(error)),
+    ]);
+  }
+
+  get port(): number {
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  stopAccepting(): void {
+    this.#closed ??= new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** Resolves once every connection has ended (idle HTTP keep-alives are closed). */
+  async closed(): Promise<void> {
+    this.stopAccepting();
+    if ('closeAllConnections' in this.server) this.server.closeAllConnections();
+    await this.#closed;
+  }
+}

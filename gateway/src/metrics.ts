@@ -1,0 +1,60 @@
+// Prometheus metrics (GET /metrics). One registry per gateway instance, so two
+// gateways in one test process do not share counters.
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+
+/** Why a device message was dropped: the `reason` label of sentinel_device_messages_rejected_total. */
+export type RejectReason =
+  | 'malformed_json'
+  | 'schema_invalid'
+  | 'unknown_entity_key'
+  | 'invalid_value'
+  | 'oversized'
+  | 'unauthorized_topic'
+  | 'unknown_topic'
+  | 'not_registered'
+  | 'unknown_command_id'
+  | 'unsupported_qos';
+
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'sentinel_process_' });
+  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
+    new Counter<L>({ name, help, labelNames, registers: [registry] });
+  const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
+    new Gauge<L>({ name, help, labelNames, registers: [registry] });
+  return {
+    registry,
+    rejected: counter('sentinel_device_messages_rejected_total', 'device messages dropped, by reason', [
+      'protocol',
+      'reason',
+    ]),
+    authFailures: counter('sentinel_device_auth_failures_total', 'connections refused for bad credentials', [
+      'transport',
+    ]),
+    readings: counter('sentinel_readings_total', 'readings accepted and published', ['protocol', 'qos']),
+    throttled: counter(
+      'sentinel_device_throttled_total',
+      'device messages delayed because the device exceeded its rate',
+      ['protocol'],
+    ),
+    commands: counter('sentinel_commands_total', 'commands handled, by result', ['result']),
+    connections: gauge('sentinel_device_connections', 'open device connections', ['transport']),
+    devicesOnline: gauge('sentinel_devices_online', 'devices currently online on this node'),
+    durableRetries: counter(
+      'sentinel_durable_publish_retries_total',
+      'JetStream publishes retried while NATS was unreachable',
+    ),
+    stateFlushes: counter(
+      'sentinel_state_kv_writes_total',
+      'latest-state writes to KV sentinel_state (coalesced)',
+    ),
+    natsRestarts: counter('sentinel_nats_server_restarts_total', 'restarts of the embedded nats-server'),
+    brokerDisconnects: counter(
+      'sentinel_broker_guard_disconnects_total',
+      'MQTT clients disconnected by the broker guard',
+      ['reason'],
+    ),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

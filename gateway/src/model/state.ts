@@ -1,0 +1,155 @@
+// The reading path. Every accepted reading is published on sentinel.state.<id>,
+// which the SENTINEL_HISTORY stream captures: a plain publish for QoS 0, a
+// JetStream publish (acknowledged once stored, deduplicated by message id) for
+// durable readings. The latest state per entity goes to KV sentinel_state
+// coalesced: at most one write per entity per flush, so KV is never the hot path.
+import { setTimeout as delay } from 'node:timers/promises';
+import type { JetStreamClient } from '@nats-io/jetstream';
+import type { KV } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { ReadingValue } from '@sentinel/firmware';
+import { subject } from '../bus/names.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+
+export interface ReadingSource {
+  protocol: string;
+  device_id: string;
+  key: string;
+}
+
+export interface StateMessage {
+  entity_id: string;
+  value: ReadingValue;
+  ts: number;
+  unit?: string;
+  source: ReadingSource;
+}
+
+export interface DurableOptions {
+  /** JetStream drops a second message with the same id within the duplicate window */
+  msgId: string;
+  /** gives up retrying (the device went away and will resend) */
+  signal?: AbortSignal | undefined;
+}
+
+const MAX_RETRY_BACKOFF_MS = 2000;
+const FLUSH_CONCURRENCY = 64;
+
+export class StatePublisher {
+  /** entity id → latest state, as stored in sentinel_state (with our `available` extension) */
+  readonly #latest = new Map<string, StateMessage & { available?: boolean }>();
+  readonly #dirty = new Set<string>();
+  #flushTimer: NodeJS.Timeout | undefined;
+  #flushing: Promise<void> | undefined;
+  #stopped = false;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly js: JetStreamClient,
+    private readonly stateKv: KV,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+    private readonly flushMs: number,
+  ) {}
+
+  /** Publishes a reading. With `durable`, resolves once JetStream stored it (retrying while NATS is away). */
+  publish(message: StateMessage, durable?: DurableOptions): Promise<void> | undefined {
+    const payload = JSON.stringify(message);
+    this.#remember(message);
+    if (!durable) {
+      this.nc.publish(subject.state(message.entity_id), payload);
+      return undefined;
+    }
+    return this.#publishDurable(subject.state(message.entity_id), payload, durable);
+  }
+
+  /** The latest state this node has seen for an entity (for the HTTP API and web UI). */
+  latest(entityId: string): (StateMessage & { available?: boolean }) | undefined {
+    return this.#latest.get(entityId);
+  }
+
+  /** Marks an entity (un)available in sentinel_state without inventing a reading. */
+  async setAvailability(entityId: string, available: boolean): Promise<void> {
+    let latest = this.#latest.get(entityId);
+    if (!latest) {
+      const entry = await this.stateKv.get(entityId).catch(() => null);
+      if (entry?.operation !== 'PUT') return;
+      latest = entry.json<StateMessage>();
+      this.#latest.set(entityId, latest);
+    }
+    latest.available = available;
+    this.#markDirty(entityId);
+  }
+
+  /** Writes what is pending and stops the flush loop. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#flushTimer);
+    await this.#flushing;
+    await this.#flush();
+  }
+
+  #remember(message: StateMessage): void {
+    const previous = this.#latest.get(message.entity_id);
+    // a late resend must not overwrite a newer reading
+    if (previous && previous.ts > message.ts) return;
+    this.#latest.set(message.entity_id, { ...message, available: true });
+    this.#markDirty(message.entity_id);
+  }
+
+  #markDirty(entityId: string): void {
+    this.#dirty.add(entityId);
+    if (!this.#flushTimer && !this.#flushing && !this.#stopped) {
+      this.#flushTimer = setTimeout(() => this.#startFlush(), this.flushMs);
+    }
+  }
+
+  #startFlush(): void {
+    this.#flushTimer = undefined;
+    this.#flushing = this.#flush().finally(() => {
+      this.#flushing = undefined;
+      if (this.#dirty.size > 0 && !this.#stopped)
+        this.#flushTimer = setTimeout(() => this.#startFlush(), this.flushMs);
+    });
+  }
+
+  /** One pass over the dirty entities, a bounded number of KV writes in flight. */
+  async #flush(): Promise<void> {
+    const ids = [...this.#dirty];
+    this.#dirty.clear();
+    let next = 0;
+    const worker = async () => {
+      while (next < ids.length) {
+        const id = ids[next++]!;
+        const latest = this.#latest.get(id);
+        if (!latest) continue;
+        try {
+          await this.stateKv.put(id, JSON.stringify(latest));
+          this.metrics.stateFlushes.inc();
+        } catch (error) {
+          // keep it for the next pass; the reading itself is already in history
+          this.#dirty.add(id);
+          this.log.debug({ err: error, entity_id: id }, 'latest-state write failed; will retry');
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(FLUSH_CONCURRENCY, ids.length) }, worker));
+  }
+
+  async #publishDurable(subjectName: string, payload: string, options: DurableOptions): Promise<void> {
+    let backoff = 100;
+    for (;;) {
+      try {
+        await this.js.publish(subjectName, payload, { msgID: options.msgId, timeout: 5000 });
+        return;
+      } catch (error) {
+        if (options.signal?.aborted) throw options.signal.reason ?? error;
+        this.metrics.durableRetries.inc();
+        this.log.debug({ err: error, subject: subjectName }, 'durable publish failed; retrying');
+        await delay(backoff, undefined, { signal: options.signal });
+        backoff = Math.min(backoff * 2, MAX_RETRY_BACKOFF_MS);
+      }
+    }
+  }
+}

@@ -1,0 +1,307 @@
+// The picket adapter: turns picket protocol v1 messages (CONTRACT.md §4), from
+// either transport, into the entity model, and entity commands into device
+// commands. Every bad message is dropped with a specific reason and a counter;
+// the connection and every other device carry on.
+import { createHash, randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
+import {
+  type Command,
+  type CommandResult,
+  CommandResultSchema,
+  HelloSchema,
+  type Platform,
+  type ReadingValue,
+  StateSchema,
+  StatusSchema,
+} from '@sentinel/firmware';
+import type { z } from 'zod';
+import type { ThrottledLog } from '../log.js';
+import type { Metrics, RejectReason } from '../metrics.js';
+import type { Availability } from '../model/availability.js';
+import { isWinningSource } from '../model/bindings.js';
+import { type CommandReply, type CommandRequest, type CommandTarget, failure } from '../model/commands.js';
+import type { Binding } from '../model/records.js';
+import type { Registry } from '../model/registry.js';
+import type { StatePublisher } from '../model/state.js';
+import { TokenBucket } from './rate.js';
+import type { PicketSession } from './session.js';
+
+export type PicketMessageKind = 'hello' | 'state' | 'status' | 'cmd/result';
+
+export type Outcome = { ok: true } | { ok: false; reason: RejectReason; message: string };
+
+const PROTOCOL = 'picket';
+const ok: Outcome = { ok: true };
+
+/** Which reading values each platform accepts (a wrong type is dropped as invalid_value). */
+const READING_TYPES: Record<Platform, readonly ('number' | 'boolean' | 'string')[]> = {
+  sensor: ['number', 'string'],
+  binary_sensor: ['boolean'],
+  switch: ['boolean'],
+  light: ['boolean', 'number'],
+  number: ['number'],
+  button: ['boolean', 'string'],
+  event: ['string'],
+  text: ['string'],
+  climate: ['number', 'string'],
+  cover: ['number', 'string'],
+  lock: ['boolean', 'string'],
+  fan: ['boolean', 'number'],
+  select: ['string'],
+};
+
+export interface PicketAdapterOptions {
+  registry: Registry;
+  state: StatePublisher;
+  availability: Availability;
+  metrics: Metrics;
+  log: ThrottledLog;
+  maxMessageBytes: number;
+  deviceRate: number;
+  deviceBurst: number;
+}
+
+interface PendingCommand {
+  deviceId: string;
+  settle(reply: CommandReply): void;
+}
+
+export class PicketAdapter implements CommandTarget {
+  readonly protocol = PROTOCOL;
+  readonly #sessions = new Map<string, PicketSession>();
+  readonly #buckets = new WeakMap<PicketSession, TokenBucket>();
+  readonly #pending = new Map<string, PendingCommand>();
+
+  constructor(private readonly o: PicketAdapterOptions) {}
+
+  readonly isOnline = (deviceId: string): boolean => this.o.availability.isOnline(deviceId);
+
+  /** A device connected and authenticated. A second connection with the same id replaces the first. */
+  async open(session: PicketSession): Promise<void> {
+    const previous = this.#sessions.get(session.picketId);
+    this.#sessions.set(session.picketId, session);
+    this.#buckets.set(session, new TokenBucket(this.o.deviceRate, this.o.deviceBurst));
+    if (previous && previous !== session) previous.close('replaced by a new connection');
+    await this.o.availability.deviceOnline(this.#describe(session.deviceId));
+  }
+
+  /** The connection ended (socket closed, keepalive lost, replaced, revoked). */
+  async closed(session: PicketSession): Promise<void> {
+    if (this.#sessions.get(session.picketId) !== session) return; // a replaced connection
+    this.#sessions.delete(session.picketId);
+    // commands under way stay pending until their deadline: a device that applied
+    // one and reconnects (or replies from a new connection) still confirms it
+    await this.o.availability.deviceOffline(session.deviceId);
+  }
+
+  /** Answers every command still waiting for a device (the gateway is stopping). */
+  failPending(reason: string): void {
+    for (const pending of this.#pending.values()) pending.settle(failure('unavailable', reason));
+    this.#pending.clear();
+  }
+
+  /** The device's credentials were revoked: end its connection now. */
+  revoke(picketId: string): void {
+    this.#sessions.get(picketId)?.close('credentials revoked');
+  }
+
+  sessions(): PicketSession[] {
+    return [...this.#sessions.values()];
+  }
+
+  /**
+   * Handles one message from a device. Resolves when it is fully processed; for a
+   * durable state message that means stored in JetStream (so the transport may
+   * acknowledge it). Never rejects for bad input: that is an Outcome.
+   */
+  async receive(
+    session: PicketSession,
+    kind: PicketMessageKind,
+    payload: Buffer,
+    durable: boolean,
+  ): Promise<Outcome> {
+    const wait = this.#buckets.get(session)?.take() ?? 0;
+    if (wait > 0) {
+      this.o.metrics.throttled.inc({ protocol: PROTOCOL });
+      await delay(wait);
+    }
+    if (payload.length > this.o.maxMessageBytes) {
+      return this.reject(
+        session,
+        'oversized',
+        `${kind} of ${payload.length} bytes is over the limit of ${this.o.maxMessageBytes}`,
+      );
+    }
+    this.o.availability.touch(session.deviceId);
+    if (kind === 'status') return this.#status(session, payload.toString().trim());
+    let body: unknown;
+    try {
+      body = JSON.parse(payload.toString());
+    } catch {
+      return this.reject(session, 'malformed_json', `${kind} is not valid JSON`);
+    }
+    switch (kind) {
+      case 'hello':
+        return this.#hello(session, body);
+      case 'state':
+        return this.#state(session, body, durable, payload);
+      case 'cmd/result':
+        return this.#commandResult(session, body);
+    }
+  }
+
+  /** Counts and logs a dropped message, and tells the device where its transport can. */
+  reject(session: PicketSession, reason: RejectReason, message: string, seq?: number): Outcome {
+    this.o.metrics.rejected.inc({ protocol: PROTOCOL, reason });
+    this.o.log.warn(`${session.deviceId}:${reason}`, { device_id: session.deviceId, reason }, message);
+    session.reportRejected(reason, message, seq);
+    return { ok: false, reason, message };
+  }
+
+  async #status(session: PicketSession, text: string): Promise<Outcome> {
+    const status = StatusSchema.safeParse(text);
+    if (!status.success)
+      return this.reject(session, 'schema_invalid', 'status must be "online" or "offline"');
+    if (this.#sessions.get(session.picketId) !== session) return ok; // the will of a replaced connection
+    if (status.data === 'online') await this.o.availability.deviceOnline(this.#describe(session.deviceId));
+    else await this.o.availability.deviceOffline(session.deviceId);
+    return ok;
+  }
+
+  async #hello(session: PicketSession, body: unknown): Promise<Outcome> {
+    const hello = HelloSchema.safeParse(body);
+    if (!hello.success) return this.reject(session, 'schema_invalid', `hello: ${describeIssue(hello.error)}`);
+    const { name, model, manufacturer, fw, chip, entities } = hello.data;
+    const deviceName = name ?? this.o.registry.device(session.deviceId)?.name ?? session.deviceId;
+    await this.o.availability.deviceOnline({
+      ...this.#describe(session.deviceId),
+      name: deviceName,
+      model,
+      manufacturer,
+      sw_version: fw,
+      chip,
+    });
+    await this.o.registry.ensureEntities(PROTOCOL, session.deviceId, deviceName, entities);
+    await this.o.availability.refreshEntities(session.deviceId);
+    return ok;
+  }
+
+  async #state(session: PicketSession, body: unknown, durable: boolean, raw: Buffer): Promise<Outcome> {
+    const parsed = StateSchema.safeParse(body);
+    if (!parsed.success) {
+      const seq = (body as { seq?: unknown } | null)?.seq;
+      return this.reject(
+        session,
+        'schema_invalid',
+        `state: ${describeIssue(parsed.error)}`,
+        typeof seq === 'number' ? seq : undefined,
+      );
+    }
+    const { seq, values } = parsed.data;
+    const ts = parsed.data.ts ?? Date.now();
+    const digest = durable ? createHash('sha1').update(raw).digest('base64url').slice(0, 12) : '';
+    const stored: Promise<void>[] = [];
+    let outcome: Outcome = ok;
+    for (const key in values) {
+      const value = values[key]!;
+      const entity = this.o.registry.entityFor(PROTOCOL, session.deviceId, key);
+      if (!entity) {
+        outcome = this.reject(
+          session,
+          'unknown_entity_key',
+          `state: "${key}" was not declared in a hello`,
+          seq,
+        );
+        continue;
+      }
+      if (!acceptsReading(entity.platform, value)) {
+        outcome = this.reject(
+          session,
+          'invalid_value',
+          `state: ${JSON.stringify(value)} is not a ${entity.platform} value`,
+          seq,
+        );
+        continue;
+      }
+      const source: Binding = entity.bindings.find(
+        (b) => b.protocol === PROTOCOL && b.device_id === session.deviceId && b.key === key,
+      )!;
+      if (!isWinningSource(entity, source, this.isOnline)) continue;
+      const message = {
+        entity_id: entity.id,
+        value,
+        ts,
+        ...(entity.unit === undefined ? {} : { unit: entity.unit }),
+        source: { protocol: PROTOCOL, device_id: session.deviceId, key },
+      };
+      const published = this.o.state.publish(
+        message,
+        durable
+          ? { msgId: `${session.deviceId}:${seq}:${key}:${digest}`, signal: session.signal }
+          : undefined,
+      );
+      if (published) stored.push(published);
+    }
+    await Promise.all(stored);
+    this.o.metrics.readings.inc({ protocol: PROTOCOL, qos: durable ? '1' : '0' });
+    return outcome;
+  }
+
+  #commandResult(session: PicketSession, body: unknown): Outcome {
+    const result = CommandResultSchema.safeParse(body);
+    if (!result.success)
+      return this.reject(session, 'schema_invalid', `cmd/result: ${describeIssue(result.error)}`);
+    const pending = this.#pending.get(result.data.cid);
+    if (!pending || pending.deviceId !== session.deviceId) {
+      return this.reject(session, 'unknown_command_id', `cmd/result for unknown cid ${result.data.cid}`);
+    }
+    this.#pending.delete(result.data.cid);
+    pending.settle(replyFor(result.data));
+    return ok;
+  }
+
+  async send(binding: Binding, request: CommandRequest, timeoutMs: number): Promise<CommandReply> {
+    const session = this.#sessions.get(binding.device_id.slice(`${PROTOCOL}-`.length));
+    if (!session) return failure('unavailable', `${binding.device_id} is not connected`);
+    const command: Command = { cid: randomUUID(), key: binding.key };
+    if (request.value !== undefined) command.value = request.value;
+    if (request.action !== undefined) command.action = request.action;
+    return new Promise<CommandReply>((resolve) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(command.cid);
+        resolve(failure('timeout', `${binding.device_id} did not confirm within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.#pending.set(command.cid, {
+        deviceId: binding.device_id,
+        settle: (reply) => {
+          clearTimeout(timer);
+          resolve(reply);
+        },
+      });
+      if (!session.deliverCommand(command)) {
+        this.#pending
+          .get(command.cid)
+          ?.settle(failure('unavailable', `${binding.device_id} is not subscribed to its command topic`));
+        this.#pending.delete(command.cid);
+      }
+    });
+  }
+
+  #describe(deviceId: string) {
+    const known = this.o.registry.device(deviceId);
+    return { id: deviceId, protocol: PROTOCOL, name: known?.name ?? deviceId };
+  }
+}
+
+function acceptsReading(platform: Platform, value: ReadingValue): boolean {
+  return value === null || READING_TYPES[platform].includes(typeof value as 'number' | 'boolean' | 'string');
+}
+
+function replyFor(result: CommandResult): CommandReply {
+  return result.ok ? { ok: true } : failure('rejected', result.error ?? 'the device refused the command');
+}
+
+function describeIssue(error: z.ZodError): string {
+  const issue = error.issues[0]!;
+  return issue.path.length > 0 ? `${issue.path.join('.')}: ${issue.message}` : issue.message;
+}

@@ -1,0 +1,19 @@
+// What the picket adapter needs from a transport connection (MQTT or WebSocket).
+import type { Command } from '@sentinel/firmware';
+import type { RejectReason } from '../metrics.js';
+
+export type PicketTransport = 'mqtt' | 'ws';
+
+export interface PicketSession {
+  readonly picketId: string;
+  /** `picket-<id>`, the id on the bus */
+  readonly deviceId: string;
+  readonly transport: PicketTransport;
+  /** aborted when the connection ends: work on its behalf (durable retries) stops */
+  readonly signal: AbortSignal;
+  /** false when the device cannot receive commands (MQTT: not subscribed to picket/<id>/cmd) */
+  deliverCommand(command: Command): boolean;
+  /** tells the device why a message was dropped, where the transport has a way to */
+  reportRejected(reason: RejectReason, message: string, seq?: number): void;
+  close(reason: string): void;
+}

@@ -1,0 +1,249 @@
+// Every bad input a device can send gets a specific reason in the log and a
+// counter at /metrics; the connection and every other device carry on, and
+// nothing stored is corrupted.
+import { once } from 'node:events';
+import { createConnection } from 'node:net';
+import type { NatsConnection } from '@nats-io/transport-node';
+import mqtt, { type MqttClient } from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { collect, connectTestBus, kvAll } from '../../test/support/bus.js';
+import { startTestGateway, type TestGateway } from '../../test/support/gateway.js';
+import { startNats, type TestNats } from '../../test/support/nats.js';
+
+const hello = {
+  v: 1,
+  fw: '1.0.0',
+  chip: 'esp32',
+  entities: [
+    { key: 'temperature', platform: 'sensor', unit: '°C' },
+    { key: 'door', platform: 'binary_sensor' },
+  ],
+};
+
+let nats: TestNats;
+let gateway: TestGateway;
+let bus: NatsConnection;
+let good: MqttClient;
+let goodEntity: string;
+
+beforeAll(async () => {
+  nats = await startNats();
+  gateway = await startTestGateway(nats, { maxMessageBytes: 1024, deviceRate: 20, deviceBurst: 10 });
+  bus = await connectTestBus(nats.url);
+  good = await device('good', await gateway.addDevice('good'));
+  await good.publishAsync('picket/good/hello', JSON.stringify(hello), { qos: 1 });
+  goodEntity = (await entityIds('picket-good')).temperature!;
+});
+
+afterAll(async () => {
+  await good?.endAsync();
+  await bus?.close();
+  await gateway?.stop();
+  await nats?.stop();
+});
+
+function device(id: string, token: string, options: mqtt.IClientOptions = {}): Promise<MqttClient> {
+  return mqtt.connectAsync(`mqtt://127.0.0.1:${gateway.mqttPort}`, {
+    clientId: id,
+    username: id,
+    password: token,
+    reconnectPeriod: 0,
+    ...options,
+  });
+}
+
+async function entityIds(deviceId: string): Promise<Record<string, string>> {
+  const ids: Record<string, string> = {};
+  const entities = await kvAll<{ id: string; bindings: { device_id: string; key: string }[] }>(
+    bus,
+    'sentinel_entities',
+  );
+  for (const entity of entities.values())
+    for (const b of entity.bindings) if (b.device_id === deviceId) ids[b.key] = entity.id;
+  return ids;
+}
+
+/** The value of one sample line of /metrics, 0 when absent. */
+async function metric(name: string, labels: Record<string, string>): Promise<number> {
+  const text = await gateway.metricsText();
+  const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+  for (const line of text.split('\n')) {
+    if (line.startsWith(`${name}{`) && wanted.every((l) => line.includes(l)))
+      return Number(line.split(' ').pop());
+  }
+  return 0;
+}
+
+const rejected = (reason: string) => metric('sentinel_device_messages_rejected_total', { reason });
+
+/** The good device still gets its readings through: nothing else was disturbed. */
+async function goodDeviceStillWorks(seq: number): Promise<void> {
+  const states = await collect<{ value: number }>(bus, `sentinel.state.${goodEntity}`);
+  await good.publishAsync('picket/good/state', JSON.stringify({ seq, values: { temperature: seq } }), {
+    qos: 1,
+  });
+  expect((await states.next((s) => s.value === seq)).value).toBe(seq);
+  states.stop();
+}
+
+/** Publishes with QoS 1 and waits for the PUBACK: the gateway has handled it when this resolves. */
+const handled = (client: MqttClient, topic: string, payload: string | Buffer) =>
+  client.publishAsync(topic, payload, { qos: 1 });
+
+function loggedReason(device: string, reason: string) {
+  return gateway.logs.find((l) => l.device_id === device && l.reason === reason);
+}
+
+describe('bad input from devices', () => {
+  it('refuses wrong credentials at connect with CONNACK 4, and a client id that is not the username with 5', async () => {
+    await gateway.addDevice('creds');
+    await expect(device('creds', 'not-the-token')).rejects.toMatchObject({ code: 4 });
+    await expect(device('nobody', 'whatever')).rejects.toMatchObject({ code: 4 });
+    await expect(device('creds', 'x', { username: 'good' })).rejects.toMatchObject({ code: 5 });
+    expect(await metric('sentinel_device_auth_failures_total', { transport: 'mqtt' })).toBeGreaterThanOrEqual(
+      3,
+    );
+    await goodDeviceStillWorks(1);
+  });
+
+  it('drops malformed JSON, schema-invalid hello and state, unknown keys and wrong value types, each with its reason', async () => {
+    const client = await device('sloppy', await gateway.addDevice('sloppy'));
+    await handled(client, 'picket/sloppy/hello', JSON.stringify(hello));
+    const ids = await entityIds('picket-sloppy');
+    const states = await collect<{ value: unknown; source: { key: string } }>(
+      bus,
+      `sentinel.state.${ids.temperature}`,
+    );
+
+    const before = {
+      malformed: await rejected('malformed_json'),
+      schema: await rejected('schema_invalid'),
+      unknown: await rejected('unknown_entity_key'),
+      invalid: await rejected('invalid_value'),
+    };
+    await handled(client, 'picket/sloppy/state', '{"seq": 1, "values": {');
+    await handled(client, 'picket/sloppy/hello', JSON.stringify({ ...hello, v: 2 }));
+    await handled(
+      client,
+      'picket/sloppy/hello',
+      JSON.stringify({ ...hello, entities: [{ key: 'Bad Key!', platform: 'sensor' }] }),
+    );
+    await handled(client, 'picket/sloppy/state', JSON.stringify({ seq: -1, values: { temperature: 1 } }));
+    await handled(
+      client,
+      'picket/sloppy/state',
+      JSON.stringify({ seq: 2, values: { temperature: 'NaN', door: 3 } }),
+    );
+    // a good value beside an unknown key still goes through
+    await handled(
+      client,
+      'picket/sloppy/state',
+      JSON.stringify({ seq: 3, values: { humidity: 40, temperature: 19.5 } }),
+    );
+    await handled(client, 'picket/sloppy/status', 'sleeping');
+
+    expect(await rejected('malformed_json')).toBe(before.malformed + 1);
+    expect(await rejected('schema_invalid')).toBe(before.schema + 4);
+    expect(await rejected('unknown_entity_key')).toBe(before.unknown + 1);
+    expect(await rejected('invalid_value')).toBe(before.invalid + 1);
+    expect(loggedReason('picket-sloppy', 'malformed_json')).toBeDefined();
+    expect((await states.next((s) => s.value === 19.5)).source.key).toBe('temperature');
+    // 'NaN' is a string: a sensor may report text, so it was published as such (not dropped, not coerced)
+    expect(states.received.map((s) => s.value)).toEqual(['NaN', 19.5]);
+
+    // the invalid hellos changed nothing stored: same entities, same ids
+    expect(await entityIds('picket-sloppy')).toEqual(ids);
+    expect(client.connected).toBe(true);
+    states.stop();
+    await client.endAsync();
+    await goodDeviceStillWorks(2);
+  });
+
+  it('drops oversized messages without reading them into the model', async () => {
+    const client = await device('chatty', await gateway.addDevice('chatty'));
+    const before = await rejected('oversized');
+    await handled(
+      client,
+      'picket/chatty/state',
+      JSON.stringify({ seq: 1, values: { temperature: 1 }, pad: 'x'.repeat(2000) }),
+    );
+    expect(await rejected('oversized')).toBe(before + 1);
+    expect(client.connected).toBe(true);
+    await client.endAsync();
+    await goodDeviceStillWorks(3);
+  });
+
+  it("keeps a device out of another device's topics: publishes dropped, subscriptions refused with SUBACK 0x80", async () => {
+    const intruder = await device('intruder', await gateway.addDevice('intruder'));
+    const goodStates = await collect<{ value: number }>(bus, `sentinel.state.${goodEntity}`);
+    const before = await rejected('unauthorized_topic');
+    await handled(intruder, 'picket/good/state', JSON.stringify({ seq: 99, values: { temperature: -40 } }));
+    await handled(intruder, 'picket/good/status', 'offline');
+    await handled(intruder, 'picket/intruder/cmd', '{}');
+    await handled(intruder, 'elsewhere/topic', 'x');
+    const granted = await new Promise<number[]>((resolve) =>
+      intruder.subscribe(['picket/good/cmd', 'picket/+/cmd', '#', 'picket/intruder/cmd'], (error, grants) =>
+        // MQTT.js reports a refused filter as an error carrying the SUBACK
+        resolve(
+          ((error as { packet?: { granted: number[] } })?.packet?.granted ??
+            grants?.map((g) => g.qos)) as number[],
+        ),
+      ),
+    );
+    expect(granted).toEqual([128, 128, 128, 0]);
+    expect(await rejected('unauthorized_topic')).toBe(before + 7);
+    expect(intruder.connected).toBe(true);
+
+    await goodDeviceStillWorks(4);
+    expect(goodStates.received.map((s) => s.value)).toEqual([4]);
+    const goodDevice = (await kvAll<{ online: boolean }>(bus, 'sentinel_devices')).get('picket-good');
+    expect(goodDevice?.online).toBe(true);
+    goodStates.stop();
+    await intruder.endAsync();
+  });
+
+  it('answers an empty client id with CleanSession=0 by CONNACK 2 (MQTT-3.1.3-8)', async () => {
+    // MQTT.js will not even send this CONNECT, so it is written by hand:
+    // fixed header, "MQTT" level 4, flags 0 (CleanSession=0), keepalive 60, empty client id
+    const connect = Buffer.from([0x10, 12, 0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 0x00, 0, 60, 0, 0]);
+    const socket = createConnection(gateway.mqttPort, '127.0.0.1');
+    socket.write(connect);
+    const [connack] = (await once(socket, 'data')) as [Buffer];
+    expect([...connack.subarray(0, 4)]).toEqual([0x20, 2, 0, 2]);
+    await once(socket, 'close');
+  });
+
+  it('slows down a device that floods, losing nothing and not slowing the others', async () => {
+    const flooder = await device('flooder', await gateway.addDevice('flooder'));
+    await handled(flooder, 'picket/flooder/hello', JSON.stringify(hello));
+    const ids = await entityIds('picket-flooder');
+    const states = await collect<{ value: number }>(bus, `sentinel.state.${ids.temperature}`);
+    const throttledBefore = await metric('sentinel_device_throttled_total', { protocol: 'picket' });
+    const count = 60; // burst 10 + rate 20/s: the tail waits ~2.5 s
+    const acks = Array.from({ length: count }, (_, i) =>
+      flooder.publishAsync('picket/flooder/state', JSON.stringify({ seq: i, values: { temperature: i } }), {
+        qos: 1,
+      }),
+    );
+    // while the flood is throttled, the good device is served at once
+    await goodDeviceStillWorks(5);
+    expect(states.received.length).toBeLessThan(count);
+    await Promise.all(acks);
+    await states.count(count);
+    expect(new Set(states.received.map((s) => s.value)).size).toBe(count);
+    expect(await metric('sentinel_device_throttled_total', { protocol: 'picket' })).toBeGreaterThan(
+      throttledBefore + 30,
+    );
+    states.stop();
+    await flooder.endAsync();
+  });
+
+  it('ends the live connection of a device whose registration is removed', async () => {
+    const token = await gateway.addDevice('revoked');
+    const client = await device('revoked', token);
+    const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
+    await gateway.removeDevice('revoked');
+    await closed;
+    await expect(device('revoked', token)).rejects.toMatchObject({ code: 4 });
+  });
+});

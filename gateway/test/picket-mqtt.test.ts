@@ -1,0 +1,273 @@
+// A picket device over MQTT (MQTT.js, following CONTRACT.md §4) becomes devices,
+// entities, readings and availability on a real NATS; commands reach it and are
+// answered only when it confirms.
+import type { NatsConnection } from '@nats-io/transport-node';
+import mqtt, { type MqttClient } from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { collect, connectTestBus, kvAll, kvValue } from '../../test/support/bus.js';
+import { startTestGateway, type TestGateway } from '../../test/support/gateway.js';
+import { startNats, type TestNats } from '../../test/support/nats.js';
+
+const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+const hello = {
+  v: 1,
+  fw: '1.4.0',
+  chip: 'esp32p4',
+  model: 'picket-th',
+  name: 'Kitchen',
+  entities: [
+    {
+      key: 'temperature',
+      platform: 'sensor',
+      device_class: 'temperature',
+      unit: '°C',
+      state_class: 'measurement',
+    },
+    { key: 'relay', platform: 'switch' },
+  ],
+};
+
+let nats: TestNats;
+let gateway: TestGateway;
+let bus: NatsConnection;
+
+beforeAll(async () => {
+  nats = await startNats();
+  gateway = await startTestGateway(nats, { commandTimeoutMs: 1500 });
+  bus = await connectTestBus(nats.url);
+});
+
+afterAll(async () => {
+  await bus?.close();
+  await gateway?.stop();
+  await nats?.stop();
+});
+
+async function connectDevice(
+  id: string,
+  token: string,
+  options: mqtt.IClientOptions = {},
+): Promise<MqttClient> {
+  return mqtt.connectAsync(`mqtt://127.0.0.1:${gateway.mqttPort}`, {
+    clientId: id,
+    username: id,
+    password: token,
+    reconnectPeriod: 0,
+    will: { topic: `picket/${id}/status`, payload: Buffer.from('offline'), qos: 1, retain: true },
+    ...options,
+  });
+}
+
+/** A device that answers commands the way picket firmware does. */
+async function startDevice(id: string) {
+  const token = await gateway.addDevice(id);
+  const client = await connectDevice(id, token);
+  let relay = false;
+  let refuse: string | undefined;
+  await client.subscribeAsync(`picket/${id}/cmd`, { qos: 1 });
+  client.on('message', (_topic, payload) => {
+    const cmd = JSON.parse(payload.toString());
+    if (cmd.key === 'silent') return; // never answers: for the timeout case
+    const result = refuse ? { cid: cmd.cid, ok: false, error: refuse } : { cid: cmd.cid, ok: true };
+    if (!refuse) relay = cmd.value;
+    void client.publishAsync(`picket/${id}/cmd/result`, JSON.stringify(result), { qos: 1 });
+  });
+  await client.publishAsync(`picket/${id}/status`, 'online', { qos: 1, retain: true });
+  await client.publishAsync(`picket/${id}/hello`, JSON.stringify(hello), { qos: 1 });
+  return {
+    client,
+    token,
+    relay: () => relay,
+    refuseWith(reason: string | undefined) {
+      refuse = reason;
+    },
+  };
+}
+
+async function entityIds(deviceId: string): Promise<Record<string, string>> {
+  const entities = await kvAll<{ id: string; bindings: { device_id: string; key: string }[] }>(
+    bus,
+    'sentinel_entities',
+  );
+  const ids: Record<string, string> = {};
+  for (const entity of entities.values()) {
+    for (const b of entity.bindings) if (b.device_id === deviceId) ids[b.key] = entity.id;
+  }
+  return ids;
+}
+
+async function command(entityId: string, body: unknown) {
+  const reply = await bus.request(`sentinel.cmd.${entityId}`, JSON.stringify(body), { timeout: 10_000 });
+  return reply.json<{ ok: boolean; error?: { code: string; message: string } }>();
+}
+
+describe('picket over MQTT', () => {
+  it('registers the device and its entities with UUIDv7 ids from the hello', async () => {
+    const device = await startDevice('kitchen');
+    const record = await kvValue<Record<string, unknown>>(
+      bus,
+      'sentinel_devices',
+      'picket-kitchen',
+      (d) => d.sw_version === '1.4.0',
+    );
+    expect(record).toMatchObject({
+      id: 'picket-kitchen',
+      protocol: 'picket',
+      name: 'Kitchen',
+      model: 'picket-th',
+      online: true,
+    });
+    expect(typeof record.last_seen).toBe('number');
+
+    const ids = await entityIds('picket-kitchen');
+    expect(Object.keys(ids).sort()).toEqual(['relay', 'temperature']);
+    const temperature = await kvValue<Record<string, unknown>>(bus, 'sentinel_entities', ids.temperature!);
+    expect(ids.temperature).toMatch(UUID_V7);
+    expect(temperature).toMatchObject({
+      id: ids.temperature,
+      name: 'Kitchen Temperature',
+      platform: 'sensor',
+      device_id: 'picket-kitchen',
+      device_class: 'temperature',
+      unit: '°C',
+      state_class: 'measurement',
+      bindings: [{ protocol: 'picket', device_id: 'picket-kitchen', key: 'temperature', priority: 100 }],
+    });
+
+    // a second hello (reconnect, firmware update) keeps every id
+    await device.client.publishAsync('picket/kitchen/hello', JSON.stringify({ ...hello, fw: '1.5.0' }), {
+      qos: 1,
+    });
+    await kvValue(
+      bus,
+      'sentinel_devices',
+      'picket-kitchen',
+      (d: { sw_version?: string }) => d.sw_version === '1.5.0',
+    );
+    expect(await entityIds('picket-kitchen')).toEqual(ids);
+    await device.client.endAsync();
+  });
+
+  it('publishes readings on sentinel.state, in history, and the latest in sentinel_state', async () => {
+    const device = await startDevice('hall');
+    const ids = await entityIds('picket-hall');
+    const states = await collect(bus, `sentinel.state.${ids.temperature}`);
+    await device.client.publishAsync(
+      'picket/hall/state',
+      JSON.stringify({ seq: 1, ts: 1_700_000_000_000, values: { temperature: 21.5 } }),
+      { qos: 1 },
+    );
+    const state = await states.next();
+    expect(state).toEqual({
+      entity_id: ids.temperature,
+      value: 21.5,
+      ts: 1_700_000_000_000,
+      unit: '°C',
+      source: { protocol: 'picket', device_id: 'picket-hall', key: 'temperature' },
+    });
+    const latest = await kvValue<Record<string, unknown>>(bus, 'sentinel_state', ids.temperature!);
+    expect(latest).toMatchObject({ entity_id: ids.temperature, value: 21.5, available: true });
+
+    // QoS 0 readings flow too, and a reading without ts gets the gateway's clock
+    const before = Date.now();
+    const relays = await collect(bus, `sentinel.state.${ids.relay}`);
+    await device.client.publishAsync(
+      'picket/hall/state',
+      JSON.stringify({ seq: 2, values: { relay: true } }),
+      { qos: 0 },
+    );
+    const relay = await relays.next();
+    expect(relay.value).toBe(true);
+    expect(relay.ts).toBeGreaterThanOrEqual(before);
+
+    const { jetstreamManager } = await import('@nats-io/jetstream');
+    const jsm = await jetstreamManager(bus);
+    const stored = await jsm.streams.getMessage('SENTINEL_HISTORY', {
+      last_by_subj: `sentinel.state.${ids.temperature}`,
+    });
+    expect(stored?.json()).toMatchObject({ value: 21.5 });
+    states.stop();
+    await device.client.endAsync();
+  });
+
+  it('routes a command to the device and replies once the device confirms', async () => {
+    const device = await startDevice('porch');
+    const ids = await entityIds('picket-porch');
+    expect(await command(ids.relay!, { value: true })).toEqual({ ok: true });
+    expect(device.relay()).toBe(true);
+
+    device.refuseWith('relay is interlocked');
+    expect(await command(ids.relay!, { value: false })).toEqual({
+      ok: false,
+      error: { code: 'rejected', message: 'relay is interlocked' },
+    });
+    await device.client.endAsync();
+  });
+
+  it('answers commands it cannot deliver with the contract error codes', async () => {
+    const device = await startDevice('garage');
+    const ids = await entityIds('picket-garage');
+    expect((await command(ids.temperature!, { value: 3 })).error?.code).toBe('not_supported');
+    expect((await command(ids.relay!, { value: 'on' })).error?.code).toBe('invalid');
+    expect((await command(ids.relay!, { action: 'explode' })).error?.code).toBe('invalid');
+    expect((await command('01890000-0000-7000-8000-000000000000', { value: true })).error).toMatchObject({
+      code: 'invalid',
+      message: expect.stringContaining('unknown entity'),
+    });
+    const notJson = await bus.request(`sentinel.cmd.${ids.relay}`, '{oops', { timeout: 5000 });
+    expect(notJson.json<{ error: { code: string } }>().error.code).toBe('invalid');
+
+    // the device stops answering: timeout after the configured deadline
+    await device.client.unsubscribeAsync('picket/garage/cmd');
+    expect((await command(ids.relay!, { value: true })).error?.code).toBe('unavailable');
+    await device.client.subscribeAsync('picket/garage/cmd', { qos: 1 });
+    device.client.removeAllListeners('message');
+    const started = Date.now();
+    expect((await command(ids.relay!, { value: true })).error?.code).toBe('timeout');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1400);
+
+    // the device goes away: unavailable, at once
+    await device.client.endAsync();
+    await kvValue(bus, 'sentinel_devices', 'picket-garage', (d: { online: boolean }) => !d.online);
+    expect((await command(ids.relay!, { value: true })).error?.code).toBe('unavailable');
+  });
+
+  it('tracks availability of the device and its entities: status, last will, clean close', async () => {
+    const availability = await collect<{ device_id: string; online: boolean; ts: number }>(
+      bus,
+      'sentinel.device.picket-attic.availability',
+    );
+    const device = await startDevice('attic');
+    expect(await availability.next((a) => a.online)).toMatchObject({
+      device_id: 'picket-attic',
+      online: true,
+    });
+    const ids = await entityIds('picket-attic');
+    const entityAvailability = await collect<{ entity_id: string; available: boolean }>(
+      bus,
+      `sentinel.entity.${ids.temperature}.availability`,
+    );
+
+    // an explicit "offline" status, with the connection still up
+    await device.client.publishAsync('picket/attic/status', 'offline', { qos: 1, retain: true });
+    await availability.next((a) => !a.online);
+    expect(await entityAvailability.next((a) => !a.available)).toMatchObject({ entity_id: ids.temperature });
+    await device.client.publishAsync('picket/attic/status', 'online', { qos: 1, retain: true });
+    await availability.next((a) => a.online && availability.received.length >= 3);
+
+    // the connection dies without DISCONNECT: the last will says offline
+    device.client.stream.destroy();
+    await availability.next((a) => !a.online && availability.received.length >= 4);
+    const record = await kvValue<{ online: boolean }>(
+      bus,
+      'sentinel_devices',
+      'picket-attic',
+      (d) => !d.online,
+    );
+    expect(record.online).toBe(false);
+    availability.stop();
+    entityAvailability.stop();
+    device.client.end(true);
+  });
+});

@@ -1,0 +1,19 @@
+// Frames the gateway sends on the picket WebSocket (CONTRACT.md §4 plus our `ack`
+// and `error` extensions). @sentinel/firmware declares the type; this is the zod
+// schema that checks it at the wire, kept in step with that type at compile time.
+import { CommandSchema, type GatewayFrame, StateSchema } from '@sentinel/firmware';
+import { z } from 'zod';
+import { type Decoded, decode } from './wire.js';
+
+export const GatewayFrameSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('cmd'), ...CommandSchema.shape }),
+  z.object({ type: z.literal('ack'), seq: StateSchema.shape.seq }),
+  z.object({ type: z.literal('error'), reason: z.string(), message: z.string() }),
+]);
+
+// Fails to compile if the schema and firmware's GatewayFrame ever disagree.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+true satisfies Same<z.infer<typeof GatewayFrameSchema>, GatewayFrame>;
+
+/** Parses one text frame from the gateway. */
+export const parseGatewayFrame = (text: string): Decoded<GatewayFrame> => decode(GatewayFrameSchema, text);

@@ -1,0 +1,77 @@
+// Runs the real `sentinel` command (bin/sentinel.js) as a user would.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+export const SENTINEL_BIN = fileURLToPath(new URL('../../bin/sentinel.js', import.meta.url));
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  const child = spawn(process.execPath, [SENTINEL_BIN, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => {
+    stdout += d;
+  });
+  child.stderr.on('data', (d) => {
+    stderr += d;
+  });
+  const [code] = await once(child, 'exit');
+  return { code: code as number | null, stdout, stderr };
+}
+
+export interface Ready {
+  event: 'ready';
+  node_id: string;
+  mqtt_port: number;
+  http_port: number;
+  nats_url: string;
+}
+
+export interface CliGateway {
+  ready: Ready;
+  process: ChildProcess;
+  stderr(): string;
+  /** SIGTERM, resolves with the exit code and how long the stop took */
+  stop(): Promise<{ code: number | null; ms: number }>;
+}
+
+export async function startCliGateway(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliGateway> {
+  const child = spawn(process.execPath, [SENTINEL_BIN, 'gateway', ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d) => {
+    stderr += d;
+  });
+  const lines = createInterface({ input: child.stdout });
+  const ready = await new Promise<Ready>((resolve, reject) => {
+    lines.once('line', (line) => resolve(JSON.parse(line) as Ready));
+    child.once('exit', (code) =>
+      reject(new Error(`gateway exited ${code} before ready: ${stderr.slice(-500)}`)),
+    );
+  });
+  return {
+    ready,
+    process: child,
+    stderr: () => stderr,
+    async stop() {
+      if (child.exitCode !== null) return { code: child.exitCode, ms: 0 };
+      const started = Date.now();
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      const [code] = await exited;
+      return { code: code as number | null, ms: Date.now() - started };
+    },
+  };
+}

@@ -1,0 +1,67 @@
+// An in-process gateway for tests, on a test nats-server, with logs captured so
+// tests can assert on the reasons the gateway gives.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import {
+  type Gateway,
+  type GatewayConfigInput,
+  openGatewayStore,
+  resolveGatewayConfig,
+  startGateway,
+} from '@sentinel/gateway';
+import { pino } from 'pino';
+import type { TestNats } from './nats.js';
+
+export interface TestGateway extends Gateway {
+  /** JSON log lines written so far */
+  readonly logs: Record<string, unknown>[];
+  addDevice(id: string): Promise<string>;
+  removeDevice(id: string): Promise<void>;
+  /** the text of GET /metrics */
+  metricsText(): Promise<string>;
+}
+
+export async function startTestGateway(
+  nats: TestNats,
+  overrides: GatewayConfigInput = {},
+): Promise<TestGateway> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'sentinel-test-gw-'));
+  const logs: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      for (const line of chunk.toString().split('\n')) if (line) logs.push(JSON.parse(line));
+      done();
+    },
+  });
+  const config = resolveGatewayConfig({
+    natsUrl: nats.url,
+    mqttPort: 0,
+    httpPort: 0,
+    host: '127.0.0.1',
+    dataDir,
+    nodeId: 'test',
+    logLevel: 'debug',
+    ...overrides,
+  });
+  const gateway = await startGateway(config, { log: pino({ level: config.logLevel }, sink) });
+  const store = await openGatewayStore({ natsUrl: gateway.natsUrl });
+  return Object.assign(Object.create(gateway) as Gateway, {
+    logs,
+    async addDevice(id: string) {
+      return (await store.addDevice(id)).token;
+    },
+    async removeDevice(id: string) {
+      await store.removeDevice(id);
+    },
+    async metricsText() {
+      return (await fetch(`http://127.0.0.1:${gateway.httpPort}/metrics`)).text();
+    },
+    async stop() {
+      await store.close();
+      await gateway.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  }) as TestGateway;
+}

@@ -1,0 +1,75 @@
+// A real nats-server for tests: JetStream on, 127.0.0.1, a free port, a private
+// store that is removed afterwards. Can be killed and restarted on the same port
+// and store (to prove nothing acknowledged is lost).
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+
+export interface TestNats {
+  readonly url: string;
+  readonly port: number;
+  readonly storeDir: string;
+  /** SIGKILL: no graceful shutdown, as a crash or power loss */
+  kill(): Promise<void>;
+  /** starts again on the same port and store */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+async function spawnServer(port: number, storeDir: string): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn('nats-server', ['-js', '-a', '127.0.0.1', '-p', String(port || -1), '-sd', storeDir], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const lines = createInterface({ input: child.stderr! });
+  let bound = port;
+  await new Promise<void>((resolve, reject) => {
+    const log: string[] = [];
+    lines.on('line', (line) => {
+      log.push(line);
+      const listening = /Listening for client connections on [^\s]+:(\d+)/.exec(line);
+      if (listening) bound = Number(listening[1]);
+      if (line.includes('Server is ready')) resolve();
+    });
+    child.once('exit', (code) =>
+      reject(new Error(`nats-server exited ${code}: ${log.slice(-3).join(' | ')}`)),
+    );
+    child.once('error', (error) =>
+      reject(
+        new Error(`cannot run nats-server (install with: apt-get install nats-server): ${error.message}`),
+      ),
+    );
+  });
+  return { child, port: bound };
+}
+
+export async function startNats(): Promise<TestNats> {
+  const storeDir = await mkdtemp(join(tmpdir(), 'sentinel-test-nats-'));
+  let { child, port } = await spawnServer(0, storeDir);
+  const end = async (signal: NodeJS.Signals) => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = once(child, 'exit');
+    child.kill(signal);
+    await exited;
+  };
+  return {
+    get url() {
+      return `nats://127.0.0.1:${port}`;
+    },
+    get port() {
+      return port;
+    },
+    storeDir,
+    kill: () => end('SIGKILL'),
+    async restart() {
+      await end('SIGKILL');
+      ({ child } = await spawnServer(port, storeDir));
+    },
+    async stop() {
+      await end('SIGTERM');
+      await rm(storeDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,74 @@
+// `sentinel device add|remove|list`: picket device registration (CONTRACT.md §4).
+
+import { openGatewayStore } from '@sentinel/gateway';
+import type { Command } from 'commander';
+import { CliError, UsageError } from '../errors.js';
+import { addGatewayOptions, gatewayOptionValues, STORE_OPTIONS } from './options.js';
+
+const addStoreOptions = (command: Command) => addGatewayOptions(command, STORE_OPTIONS);
+
+async function withStore<T>(
+  command: Command,
+  work: (store: Awaited<ReturnType<typeof openGatewayStore>>) => Promise<T>,
+) {
+  let store: Awaited<ReturnType<typeof openGatewayStore>>;
+  try {
+    store = await openGatewayStore(gatewayOptionValues(command.opts(), STORE_OPTIONS));
+  } catch (error) {
+    throw new CliError(`cannot reach the gateway store: ${(error as Error).message}`, { cause: error });
+  }
+  try {
+    return await work(store);
+  } finally {
+    await store.close();
+  }
+}
+
+/** Errors the store raises for a user's input, by class name (they come from another package). */
+function asCliError(error: unknown): never {
+  const name = (error as Error)?.name;
+  if (name === 'InvalidDeviceIdError') throw new UsageError((error as Error).message);
+  if (name === 'DeviceExistsError') throw new CliError((error as Error).message);
+  throw error;
+}
+
+export function registerDeviceCommands(program: Command): void {
+  const device = program.command('device').description('register, list and revoke picket devices');
+
+  addStoreOptions(
+    device
+      .command('add')
+      .description('register devices; prints {"device_id","token"} per device, one JSON line each')
+      .argument('<id...>', 'picket device ids ([a-z0-9][a-z0-9_-]{0,57})'),
+  ).action(async (ids: string[], _flags: unknown, self: Command) => {
+    await withStore(self, async (store) => {
+      for (const id of ids) {
+        const credentials = await store.addDevice(id).catch(asCliError);
+        process.stdout.write(`${JSON.stringify(credentials)}\n`);
+      }
+    });
+  });
+
+  addStoreOptions(
+    device
+      .command('remove')
+      .description('revoke devices: their tokens stop working and live connections are closed')
+      .argument('<id...>', 'picket device ids'),
+  ).action(async (ids: string[], _flags: unknown, self: Command) => {
+    await withStore(self, async (store) => {
+      for (const id of ids) {
+        if (!(await store.removeDevice(id).catch(asCliError)))
+          throw new CliError(`device "${id}" is not registered`);
+        process.stdout.write(`${JSON.stringify({ device_id: `picket-${id}`, removed: true })}\n`);
+      }
+    });
+  });
+
+  addStoreOptions(device.command('list').description('list registered devices, one JSON line each')).action(
+    async (_flags: unknown, self: Command) => {
+      await withStore(self, async (store) => {
+        for (const entry of await store.listDevices()) process.stdout.write(`${JSON.stringify(entry)}\n`);
+      });
+    },
+  );
+}

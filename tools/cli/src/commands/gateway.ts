@@ -1,0 +1,41 @@
+// `sentinel gateway`: the gateway process (what `npm start` runs, CONTRACT.md §2).
+
+import { ConfigError, resolveGatewayConfig, startGateway } from '@sentinel/gateway';
+import type { Command } from 'commander';
+import { UsageError } from '../errors.js';
+import { addGatewayOptions, gatewayFlagValues } from './options.js';
+
+export function registerGatewayCommand(program: Command): void {
+  const command = program
+    .command('gateway')
+    .description('run the gateway: MQTT and WebSocket for devices, the entity model, NATS')
+    .addHelpText(
+      'after',
+      '\nEvery option can also be set by its environment variable; flags win over the environment.\nWhen ready, prints one JSON line: {"event":"ready","node_id",…,"mqtt_port","http_port","nats_url"}.',
+    );
+  addGatewayOptions(command).action(async (_flags: unknown, self: Command) => {
+    let config: ReturnType<typeof resolveGatewayConfig>;
+    try {
+      config = resolveGatewayConfig(gatewayFlagValues(self), process.env);
+    } catch (error) {
+      if (error instanceof ConfigError) throw new UsageError(error.message);
+      throw error;
+    }
+    const gateway = await startGateway(config);
+    process.stdout.write(
+      `${JSON.stringify({ event: 'ready', node_id: gateway.nodeId, mqtt_port: gateway.mqttPort, http_port: gateway.httpPort, nats_url: gateway.natsUrl })}\n`,
+    );
+    await new Promise<void>((resolve) => {
+      const shutdown = () => {
+        process.off('SIGTERM', shutdown);
+        process.off('SIGINT', shutdown);
+        // a second signal while stopping ends the process at once
+        process.once('SIGTERM', () => process.exit(1));
+        process.once('SIGINT', () => process.exit(1));
+        void gateway.stop().finally(resolve);
+      };
+      process.once('SIGTERM', shutdown);
+      process.once('SIGINT', shutdown);
+    });
+  });
+}
