@@ -191,6 +191,23 @@ describe('picket over MQTT', () => {
     await device.client.endAsync();
   });
 
+  it('does not lose a reading sent right behind the hello that declares it', async () => {
+    const token = await gateway.addDevice('eager');
+    const client = await connectDevice('eager', token);
+    const accepted = await collect<{ value: number; source: { device_id: string } }>(bus, 'sentinel.state.>');
+    // no waiting between the two: both typically arrive in one TCP segment
+    const both = Promise.all([
+      client.publishAsync('picket/eager/hello', JSON.stringify(hello), { qos: 1 }),
+      client.publishAsync('picket/eager/state', JSON.stringify({ seq: 1, values: { temperature: 30.5 } }), {
+        qos: 1,
+      }),
+    ]);
+    await both;
+    expect((await accepted.next((s) => s.source.device_id === 'picket-eager')).value).toBe(30.5);
+    accepted.stop();
+    await client.endAsync();
+  });
+
   it('routes a command to the device and replies once the device confirms', async () => {
     const device = await startDevice('porch');
     const ids = await entityIds('picket-porch');

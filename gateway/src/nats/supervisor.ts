@@ -92,7 +92,9 @@ export class NatsServerSupervisor {
   async #spawn(): Promise<void> {
     const { storeDir, log } = this.options;
     const args = ['-js', '-a', '127.0.0.1', '-p', String(this.#port || -1), '-sd', storeDir];
-    const child = spawn(this.#binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    // its own process group: a Ctrl-C in the terminal reaches the gateway, which then
+    // stops the server in order, instead of killing the server under it
+    const child = spawn(this.#binary, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
     this.#child = child;
     const lines = createInterface({ input: child.stderr! });
     const recent: string[] = [];

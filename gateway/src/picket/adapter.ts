@@ -70,6 +70,8 @@ export class PicketAdapter implements CommandTarget {
   readonly protocol = PROTOCOL;
   readonly #sessions = new Map<string, PicketSession>();
   readonly #buckets = new WeakMap<PicketSession, TokenBucket>();
+  /** a hello being registered, per session: readings wait for it (a device pipelines hello and state) */
+  readonly #hellos = new WeakMap<PicketSession, Promise<Outcome>>();
   readonly #pending = new Map<string, PendingCommand>();
 
   constructor(private readonly o: PicketAdapterOptions) {}
@@ -140,9 +142,13 @@ export class PicketAdapter implements CommandTarget {
     } catch {
       return this.reject(session, 'malformed_json', `${kind} is not valid JSON`);
     }
+    if (kind === 'hello') {
+      const registered = this.#hello(session, body);
+      this.#hellos.set(session, registered);
+      return registered;
+    }
+    await this.#hellos.get(session);
     switch (kind) {
-      case 'hello':
-        return this.#hello(session, body);
       case 'state':
         return this.#state(session, body, durable, payload);
       case 'cmd/result':

@@ -1,6 +1,8 @@
 // `sentinel`: the one command-line entry point. Exit codes (CONTRACT.md §1):
 // 0 success, 1 handled error (one line on stderr), 2 bad usage.
 import { Command, CommanderError } from 'commander';
+import { registerBusCommands } from './commands/bus.js';
+import { registerDemoCommand } from './commands/demo.js';
 import { registerDeviceCommands } from './commands/device.js';
 import { registerGatewayCommand } from './commands/gateway.js';
 import { registerSimulateCommands } from './commands/simulate.js';
@@ -16,6 +18,8 @@ export function buildProgram(): Command {
   registerGatewayCommand(program);
   registerDeviceCommands(program);
   registerSimulateCommands(program);
+  registerBusCommands(program);
+  registerDemoCommand(program);
   for (const command of allCommands(program)) command.exitOverride();
   return program;
 }

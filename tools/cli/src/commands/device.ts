@@ -1,5 +1,6 @@
 // `sentinel device add|remove|list`: picket device registration (CONTRACT.md §4).
 
+import { PicketIdSchema } from '@sentinel/firmware';
 import { openGatewayStore } from '@sentinel/gateway';
 import type { Command } from 'commander';
 import { CliError, UsageError } from '../errors.js';
@@ -24,6 +25,15 @@ async function withStore<T>(
   }
 }
 
+/** Checks every id before anything is written, so a typo in the third id leaves nothing half done. */
+function checkIds(ids: string[]): void {
+  for (const id of ids) {
+    const parsed = PicketIdSchema.safeParse(id);
+    if (!parsed.success)
+      throw new UsageError(`invalid device id "${id}": ${parsed.error.issues[0]!.message}`);
+  }
+}
+
 /** Errors the store raises for a user's input, by class name (they come from another package). */
 function asCliError(error: unknown): never {
   const name = (error as Error)?.name;
@@ -41,6 +51,7 @@ export function registerDeviceCommands(program: Command): void {
       .description('register devices; prints {"device_id","token"} per device, one JSON line each')
       .argument('<id...>', 'picket device ids ([a-z0-9][a-z0-9_-]{0,57})'),
   ).action(async (ids: string[], _flags: unknown, self: Command) => {
+    checkIds(ids);
     await withStore(self, async (store) => {
       for (const id of ids) {
         const credentials = await store.addDevice(id).catch(asCliError);
@@ -55,6 +66,7 @@ export function registerDeviceCommands(program: Command): void {
       .description('revoke devices: their tokens stop working and live connections are closed')
       .argument('<id...>', 'picket device ids'),
   ).action(async (ids: string[], _flags: unknown, self: Command) => {
+    checkIds(ids);
     await withStore(self, async (store) => {
       for (const id of ids) {
         if (!(await store.removeDevice(id).catch(asCliError)))

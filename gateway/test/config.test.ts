@@ -1,0 +1,66 @@
+// Options: defaults < environment < flags, every option has an env name, and a
+// bad value names where it came from.
+import { describe, expect, it } from 'vitest';
+import { GATEWAY_OPTIONS, resolveGatewayConfig } from '../src/config.js';
+
+describe('gateway options', () => {
+  it('uses the contract defaults', () => {
+    const config = resolveGatewayConfig({}, {});
+    expect(config).toMatchObject({
+      dataDir: './data',
+      mqttPort: 1883,
+      httpPort: 8080,
+      natsUrl: undefined,
+      natsCreds: undefined,
+    });
+    expect(config.nodeId).toMatch(/^[a-z0-9][a-z0-9_-]{0,63}$/);
+  });
+
+  it('takes the environment over defaults and flags over the environment, for every option', () => {
+    const samples: Record<string, [string, unknown]> = {
+      natsUrl: ['nats://a:4222', 'nats://b:4222'],
+      natsCreds: ['/a.creds', '/b.creds'],
+      natsPort: ['4223', 4224],
+      dataDir: ['/var/a', '/var/b'],
+      mqttPort: ['1884', 1885],
+      httpPort: ['8081', 8082],
+      host: ['127.0.0.1', '::1'],
+      nodeId: ['node-a', 'node-b'],
+      commandTimeoutMs: ['1000', 2000],
+      deviceRate: ['5', 6],
+      deviceBurst: ['7', 8],
+      maxMessageBytes: ['4096', 8192],
+      stateFlushMs: ['100', 200],
+      historyMaxAge: ['60', 120],
+      historyMaxBytes: ['1000000', 2000000],
+      logLevel: ['warn', 'error'],
+    };
+    expect(Object.keys(samples).sort()).toEqual(Object.keys(GATEWAY_OPTIONS).sort());
+    for (const [key, [fromEnv, fromFlag]] of Object.entries(samples)) {
+      const option = GATEWAY_OPTIONS[key as keyof typeof GATEWAY_OPTIONS];
+      expect(option.env).toMatch(/^SENTINEL_[A-Z_]+$/);
+      const envOnly = resolveGatewayConfig({}, { [option.env]: fromEnv }) as Record<string, unknown>;
+      expect(String(envOnly[key]), `${option.env}`).toBe(fromEnv);
+      const both = resolveGatewayConfig({ [key]: fromFlag }, { [option.env]: fromEnv }) as Record<
+        string,
+        unknown
+      >;
+      expect(both[key], option.flag).toBe(fromFlag);
+    }
+  });
+
+  it('keeps the contract environment names', () => {
+    expect(GATEWAY_OPTIONS.natsUrl.env).toBe('SENTINEL_NATS_URL');
+    expect(GATEWAY_OPTIONS.natsCreds.env).toBe('SENTINEL_NATS_CREDS');
+    expect(GATEWAY_OPTIONS.dataDir.env).toBe('SENTINEL_DATA');
+    expect(GATEWAY_OPTIONS.mqttPort.env).toBe('SENTINEL_MQTT_PORT');
+    expect(GATEWAY_OPTIONS.httpPort.env).toBe('SENTINEL_HTTP_PORT');
+    expect(GATEWAY_OPTIONS.nodeId.env).toBe('SENTINEL_NODE_ID');
+  });
+
+  it('names the flag or the variable a bad value came from', () => {
+    expect(() => resolveGatewayConfig({ mqttPort: 'x' as never }, {})).toThrow(/^--mqtt-port: /);
+    expect(() => resolveGatewayConfig({}, { SENTINEL_MQTT_PORT: '99999' })).toThrow(/^SENTINEL_MQTT_PORT: /);
+    expect(() => resolveGatewayConfig({ nodeId: 'Bad Node' }, {})).toThrow(/--node-id: must match/);
+  });
+});

@@ -1,0 +1,63 @@
+// `sentinel watch` and `sentinel command`: look at and poke the bus the way the
+// rest of the platform does, without installing a NATS client.
+
+import { openGatewayStore } from '@sentinel/gateway';
+import type { Command } from 'commander';
+import { CliError, UsageError } from '../errors.js';
+import { addGatewayOptions, gatewayOptionValues, STORE_OPTIONS } from './options.js';
+
+async function openStore(command: Command) {
+  try {
+    return await openGatewayStore(gatewayOptionValues(command.opts(), STORE_OPTIONS));
+  } catch (error) {
+    throw new CliError(`cannot reach the gateway store: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+export function registerBusCommands(program: Command): void {
+  addGatewayOptions(
+    program
+      .command('watch')
+      .description('print messages from the bus as they arrive, one line each: <subject> <json>')
+      .argument('[subject]', 'NATS subject, wildcards allowed', 'sentinel.>'),
+    STORE_OPTIONS,
+  ).action(async (subject: string, _flags: unknown, self: Command) => {
+    const store = await openStore(self);
+    const subscription = store.bus.nc.subscribe(subject);
+    const stop = () => subscription.unsubscribe();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    for await (const msg of subscription) process.stdout.write(`${msg.subject} ${msg.string()}\n`);
+    await store.close();
+  });
+
+  addGatewayOptions(
+    program
+      .command('command')
+      .description('send a command to an entity and print the reply; exit 1 unless {"ok":true}')
+      .argument('<entity_id>', 'the entity to command')
+      .argument('<request>', 'JSON request, e.g. \'{"value":true}\' or \'{"action":"press"}\'')
+      .option('--timeout <ms>', 'how long to wait for the reply', '10000'),
+    STORE_OPTIONS,
+  ).action(async (entityId: string, request: string, flags: { timeout: string }, self: Command) => {
+    try {
+      JSON.parse(request);
+    } catch {
+      throw new UsageError(`the request is not JSON: ${request}`);
+    }
+    const store = await openStore(self);
+    try {
+      const reply = await store.bus.nc.request(`sentinel.cmd.${entityId}`, request, {
+        timeout: Number(flags.timeout),
+      });
+      process.stdout.write(`${reply.string()}\n`);
+      if (!reply.json<{ ok: boolean }>().ok) process.exitCode = 1;
+    } catch (error) {
+      throw new CliError(`no reply from a gateway: ${(error as Error).message}; is one running?`, {
+        cause: error,
+      });
+    } finally {
+      await store.close();
+    }
+  });
+}

@@ -1,0 +1,95 @@
+// The CLI as the contract fixes it: --help everywhere, exit codes 0/1/2, one
+// clear line on stderr for a handled error, JSON lines on stdout.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../../test/support/cli.js';
+import { startNats, type TestNats } from '../../../test/support/nats.js';
+import { buildProgram } from '../src/main.js';
+
+/** Every command path, from the program itself (so a new command is covered without editing this test). */
+function commandPaths(): string[][] {
+  const paths: string[][] = [[]];
+  const walk = (command: ReturnType<typeof buildProgram>, path: string[]) => {
+    for (const sub of command.commands) {
+      paths.push([...path, sub.name()]);
+      walk(sub, [...path, sub.name()]);
+    }
+  };
+  walk(buildProgram(), []);
+  return paths;
+}
+
+describe('sentinel CLI', () => {
+  it('lists every command in `sentinel --help`', async () => {
+    const { code, stdout } = await runCli(['--help']);
+    expect(code).toBe(0);
+    for (const name of ['gateway', 'device', 'simulate']) expect(stdout).toContain(name);
+  });
+
+  it('answers --help for every command with exit code 0 and a usage line', async () => {
+    const paths = commandPaths();
+    expect(paths.length).toBeGreaterThan(5);
+    const results = await Promise.all(paths.map((path) => runCli([...path, '--help'])));
+    for (const [i, result] of results.entries()) {
+      expect(result.code, `sentinel ${paths[i]!.join(' ')} --help`).toBe(0);
+      expect(result.stdout).toMatch(/^Usage: sentinel/);
+    }
+  });
+
+  it('exits 2 on bad usage, with one line on stderr', async () => {
+    for (const args of [
+      ['frobnicate'],
+      ['device', 'add'],
+      ['device', 'add', 'Not Valid!', '--nats', 'nats://127.0.0.1:1'],
+      ['gateway', '--nope'],
+    ]) {
+      const { code, stderr } = await runCli(args);
+      expect(code, args.join(' ')).toBe(2);
+      expect(stderr.trim().length).toBeGreaterThan(0);
+    }
+  });
+
+  describe('device', () => {
+    let nats: TestNats;
+    beforeAll(async () => {
+      nats = await startNats();
+    });
+    afterAll(async () => {
+      await nats?.stop();
+    });
+
+    it('adds, lists and removes devices; errors are one line with exit code 1', async () => {
+      const added = await runCli(['device', 'add', 'cli-a', 'cli-b', '--nats', nats.url]);
+      expect(added.code).toBe(0);
+      const lines = added.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+      expect(lines.map((l) => l.device_id)).toEqual(['picket-cli-a', 'picket-cli-b']);
+      expect(lines[0].token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      expect(lines[0].token).not.toBe(lines[1].token);
+
+      const again = await runCli(['device', 'add', 'cli-a', '--nats', nats.url]);
+      expect(again.code).toBe(1);
+      expect(again.stderr.trim().split('\n')).toHaveLength(1);
+      expect(again.stderr).toContain('already registered');
+
+      // the environment names the store too
+      const listed = await runCli(['device', 'list'], { SENTINEL_NATS_URL: nats.url });
+      expect(listed.code).toBe(0);
+      expect(listed.stdout).toContain('picket-cli-a');
+      expect(listed.stdout).not.toContain(lines[0].token); // tokens are never shown again
+
+      expect((await runCli(['device', 'remove', 'cli-a', '--nats', nats.url])).code).toBe(0);
+      const gone = await runCli(['device', 'remove', 'cli-a', '--nats', nats.url]);
+      expect(gone.code).toBe(1);
+      expect(gone.stderr).toContain('not registered');
+    });
+
+    it('says what to do when the store cannot be reached', async () => {
+      const { code, stderr } = await runCli(['device', 'list', '--nats', 'nats://127.0.0.1:1']);
+      expect(code).toBe(1);
+      expect(stderr).toMatch(/cannot reach the gateway store/);
+      expect(stderr).not.toMatch(/\n\s+at /); // no stack trace without --verbose
+    });
+  });
+});
