@@ -168,12 +168,14 @@ function sharedQueueLength(broker: Aedes): number {
 }
 
 /**
- * The crash scenario: `stalled` subscribes to flood/# at QoS 0 and flood/+ at QoS 1, then stops reading;
- * one client floods 32 KiB messages to fill its pipe, two more flood bursts of tiny messages so that a
- * single read of theirs is thousands of PUBLISH packets.
+ * The crash scenario: `stalled` subscribes to flood/# at QoS 0 and flood/+ at QoS 1 and stops reading; one
+ * client floods it with 32 KiB messages until `isStalled` says the broker's writes to it are stuck; then
+ * two more each write bursts of 5000 tiny PUBLISH packets, so that each read of theirs is thousands of
+ * messages arriving behind the stuck ones.
  */
 async function stallAndFlood(
   port: number,
+  isStalled: () => Promise<unknown>,
 ): Promise<{ subscriber: RawMqttClient; flooders: RawMqttClient[]; stopFlooding(): Promise<void> }> {
   const subscriber = await rawClient(port, 'stalled');
   await subscriber.subscribe([
@@ -181,18 +183,19 @@ async function stallAndFlood(
     { topic: 'flood/+', qos: 1 },
   ]);
   subscriber.stall();
-  const flooders = [await rawClient(port, 'flood-big'), await rawClient(port, 'flood-small-1')];
-  flooders.push(await rawClient(port, 'flood-small-2'));
-  const floods = [
-    flood(flooders[0]!, publishPacket('flood/big', Buffer.alloc(32 * 1024))),
-    flood(flooders[1]!, publishBurst('flood/small', 1, 2000)),
-    flood(flooders[2]!, publishBurst('flood/small', 1, 2000)),
-  ];
+  const flooders = [await rawClient(port, 'flood-big')];
+  const floods = [flood(flooders[0]!, publishPacket('flood/big', Buffer.alloc(32 * 1024)))];
   const stopFlooding = async (): Promise<void> => {
     for (const running of floods) running.stop();
     await Promise.all(floods.map((running) => running.done));
   };
   teardown.push(stopFlooding);
+  await isStalled();
+  for (const clientId of ['flood-small-1', 'flood-small-2']) {
+    const flooder = await rawClient(port, clientId);
+    flooders.push(flooder);
+    floods.push(flood(flooder, publishBurst('flood/small', 1, 5000)));
+  }
   return { subscriber, flooders, stopFlooding };
 }
 
@@ -227,7 +230,7 @@ describe('unguarded aedes 1.2 (child process)', () => {
   it('dies of RangeError when a stalled subscriber with a large backlog disconnects', async () => {
     const fixture = spawnPlainAedes({ BACKLOG: '5000', STALLED_ID: 'stalled' });
     const { port } = await nextLine<{ port: number }>(fixture);
-    const { subscriber } = await stallAndFlood(port);
+    const { subscriber } = await stallAndFlood(port, () => nextLine<{ stalled: number }>(fixture));
 
     const held = await nextLine<{ backlog: number; waitingOnDrain: number }>(fixture);
     expect(held.backlog).toBeGreaterThanOrEqual(5000);
@@ -258,9 +261,9 @@ describe('createGuardedBroker', () => {
     const listener = await mqttClient(url, 'healthy-sub');
     await listener.subscribeAsync('status/#', { qos: 1 });
     const talker = await mqttClient(url, 'healthy-pub');
-    const outgoing = watchOutgoing(guarded.broker, 'stalled');
+    const outgoing = watchOutgoing(guarded.broker, 'stalled', 256 * 1024);
 
-    const { subscriber, flooders, stopFlooding } = await stallAndFlood(guarded.port);
+    const { subscriber, flooders, stopFlooding } = await stallAndFlood(guarded.port, () => outgoing.stuck);
     await roundTrip(talker, listener, 'status/during', 'while flooding');
 
     const reason = await guarded.disconnected('stalled');

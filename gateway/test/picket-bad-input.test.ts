@@ -2,12 +2,12 @@
 // counter at /metrics; the connection and every other device carry on, and
 // nothing stored is corrupted.
 import { once } from 'node:events';
-import { createConnection } from 'node:net';
 import type { NatsConnection } from '@nats-io/transport-node';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collect, connectTestBus, kvAll } from '../../test/support/bus.js';
 import { startTestGateway, type TestGateway } from '../../test/support/gateway.js';
+import { connectPacket, rawConnect } from '../../test/support/mqtt-raw.js';
 import { startNats, type TestNats } from '../../test/support/nats.js';
 
 const hello = {
@@ -203,13 +203,9 @@ describe('bad input from devices', () => {
   });
 
   it('answers an empty client id with CleanSession=0 by CONNACK 2 (MQTT-3.1.3-8)', async () => {
-    // MQTT.js will not even send this CONNECT, so it is written by hand:
-    // fixed header, "MQTT" level 4, flags 0 (CleanSession=0), keepalive 60, empty client id
-    const connect = Buffer.from([0x10, 12, 0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 0x00, 0, 60, 0, 0]);
-    const socket = createConnection(gateway.mqttPort, '127.0.0.1');
-    socket.write(connect);
-    const [connack] = (await once(socket, 'data')) as [Buffer];
-    expect([...connack.subarray(0, 4)]).toEqual([0x20, 2, 0, 2]);
+    // MQTT.js will not even send this CONNECT, so it is written by hand
+    const { socket, returnCode } = await rawConnect(gateway.mqttPort, connectPacket({ clientId: '', keepalive: 60, clean: false }));
+    expect(returnCode).toBe(2);
     await once(socket, 'close');
   });
 

@@ -6,6 +6,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collect, connectTestBus, kvAll, kvValue } from '../../test/support/bus.js';
 import { startTestGateway, type TestGateway } from '../../test/support/gateway.js';
+import { connectPacket, rawConnect } from '../../test/support/mqtt-raw.js';
 import { startNats, type TestNats } from '../../test/support/nats.js';
 
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -286,5 +287,22 @@ describe('picket over MQTT', () => {
     availability.stop();
     entityAvailability.stop();
     device.client.end(true);
+  });
+
+  it('marks a device offline when its keepalive lapses', async () => {
+    const token = await gateway.addDevice('sleepy');
+    const availability = await collect<{ online: boolean }>(bus, 'sentinel.device.picket-sleepy.availability');
+    // keepalive 1 s, and then silence: no PINGREQ ever comes (MQTT-3.1.2-24: closed after 1.5 s)
+    const { socket, returnCode } = await rawConnect(
+      gateway.mqttPort,
+      connectPacket({ clientId: 'sleepy', username: 'sleepy', password: token, keepalive: 1, clean: true }),
+    );
+    expect(returnCode).toBe(0);
+    await availability.next((a) => a.online);
+    const started = Date.now();
+    await availability.next((a) => !a.online);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+    availability.stop();
+    socket.destroy();
   });
 });
