@@ -1,5 +1,6 @@
 // Options: defaults < environment < flags, every option has an env name, and a
 // bad value names where it came from.
+import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { GATEWAY_OPTIONS, resolveGatewayConfig } from '../src/config.js';
 
@@ -62,5 +63,12 @@ describe('gateway options', () => {
     expect(() => resolveGatewayConfig({ mqttPort: 'x' as never }, {})).toThrow(/^--mqtt-port: /);
     expect(() => resolveGatewayConfig({}, { SENTINEL_MQTT_PORT: '99999' })).toThrow(/^SENTINEL_MQTT_PORT: /);
     expect(() => resolveGatewayConfig({ nodeId: 'Bad Node' }, {})).toThrow(/--node-id: must match/);
+  });
+
+  it('is documented in the README, option by option', async () => {
+    const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
+    for (const option of Object.values(GATEWAY_OPTIONS)) {
+      expect(readme, option.flag).toContain(`| \`${option.flag}\` | \`${option.env}\` |`);
+    }
   });
 });
