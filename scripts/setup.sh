@@ -7,7 +7,9 @@ cd "$(dirname "$0")/.."
 
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: installing npm dependencies…" >&2
-  npm ci --no-audit --no-fund --loglevel=error >&2
+  # npm install, not npm ci: npm ci rejects a lock that lacks other platforms'
+  # optional packages (biome's per-platform binaries), which this lock may not list
+  npm install --no-audit --no-fund --loglevel=error >&2
 fi
 
 need=()
