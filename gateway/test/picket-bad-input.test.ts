@@ -204,7 +204,10 @@ describe('bad input from devices', () => {
 
   it('answers an empty client id with CleanSession=0 by CONNACK 2 (MQTT-3.1.3-8)', async () => {
     // MQTT.js will not even send this CONNECT, so it is written by hand
-    const { socket, returnCode } = await rawConnect(gateway.mqttPort, connectPacket({ clientId: '', keepalive: 60, clean: false }));
+    const { socket, returnCode } = await rawConnect(
+      gateway.mqttPort,
+      connectPacket({ clientId: '', keepalive: 60, clean: false }),
+    );
     expect(returnCode).toBe(2);
     await once(socket, 'close');
   });

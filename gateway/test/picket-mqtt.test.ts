@@ -291,7 +291,10 @@ describe('picket over MQTT', () => {
 
   it('marks a device offline when its keepalive lapses', async () => {
     const token = await gateway.addDevice('sleepy');
-    const availability = await collect<{ online: boolean }>(bus, 'sentinel.device.picket-sleepy.availability');
+    const availability = await collect<{ online: boolean }>(
+      bus,
+      'sentinel.device.picket-sleepy.availability',
+    );
     // keepalive 1 s, and then silence: no PINGREQ ever comes (MQTT-3.1.2-24: closed after 1.5 s)
     const { socket, returnCode } = await rawConnect(
       gateway.mqttPort,

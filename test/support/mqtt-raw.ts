@@ -1,7 +1,7 @@
 // Hand-written MQTT 3.1.1 CONNECT packets, for what real clients refuse to send
 // (an empty client id with CleanSession=0) or to stop doing (keepalive pings).
 import { once } from 'node:events';
-import { type Socket, createConnection } from 'node:net';
+import { createConnection, type Socket } from 'node:net';
 
 const str = (s: string) => {
   const bytes = Buffer.from(s, 'utf8');
@@ -9,8 +9,15 @@ const str = (s: string) => {
 };
 
 /** CONNECT (§3.1): protocol "MQTT" level 4, the given flags, keepalive, then the payload fields. */
-export function connectPacket(o: { clientId: string; username?: string; password?: string; keepalive: number; clean: boolean }): Buffer {
-  const flags = (o.username !== undefined ? 0x80 : 0) | (o.password !== undefined ? 0x40 : 0) | (o.clean ? 0x02 : 0);
+export function connectPacket(o: {
+  clientId: string;
+  username?: string;
+  password?: string;
+  keepalive: number;
+  clean: boolean;
+}): Buffer {
+  const flags =
+    (o.username !== undefined ? 0x80 : 0) | (o.password !== undefined ? 0x40 : 0) | (o.clean ? 0x02 : 0);
   const body = Buffer.concat([
     str('MQTT'),
     Buffer.from([4, flags, o.keepalive >> 8, o.keepalive & 0xff]),
@@ -23,7 +30,10 @@ export function connectPacket(o: { clientId: string; username?: string; password
 }
 
 /** Sends a CONNECT on a raw socket and resolves with the CONNACK return code (§3.2.2.3). */
-export async function rawConnect(port: number, packet: Buffer): Promise<{ socket: Socket; returnCode: number }> {
+export async function rawConnect(
+  port: number,
+  packet: Buffer,
+): Promise<{ socket: Socket; returnCode: number }> {
   const socket = createConnection(port, '127.0.0.1');
   socket.write(packet);
   const [connack] = (await once(socket, 'data')) as [Buffer];

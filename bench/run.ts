@@ -1,0 +1,43 @@
+// `npm run bench -- <name> [options]`: runs one benchmark by name.
+// Progress goes to stderr, the result table to stdout, JSON to .artifacts/.
+// Exit codes: 0 done, 1 the benchmark failed, 2 bad usage (unknown name, bad flag).
+
+interface Bench {
+  summary: string;
+  run: (argv: string[]) => Promise<number>;
+}
+
+/** Every benchmark, loaded only when asked for. Add new ones (flash, ble, failover…) here. */
+const BENCHES: Record<string, Bench> = {
+  ingest: {
+    summary:
+      'MQTT device readings → NATS: readings/s, p50/p99 latency (QoS 0/1) vs aedes and mosquitto; RSS per idle connection',
+    run: async (argv) => (await import('./ingest.js')).runIngest(argv),
+  },
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(BENCHES).map((name) => name.length)) + 2;
+  const lines = Object.entries(BENCHES).map(([name, bench]) => `  ${name.padEnd(width)}${bench.summary}`);
+  return (
+    'usage: npm run bench -- <name> [options]   (node bin/run-ts.js bench/run.ts <name> [options])\n\n' +
+    `benchmarks:\n${lines.join('\n')}\n\n` +
+    'Each takes --help for its options.\n'
+  );
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    (name === undefined ? process.stderr : process.stdout).write(usage());
+    return name === undefined ? 2 : 0;
+  }
+  const bench = Object.hasOwn(BENCHES, name) ? BENCHES[name] : undefined;
+  if (!bench) {
+    process.stderr.write(`bench: unknown benchmark "${name}"\n\n${usage()}`);
+    return 2;
+  }
+  return bench.run(rest);
+}
+
+process.exitCode = await main(process.argv.slice(2));
