@@ -179,6 +179,8 @@ export class PicketAdapter implements CommandTarget {
     if (!hello.success) return this.reject(session, 'schema_invalid', `hello: ${describeIssue(hello.error)}`);
     const { name, model, manufacturer, fw, chip, entities } = hello.data;
     const deviceName = name ?? this.o.registry.device(session.deviceId)?.name ?? session.deviceId;
+    // entities first, the device record last: whoever sees the new record finds its entities in place
+    await this.o.registry.ensureEntities(PROTOCOL, session.deviceId, deviceName, entities);
     await this.o.availability.deviceOnline({
       ...this.#describe(session.deviceId),
       name: deviceName,
@@ -187,7 +189,6 @@ export class PicketAdapter implements CommandTarget {
       sw_version: fw,
       chip,
     });
-    await this.o.registry.ensureEntities(PROTOCOL, session.deviceId, deviceName, entities);
     await this.o.availability.refreshEntities(session.deviceId);
     return ok;
   }

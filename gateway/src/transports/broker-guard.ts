@@ -12,8 +12,8 @@
 // it, and draining the queue overflows the stack and kills the process.
 //
 // What this module does, each part small and local:
-// - the shared emitter can no longer recurse: a synchronous chain of deliveries is cut into
-//   setImmediate turns after a fixed depth (iterativeDelivery), whatever filled the queue;
+// - the shared emitter can no longer recurse without bound: a synchronous chain of deliveries is cut
+//   into setImmediate turns after a fixed depth (iterativeDelivery), whatever filled the queue;
 // - a connected client's deliveries no longer wait for its socket: its outgoing bytes are bounded by
 //   `maxOutgoingBytes` and a socket that does not drain within `stallTimeoutMs` is dropped
 //   (guardOutgoing), so a slow consumer cannot hold the shared slots and its own queue stays bounded;
@@ -80,7 +80,7 @@ interface Guard {
 const guards = new WeakMap<Aedes, Guard>();
 
 /** Deliveries that may complete synchronously inside one another before the rest moves to a new turn. */
-const MAX_SYNC_DELIVERY_DEPTH = 64;
+const MAX_SYNC_DELIVERY_DEPTH = 32;
 
 // [MQTT-3.2.2-4] a CONNACK with a non-zero return code has Session Present 0; 0x02 = Identifier rejected.
 const CONNACK_IDENTIFIER_REJECTED = Buffer.from([0x20, 0x02, 0x00, 0x02]);
@@ -249,7 +249,7 @@ function guardOutgoing(
  * current call stack and, past MAX_SYNC_DELIVERY_DEPTH, starts the delivery from a fresh setImmediate
  * turn instead. The message keeps its slot meanwhile (_do counted it already), so later messages stay
  * queued behind it and the order mqemitter gives them is unchanged. This is the real fix for the
- * RangeError: a queue of any length drains in bounded stack, 64 deliveries per turn at most.
+ * RangeError: a queue of any length drains with at most MAX_SYNC_DELIVERY_DEPTH deliveries nested.
  */
 function iterativeDelivery(mq: EmitterInternals): void {
   const parallel = mq._parallel;

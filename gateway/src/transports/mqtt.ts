@@ -14,7 +14,7 @@ import type { Logger } from '../log.js';
 import type { Metrics, RejectReason } from '../metrics.js';
 import type { PicketAdapter } from '../picket/adapter.js';
 import type { PicketSession } from '../picket/session.js';
-import { attachConnection, type BrokerLimits, createGuardedBroker } from './broker-guard-stub.js';
+import { attachConnection, type BrokerLimits, createGuardedBroker } from './broker-guard.js';
 
 export interface MqttTransportOptions {
   adapter: PicketAdapter;
