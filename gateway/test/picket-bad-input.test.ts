@@ -181,6 +181,8 @@ describe('bad input from devices', () => {
     await handled(intruder, 'picket/good/status', 'offline');
     await handled(intruder, 'picket/intruder/cmd', '{}');
     await handled(intruder, 'elsewhere/topic', 'x');
+    await handled(intruder, 'picket/intruder/constructor', '{}'); // names an Object.prototype member
+    await handled(intruder, 'picket/intruder/__proto__', '{}');
     const granted = await new Promise<number[]>((resolve) =>
       intruder.subscribe(['picket/good/cmd', 'picket/+/cmd', '#', 'picket/intruder/cmd'], (error, grants) =>
         // MQTT.js reports a refused filter as an error carrying the SUBACK
@@ -191,7 +193,7 @@ describe('bad input from devices', () => {
       ),
     );
     expect(granted).toEqual([128, 128, 128, 0]);
-    expect(await rejected('unauthorized_topic')).toBe(before + 7);
+    expect(await rejected('unauthorized_topic')).toBe(before + 9);
     expect(intruder.connected).toBe(true);
 
     await goodDeviceStillWorks(4);

@@ -42,6 +42,8 @@ export async function connectBus(options: BusConnectOptions): Promise<NatsConnec
       reconnectJitter: 100,
       pingInterval: 10_000,
       waitOnFirstConnect: options.waitOnFirstConnect ?? false,
+      // a stack trace captured per request costs more than the request on the reading path
+      noAsyncTraces: true,
     });
   } catch (error) {
     throw new BusUnreachableError(

@@ -36,9 +36,28 @@ export interface DurableOptions {
 const MAX_RETRY_BACKOFF_MS = 2000;
 const FLUSH_CONCURRENCY = 64;
 
+type LatestState = StateMessage & { available?: boolean };
+
+interface DurablePublish {
+  subject: string;
+  payload: string;
+  options: DurableOptions;
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
 export class StatePublisher {
   /** entity id → latest state, as stored in sentinel_state (with our `available` extension) */
-  readonly #latest = new Map<string, StateMessage & { available?: boolean }>();
+  readonly #latest = new Map<string, LatestState>();
+  /**
+   * Readings wait here until the end of the event-loop turn, then go out together:
+   * the NATS client writes one socket buffer per batch instead of one per reading
+   * (it flushes on a microtask, and readings from different device sockets arrive
+   * in different callbacks of the same turn).
+   */
+  #coreBatch: string[] = [];
+  #durableBatch: DurablePublish[] = [];
+  #batchScheduled = false;
   readonly #dirty = new Set<string>();
   #flushTimer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> | undefined;
@@ -57,12 +76,31 @@ export class StatePublisher {
   publish(message: StateMessage, durable?: DurableOptions): Promise<void> | undefined {
     const payload = JSON.stringify(message);
     this.#remember(message);
+    this.#scheduleBatch();
     if (!durable) {
-      this.nc.publish(subject.state(message.entity_id), payload);
+      this.#coreBatch.push(subject.state(message.entity_id), payload);
       return undefined;
     }
-    return this.#publishDurable(subject.state(message.entity_id), payload, durable);
+    return new Promise<void>((resolve, reject) => {
+      this.#durableBatch.push({ subject: subject.state(message.entity_id), payload, options: durable, resolve, reject });
+    });
   }
+
+  #scheduleBatch(): void {
+    if (this.#batchScheduled) return;
+    this.#batchScheduled = true;
+    setImmediate(this.#sendBatch);
+  }
+
+  readonly #sendBatch = (): void => {
+    this.#batchScheduled = false;
+    const core = this.#coreBatch;
+    const durable = this.#durableBatch;
+    this.#coreBatch = [];
+    this.#durableBatch = [];
+    for (let i = 0; i < core.length; i += 2) this.nc.publish(core[i]!, core[i + 1]!);
+    for (const p of durable) this.#publishDurable(p.subject, p.payload, p.options).then(p.resolve, p.reject);
+  };
 
   /** The latest state this node has seen for an entity (for the HTTP API and web UI). */
   latest(entityId: string): (StateMessage & { available?: boolean }) | undefined {
@@ -82,19 +120,22 @@ export class StatePublisher {
     this.#markDirty(entityId);
   }
 
-  /** Writes what is pending and stops the flush loop. */
+  /** Sends what is batched, writes the pending latest states and stops the flush loop. */
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#sendBatch();
     clearTimeout(this.#flushTimer);
     await this.#flushing;
     await this.#flush();
   }
 
-  #remember(message: StateMessage): void {
+  /** Keeps the message as the entity's latest (it is already serialized for the bus, so it may be extended). */
+  #remember(message: LatestState): void {
     const previous = this.#latest.get(message.entity_id);
     // a late resend must not overwrite a newer reading
     if (previous && previous.ts > message.ts) return;
-    this.#latest.set(message.entity_id, { ...message, available: true });
+    message.available = true;
+    this.#latest.set(message.entity_id, message);
     this.#markDirty(message.entity_id);
   }
 

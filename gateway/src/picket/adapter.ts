@@ -74,7 +74,13 @@ export class PicketAdapter implements CommandTarget {
   readonly #hellos = new WeakMap<PicketSession, Promise<Outcome>>();
   readonly #pending = new Map<string, PendingCommand>();
 
-  constructor(private readonly o: PicketAdapterOptions) {}
+  readonly #readingsFast;
+  readonly #readingsDurable;
+
+  constructor(private readonly o: PicketAdapterOptions) {
+    this.#readingsFast = o.metrics.readings.labels(PROTOCOL, '0');
+    this.#readingsDurable = o.metrics.readings.labels(PROTOCOL, '1');
+  }
 
   readonly isOnline = (deviceId: string): boolean => this.o.availability.isOnline(deviceId);
 
@@ -147,7 +153,8 @@ export class PicketAdapter implements CommandTarget {
       this.#hellos.set(session, registered);
       return registered;
     }
-    await this.#hellos.get(session);
+    const hello = this.#hellos.get(session);
+    if (hello) await hello;
     switch (kind) {
       case 'state':
         return this.#state(session, body, durable, payload);
@@ -250,7 +257,7 @@ export class PicketAdapter implements CommandTarget {
       if (published) stored.push(published);
     }
     await Promise.all(stored);
-    this.o.metrics.readings.inc({ protocol: PROTOCOL, qos: durable ? '1' : '0' });
+    (durable ? this.#readingsDurable : this.#readingsFast).inc();
     return outcome;
   }
 

@@ -6,13 +6,13 @@
 // only after authorizePublish calls back).
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { type Command, parsePicketTopic, picketTopic, picketTopicPrefix } from '@sentinel/firmware';
+import { type Command, picketTopic, picketTopicPrefix } from '@sentinel/firmware';
 import type { Aedes, Client, PublishPacket, Subscription } from 'aedes';
 import type { CredentialVerifier } from '../auth/credentials.js';
 import { picketDeviceId } from '../bus/names.js';
 import type { Logger } from '../log.js';
 import type { Metrics, RejectReason } from '../metrics.js';
-import type { PicketAdapter } from '../picket/adapter.js';
+import type { PicketAdapter, PicketMessageKind } from '../picket/adapter.js';
 import type { PicketSession } from '../picket/session.js';
 import { attachConnection, type BrokerLimits, createGuardedBroker } from './broker-guard.js';
 
@@ -30,6 +30,14 @@ export interface MqttTransport {
   close(): Promise<void>;
 }
 
+/** What a device may publish under its own prefix (`cmd` is the gateway's to publish). */
+const DEVICE_TOPICS = new Map<string, PicketMessageKind>([
+  ['status', 'status'],
+  ['hello', 'hello'],
+  ['state', 'state'],
+  ['cmd/result', 'cmd/result'],
+]);
+
 /** CONNACK return codes (MQTT 3.1.1 §3.2.2.3) */
 const SERVER_UNAVAILABLE = 3;
 const BAD_USERNAME_OR_PASSWORD = 4;
@@ -46,12 +54,14 @@ class MqttSession implements PicketSession {
   readonly deviceId: string;
   readonly #abort = new AbortController();
   readonly signal = this.#abort.signal;
+  readonly topicPrefix: string;
 
   constructor(
     readonly picketId: string,
     private readonly client: DeviceClient,
   ) {
     this.deviceId = picketDeviceId(picketId);
+    this.topicPrefix = picketTopicPrefix(picketId);
   }
 
   deliverCommand(command: Command): boolean {
@@ -119,12 +129,14 @@ export async function createMqttTransport(o: MqttTransportOptions): Promise<Mqtt
         consumed.add(packet);
         if (!client) return done(null);
         const session = sessions.get(client);
-        const target = parsePicketTopic(packet.topic);
-        if (!session || !target || target.id !== session.picketId || target.kind === 'cmd') {
+        const kind =
+          session && packet.topic.startsWith(session.topicPrefix)
+            ? DEVICE_TOPICS.get(packet.topic.slice(session.topicPrefix.length))
+            : undefined;
+        if (!session || !kind) {
           refuse(client, 'unauthorized_topic', `publish to ${packet.topic} is outside picket/${client.id}/`);
           return done(null);
         }
-        const kind = target.kind === 'cmd/result' ? 'cmd/result' : target.kind;
         o.adapter.receive(session, kind, packet.payload as Buffer, packet.qos > 0).then(
           () => done(null),
           // only when the connection ended mid-way: the device will resend, nothing was acknowledged

@@ -19,11 +19,11 @@ const HIGH_WATER = 32;
 /** Beyond this a frame is not even read (the adapter's own, smaller limit drops it politely). */
 const HARD_FRAME_LIMIT = 1024 * 1024;
 
-const FRAME_KINDS: Record<string, PicketMessageKind | undefined> = {
-  hello: 'hello',
-  state: 'state',
-  cmd_result: 'cmd/result',
-};
+const FRAME_KINDS = new Map<unknown, PicketMessageKind>([
+  ['hello', 'hello'],
+  ['state', 'state'],
+  ['cmd_result', 'cmd/result'],
+]);
 
 export interface PicketWsOptions {
   adapter: PicketAdapter;
@@ -142,7 +142,7 @@ export function createPicketWsEndpoint(o: PicketWsOptions) {
       return;
     }
     const type = (frame as { type?: unknown } | null)?.type;
-    const kind = typeof type === 'string' ? FRAME_KINDS[type] : undefined;
+    const kind = FRAME_KINDS.get(type);
     if (!kind) {
       o.adapter.reject(
         session,
