@@ -36,8 +36,8 @@ export interface DeviceDescription {
 export class Registry {
   readonly #entities = new Map<string, EntityRecord>();
   readonly #devices = new Map<string, DeviceRecord>();
-  /** binding key → entity id, for every binding of every entity */
-  readonly #byBinding = new Map<string, string>();
+  /** protocol → device → key → entity id, for every binding of every entity (no key strings built per reading) */
+  readonly #byBinding = new Map<string, Map<string, Map<string, string>>>();
   readonly #stops: (() => void)[] = [];
 
   private constructor(
@@ -70,7 +70,7 @@ export class Registry {
 
   /** The hot path: which entity a protocol's (device, key) feeds. */
   entityFor(protocol: string, deviceId: string, key: string): EntityRecord | undefined {
-    const id = this.#byBinding.get(bindingKey(protocol, deviceId, key));
+    const id = this.#byBinding.get(protocol)?.get(deviceId)?.get(key);
     return id === undefined ? undefined : this.#entities.get(id);
   }
 
@@ -154,9 +154,9 @@ export class Registry {
   }
 
   async #claimId(binding: Binding): Promise<string> {
-    const key = bindingKey(binding.protocol, binding.device_id, binding.key);
-    const known = this.#byBinding.get(key);
+    const known = this.#byBinding.get(binding.protocol)?.get(binding.device_id)?.get(binding.key);
     if (known) return known;
+    const key = bindingKey(binding.protocol, binding.device_id, binding.key);
     const id = uuidv7();
     try {
       await this.kv.bindings.create(key, id);
@@ -195,8 +195,21 @@ export class Registry {
       return;
     }
     this.#entities.set(key, parsed.data);
-    for (const b of parsed.data.bindings)
-      this.#byBinding.set(bindingKey(b.protocol, b.device_id, b.key), key);
+    for (const b of parsed.data.bindings) this.#index(b, key);
+  }
+
+  #index(binding: Binding, entityId: string): void {
+    let devices = this.#byBinding.get(binding.protocol);
+    if (!devices) {
+      devices = new Map();
+      this.#byBinding.set(binding.protocol, devices);
+    }
+    let keys = devices.get(binding.device_id);
+    if (!keys) {
+      keys = new Map();
+      devices.set(binding.device_id, keys);
+    }
+    keys.set(binding.key, entityId);
   }
 
   #applyDevice(key: string, value: unknown): void {

@@ -82,7 +82,13 @@ export class StatePublisher {
       return undefined;
     }
     return new Promise<void>((resolve, reject) => {
-      this.#durableBatch.push({ subject: subject.state(message.entity_id), payload, options: durable, resolve, reject });
+      this.#durableBatch.push({
+        subject: subject.state(message.entity_id),
+        payload,
+        options: durable,
+        resolve,
+        reject,
+      });
     });
   }
 

@@ -76,10 +76,12 @@ export class PicketAdapter implements CommandTarget {
 
   readonly #readingsFast;
   readonly #readingsDurable;
+  readonly #throttled;
 
   constructor(private readonly o: PicketAdapterOptions) {
     this.#readingsFast = o.metrics.readings.labels(PROTOCOL, '0');
     this.#readingsDurable = o.metrics.readings.labels(PROTOCOL, '1');
+    this.#throttled = o.metrics.throttled.labels(PROTOCOL);
   }
 
   readonly isOnline = (deviceId: string): boolean => this.o.availability.isOnline(deviceId);
@@ -118,21 +120,32 @@ export class PicketAdapter implements CommandTarget {
   }
 
   /**
-   * Handles one message from a device. Resolves when it is fully processed; for a
-   * durable state message that means stored in JetStream (so the transport may
-   * acknowledge it). Never rejects for bad input: that is an Outcome.
+   * Handles one message from a device. The result is there when the message is
+   * fully processed; for a durable state message that means stored in JetStream (so
+   * the transport may acknowledge it). It is a promise only when something had to
+   * wait (storage, a throttled device, a hello being registered): most readings
+   * take no promise at all. Bad input is an Outcome, never a rejection.
    */
-  async receive(
+  receive(
     session: PicketSession,
     kind: PicketMessageKind,
     payload: Buffer,
     durable: boolean,
-  ): Promise<Outcome> {
+  ): Outcome | Promise<Outcome> {
     const wait = this.#buckets.get(session)?.take() ?? 0;
     if (wait > 0) {
-      this.o.metrics.throttled.inc({ protocol: PROTOCOL });
-      await delay(wait);
+      this.#throttled.inc();
+      return delay(wait).then(() => this.#receive(session, kind, payload, durable));
     }
+    return this.#receive(session, kind, payload, durable);
+  }
+
+  #receive(
+    session: PicketSession,
+    kind: PicketMessageKind,
+    payload: Buffer,
+    durable: boolean,
+  ): Outcome | Promise<Outcome> {
     if (payload.length > this.o.maxMessageBytes) {
       return this.reject(
         session,
@@ -151,16 +164,24 @@ export class PicketAdapter implements CommandTarget {
     if (kind === 'hello') {
       const registered = this.#hello(session, body);
       this.#hellos.set(session, registered);
+      void registered.finally(() => {
+        if (this.#hellos.get(session) === registered) this.#hellos.delete(session);
+      });
       return registered;
     }
     const hello = this.#hellos.get(session);
-    if (hello) await hello;
-    switch (kind) {
-      case 'state':
-        return this.#state(session, body, durable, payload);
-      case 'cmd/result':
-        return this.#commandResult(session, body);
-    }
+    if (hello) return hello.then(() => this.#afterHello(session, kind, body, durable, payload));
+    return this.#afterHello(session, kind, body, durable, payload);
+  }
+
+  #afterHello(
+    session: PicketSession,
+    kind: 'state' | 'cmd/result',
+    body: unknown,
+    durable: boolean,
+    raw: Buffer,
+  ) {
+    return kind === 'state' ? this.#state(session, body, durable, raw) : this.#commandResult(session, body);
   }
 
   /** Counts and logs a dropped message, and tells the device where its transport can. */
@@ -200,7 +221,7 @@ export class PicketAdapter implements CommandTarget {
     return ok;
   }
 
-  async #state(session: PicketSession, body: unknown, durable: boolean, raw: Buffer): Promise<Outcome> {
+  #state(session: PicketSession, body: unknown, durable: boolean, raw: Buffer): Outcome | Promise<Outcome> {
     const parsed = StateSchema.safeParse(body);
     if (!parsed.success) {
       const seq = (body as { seq?: unknown } | null)?.seq;
@@ -237,10 +258,12 @@ export class PicketAdapter implements CommandTarget {
         );
         continue;
       }
-      const source: Binding = entity.bindings.find(
-        (b) => b.protocol === PROTOCOL && b.device_id === session.deviceId && b.key === key,
-      )!;
-      if (!isWinningSource(entity, source, this.isOnline)) continue;
+      if (entity.bindings.length > 1) {
+        const source = entity.bindings.find(
+          (b) => b.protocol === PROTOCOL && b.device_id === session.deviceId && b.key === key,
+        )!;
+        if (!isWinningSource(entity, source, this.isOnline)) continue;
+      }
       const message = {
         entity_id: entity.id,
         value,
@@ -256,9 +279,14 @@ export class PicketAdapter implements CommandTarget {
       );
       if (published) stored.push(published);
     }
-    await Promise.all(stored);
-    (durable ? this.#readingsDurable : this.#readingsFast).inc();
-    return outcome;
+    if (stored.length === 0) {
+      this.#readingsFast.inc();
+      return outcome;
+    }
+    return Promise.all(stored).then(() => {
+      this.#readingsDurable.inc();
+      return outcome;
+    });
   }
 
   #commandResult(session: PicketSession, body: unknown): Outcome {

@@ -137,7 +137,9 @@ export async function createMqttTransport(o: MqttTransportOptions): Promise<Mqtt
           refuse(client, 'unauthorized_topic', `publish to ${packet.topic} is outside picket/${client.id}/`);
           return done(null);
         }
-        o.adapter.receive(session, kind, packet.payload as Buffer, packet.qos > 0).then(
+        const outcome = o.adapter.receive(session, kind, packet.payload as Buffer, packet.qos > 0);
+        if (!(outcome instanceof Promise)) return done(null);
+        outcome.then(
           () => done(null),
           // only when the connection ended mid-way: the device will resend, nothing was acknowledged
           () => done(null),

@@ -151,7 +151,7 @@ export function createPicketWsEndpoint(o: PicketWsOptions) {
       );
       return;
     }
-    const outcome = await o.adapter.receive(session, kind, raw, true).catch(() => undefined);
+    const outcome = await Promise.resolve(o.adapter.receive(session, kind, raw, true)).catch(() => undefined);
     const seq = (frame as { seq?: unknown }).seq;
     // a WebSocket device learns that a reading is stored from this ack (MQTT: PUBACK)
     if (kind === 'state' && outcome?.ok && typeof seq === 'number') session.send({ type: 'ack', seq });
