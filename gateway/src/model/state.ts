@@ -34,6 +34,8 @@ export interface DurableOptions {
 }
 
 const MAX_RETRY_BACKOFF_MS = 2000;
+/** readings per NATS write at the most */
+const BATCH_LIMIT = 32;
 const FLUSH_CONCURRENCY = 64;
 
 type LatestState = StateMessage & { available?: boolean };
@@ -79,6 +81,8 @@ export class StatePublisher {
     this.#scheduleBatch();
     if (!durable) {
       this.#coreBatch.push(subject.state(message.entity_id), payload);
+      // a full batch goes at once: the syscall is amortized, and waiting longer only adds latency
+      if (this.#coreBatch.length >= BATCH_LIMIT * 2) this.#sendBatch();
       return undefined;
     }
     return new Promise<void>((resolve, reject) => {
@@ -95,11 +99,13 @@ export class StatePublisher {
   #scheduleBatch(): void {
     if (this.#batchScheduled) return;
     this.#batchScheduled = true;
-    setImmediate(this.#sendBatch);
+    setImmediate(() => {
+      this.#batchScheduled = false;
+      this.#sendBatch();
+    });
   }
 
   readonly #sendBatch = (): void => {
-    this.#batchScheduled = false;
     const core = this.#coreBatch;
     const durable = this.#durableBatch;
     this.#coreBatch = [];
