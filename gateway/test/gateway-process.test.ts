@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collect, connectTestBus, kvAll } from '../../test/support/bus.js';
-import { runCli, startCliGateway } from '../../test/support/cli.js';
+import { killStrays, runCli, startCliGateway } from '../../test/support/cli.js';
 import { startNats, type TestNats } from '../../test/support/nats.js';
 
 const hello = {
@@ -24,6 +24,7 @@ beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'sentinel-test-proc-'));
 });
 afterAll(async () => {
+  killStrays();
   await rm(dataDir, { recursive: true, force: true });
 });
 

@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { collect, connectTestBus, kvAll } from '../../test/support/bus.js';
-import { SENTINEL_BIN } from '../../test/support/cli.js';
+import { killStrays, SENTINEL_BIN, track } from '../../test/support/cli.js';
 import { startTestGateway, type TestGateway } from '../../test/support/gateway.js';
 import { startNats, type TestNats } from '../../test/support/nats.js';
 
@@ -20,6 +20,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  killStrays();
   await bus?.close();
   await gateway?.stop();
   await nats?.stop();
@@ -36,25 +37,27 @@ it.each([
       bus,
       'sentinel.device.*.availability',
     );
-    const child: ChildProcess = spawn(
-      process.execPath,
-      [
-        SENTINEL_BIN,
-        'simulate',
-        'picket',
-        '--gateway',
-        url(gateway),
-        '--count',
-        '3',
-        '--id-prefix',
-        prefix,
-        '--interval',
-        '200',
-        '--register',
-        '--nats',
-        nats.url,
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+    const child: ChildProcess = track(
+      spawn(
+        process.execPath,
+        [
+          SENTINEL_BIN,
+          'simulate',
+          'picket',
+          '--gateway',
+          url(gateway),
+          '--count',
+          '3',
+          '--id-prefix',
+          prefix,
+          '--interval',
+          '200',
+          '--register',
+          '--nats',
+          nats.url,
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      ),
     );
     const ids = [1, 2, 3].map((n) => `picket-${prefix}-${n}`);
     const anyReading = await collect<{ source: { device_id: string } }>(bus, 'sentinel.state.>');

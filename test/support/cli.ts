@@ -6,6 +6,20 @@ import { fileURLToPath } from 'node:url';
 
 export const SENTINEL_BIN = fileURLToPath(new URL('../../bin/sentinel.js', import.meta.url));
 
+/** Every long-running child a test started; `killStrays()` ends those a failed test left behind. */
+const running = new Set<ChildProcess>();
+
+export function track(child: ChildProcess): ChildProcess {
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  return child;
+}
+
+export function killStrays(): void {
+  for (const child of running) child.kill('SIGKILL');
+  running.clear();
+}
+
 export interface CliResult {
   code: number | null;
   stdout: string;
@@ -46,10 +60,12 @@ export interface CliGateway {
 }
 
 export async function startCliGateway(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliGateway> {
-  const child = spawn(process.execPath, [SENTINEL_BIN, 'gateway', ...args], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = track(
+    spawn(process.execPath, [SENTINEL_BIN, 'gateway', ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
   let stderr = '';
   child.stderr.on('data', (d) => {
     stderr += d;
