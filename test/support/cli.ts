@@ -9,7 +9,7 @@ export const SENTINEL_BIN = fileURLToPath(new URL('../../bin/sentinel.js', impor
 /** Every long-running child a test started; `killStrays()` ends those a failed test left behind. */
 const running = new Set<ChildProcess>();
 
-export function track(child: ChildProcess): ChildProcess {
+export function track<C extends ChildProcess>(child: C): C {
   running.add(child);
   child.once('exit', () => running.delete(child));
   return child;
