@@ -76,7 +76,7 @@ export const INGEST_OPTIONS = {
     arg: '<n>',
     env: 'BENCH_WINDOW',
     help: 'state messages a device keeps in flight',
-    schema: opt.int(1, 2),
+    schema: opt.int(1, 8),
   },
   rate: {
     flag: 'rate',

@@ -12,6 +12,9 @@ export const BUCKET = {
 
 export const HISTORY_STREAM = 'SENTINEL_HISTORY';
 
+/** The subject a KV put on `bucket`/`key` is published on (no JetStream domain). */
+export const kvSubject = (bucket: string, key: string) => `$KV.${bucket}.${key}`;
+
 export const subject = {
   state: (entityId: string) => `sentinel.state.${entityId}`,
   stateAll: 'sentinel.state.>',

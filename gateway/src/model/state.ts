@@ -8,7 +8,7 @@ import type { JetStreamClient } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { ReadingValue } from '@sentinel/firmware';
-import { subject } from '../bus/names.js';
+import { BUCKET, kvSubject, subject } from '../bus/names.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 
@@ -36,7 +36,6 @@ export interface DurableOptions {
 const MAX_RETRY_BACKOFF_MS = 2000;
 /** readings per NATS write at the most */
 const BATCH_LIMIT = 32;
-const FLUSH_CONCURRENCY = 64;
 
 type LatestState = StateMessage & { available?: boolean };
 
@@ -62,7 +61,6 @@ export class StatePublisher {
   #batchScheduled = false;
   readonly #dirty = new Set<string>();
   #flushTimer: NodeJS.Timeout | undefined;
-  #flushing: Promise<void> | undefined;
   #stopped = false;
 
   constructor(
@@ -72,7 +70,9 @@ export class StatePublisher {
     private readonly metrics: Metrics,
     private readonly log: Logger,
     private readonly flushMs: number,
-  ) {}
+  ) {
+    this.#rewriteAllAfterReconnect();
+  }
 
   /** Publishes a reading. With `durable`, resolves once JetStream stored it (retrying while NATS is away). */
   publish(message: StateMessage, durable?: DurableOptions): Promise<void> | undefined {
@@ -132,13 +132,12 @@ export class StatePublisher {
     this.#markDirty(entityId);
   }
 
-  /** Sends what is batched, writes the pending latest states and stops the flush loop. */
-  async stop(): Promise<void> {
+  /** Sends what is batched and writes the pending latest states (the connection's drain delivers them). */
+  stop(): void {
     this.#stopped = true;
     this.#sendBatch();
     clearTimeout(this.#flushTimer);
-    await this.#flushing;
-    await this.#flush();
+    this.#flush();
   }
 
   /** Keeps the message as the entity's latest (it is already serialized for the bus, so it may be extended). */
@@ -153,41 +152,34 @@ export class StatePublisher {
 
   #markDirty(entityId: string): void {
     this.#dirty.add(entityId);
-    if (!this.#flushTimer && !this.#flushing && !this.#stopped) {
-      this.#flushTimer = setTimeout(() => this.#startFlush(), this.flushMs);
-    }
+    if (!this.#flushTimer && !this.#stopped) this.#flushTimer = setTimeout(this.#flush, this.flushMs);
   }
 
-  #startFlush(): void {
+  /**
+   * Writes every dirty latest state to KV, as plain publishes on the bucket's
+   * subjects: no acknowledgement to wait for, so a pass over thousands of entities
+   * costs a few milliseconds, not a burst of requests. sentinel_state is a cache of
+   * the latest reading (the reading itself is in SENTINEL_HISTORY); after a
+   * reconnect everything is written again, so nothing stays stale.
+   */
+  readonly #flush = (): void => {
     this.#flushTimer = undefined;
-    this.#flushing = this.#flush().finally(() => {
-      this.#flushing = undefined;
-      if (this.#dirty.size > 0 && !this.#stopped)
-        this.#flushTimer = setTimeout(() => this.#startFlush(), this.flushMs);
-    });
-  }
-
-  /** One pass over the dirty entities, a bounded number of KV writes in flight. */
-  async #flush(): Promise<void> {
-    const ids = [...this.#dirty];
+    if (this.nc.isClosed()) return;
+    for (const id of this.#dirty) {
+      const latest = this.#latest.get(id);
+      if (latest) this.nc.publish(kvSubject(BUCKET.state, id), JSON.stringify(latest));
+    }
+    this.metrics.stateFlushes.inc(this.#dirty.size);
     this.#dirty.clear();
-    let next = 0;
-    const worker = async () => {
-      while (next < ids.length) {
-        const id = ids[next++]!;
-        const latest = this.#latest.get(id);
-        if (!latest) continue;
-        try {
-          await this.stateKv.put(id, JSON.stringify(latest));
-          this.metrics.stateFlushes.inc();
-        } catch (error) {
-          // keep it for the next pass; the reading itself is already in history
-          this.#dirty.add(id);
-          this.log.debug({ err: error, entity_id: id }, 'latest-state write failed; will retry');
-        }
+  };
+
+  #rewriteAllAfterReconnect(): void {
+    void (async () => {
+      for await (const status of this.nc.status()) {
+        if (status.type !== 'reconnect') continue;
+        for (const id of this.#latest.keys()) this.#markDirty(id);
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(FLUSH_CONCURRENCY, ids.length) }, worker));
+    })();
   }
 
   async #publishDurable(subjectName: string, payload: string, options: DurableOptions): Promise<void> {
