@@ -8,6 +8,7 @@ import { createServer as createTcpServer, type Server as TcpServer } from 'node:
 import { CredentialVerifier } from './auth/credentials.js';
 import { openBus } from './bus/bus.js';
 import { connectBus } from './bus/connect.js';
+import { DurablePublisher } from './bus/durable-publisher.js';
 import type { GatewayConfig } from './config.js';
 import { createLogger, type Logger, ThrottledLog } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
@@ -73,7 +74,14 @@ export async function startGateway(config: GatewayConfig, options: { log?: Logge
 
     const registry = await Registry.start(bus.kv, log);
     cleanup.push(() => registry.stop());
-    const state = new StatePublisher(nc, bus.js, bus.kv.state, metrics, log, config.stateFlushMs);
+    const state = new StatePublisher(
+      nc,
+      new DurablePublisher(nc, 5000),
+      bus.kv.state,
+      metrics,
+      log,
+      config.stateFlushMs,
+    );
     cleanup.push(() => state.stop());
     const availability = new Availability(nc, registry, state, config.nodeId, metrics, log);
     cleanup.push(() => availability.stop());

@@ -99,7 +99,12 @@ it('loses no acknowledged QoS 1 reading when nats-server is killed under load, a
   const bus = await connectTestBus(nats.url);
   const stored = await storedValues(bus, entityId);
   // the latest state in KV caught up after the outage too
-  const latest = await kvValue<{ value: number }>(bus, 'sentinel_state', entityId, (s) => s.value === total - 1);
+  const latest = await kvValue<{ value: number }>(
+    bus,
+    'sentinel_state',
+    entityId,
+    (s) => s.value === total - 1,
+  );
   expect(latest.value).toBe(total - 1);
   await bus.close();
   const storedSet = new Set(stored);

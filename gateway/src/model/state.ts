@@ -4,10 +4,10 @@
 // durable readings. The latest state per entity goes to KV sentinel_state
 // coalesced: at most one write per entity per flush, so KV is never the hot path.
 import { setTimeout as delay } from 'node:timers/promises';
-import type { JetStreamClient } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { ReadingValue } from '@sentinel/firmware';
+import type { DurablePublisher } from '../bus/durable-publisher.js';
 import { BUCKET, kvSubject, subject } from '../bus/names.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
@@ -65,7 +65,7 @@ export class StatePublisher {
 
   constructor(
     private readonly nc: NatsConnection,
-    private readonly js: JetStreamClient,
+    private readonly durable: DurablePublisher,
     private readonly stateKv: KV,
     private readonly metrics: Metrics,
     private readonly log: Logger,
@@ -186,7 +186,7 @@ export class StatePublisher {
     let backoff = 100;
     for (;;) {
       try {
-        await this.js.publish(subjectName, payload, { msgID: options.msgId, timeout: 5000 });
+        await this.durable.publish(subjectName, payload, options.msgId);
         return;
       } catch (error) {
         if (options.signal?.aborted) throw options.signal.reason ?? error;
