@@ -6,63 +6,26 @@
 // broker sees exactly the bytes a device would send, while this process stays
 // small enough to hold 5,000+ sockets (an MQTT.js client costs tens of KiB).
 import { connect, type Socket } from 'node:net';
+import { connectPacket } from '../../test/support/mqtt-raw.js';
 import { serveRequests } from '../lib/ipc.js';
 import type { DeviceCredentials, HolderReply, HolderRequest } from '../lib/protocol.js';
 
 const CONNACK_TIMEOUT_MS = 15_000;
 const PINGREQ = Buffer.from([0xc0, 0x00]); // [MQTT-3.12] fixed header only
 
-/** A 2-byte length followed by the bytes [MQTT-1.5.3]. */
-function lengthPrefixed(text: string): Buffer {
-  const bytes = Buffer.from(text, 'utf8');
-  const out = Buffer.alloc(2 + bytes.length);
-  out.writeUInt16BE(bytes.length, 0);
-  bytes.copy(out, 2);
-  return out;
-}
-
-/** Variable byte integer of the fixed header's remaining length [MQTT-2.2.3]. */
-function remainingLength(length: number): Buffer {
-  const bytes: number[] = [];
-  let rest = length;
-  do {
-    let byte = rest % 128;
-    rest = Math.floor(rest / 128);
-    if (rest > 0) byte |= 0x80;
-    bytes.push(byte);
-  } while (rest > 0 && bytes.length < 4);
-  return Buffer.from(bytes);
-}
-
 /**
- * CONNECT [MQTT-3.1] as a picket device sends it (CONTRACT §4): client id =
- * username = id, password = token, clean session, last will `offline`
- * retained at QoS 1 on `picket/<id>/status`.
+ * CONNECT as a picket device sends it (CONTRACT §4): client id = username = id,
+ * password = token, clean session, last will `offline` retained on `picket/<id>/status`.
  */
-export function connectPacket(device: DeviceCredentials, keepaliveS: number): Buffer {
-  let flags = 0x02 | 0x04 | (1 << 3) | 0x20 | 0x80; // clean, will, will QoS 1, will retain, username
-  if (device.password !== undefined) flags |= 0x40;
-  const variableHeader = Buffer.from([
-    0x00,
-    0x04,
-    0x4d,
-    0x51,
-    0x54,
-    0x54,
-    0x04,
-    flags,
-    keepaliveS >> 8,
-    keepaliveS & 0xff,
-  ]);
-  const payload = [
-    lengthPrefixed(device.id),
-    lengthPrefixed(`picket/${device.id}/status`),
-    lengthPrefixed('offline'),
-    lengthPrefixed(device.id),
-    ...(device.password !== undefined ? [lengthPrefixed(device.password)] : []),
-  ];
-  const body = Buffer.concat([variableHeader, ...payload]);
-  return Buffer.concat([Buffer.from([0x10]), remainingLength(body.length), body]);
+function devicePacket(device: DeviceCredentials, keepaliveSeconds: number): Buffer {
+  return connectPacket({
+    clientId: device.id,
+    clean: true,
+    keepaliveSeconds,
+    username: device.id,
+    ...(device.password === undefined ? {} : { password: device.password }),
+    will: { topic: `picket/${device.id}/status`, payload: 'offline', retain: true },
+  });
 }
 
 type Outcome = { kind: 'connected'; socket: Socket } | { kind: 'refused' | 'failed'; reason: string };
@@ -97,7 +60,7 @@ function open(port: number, device: DeviceCredentials, keepaliveS: number): Prom
     socket.on('data', onData);
     socket.on('error', (error) => settle({ kind: 'failed', reason: error.message }));
     socket.on('close', () => settle({ kind: 'failed', reason: 'closed before CONNACK' }));
-    socket.on('connect', () => socket.write(connectPacket(device, keepaliveS)));
+    socket.on('connect', () => socket.write(devicePacket(device, keepaliveS)));
   });
 }
 

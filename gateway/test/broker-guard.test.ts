@@ -10,14 +10,6 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 import {
-  attachConnection,
-  type BrokerLimits,
-  createGuardedBroker,
-  GuardDisconnectError,
-  type GuardDisconnectReason,
-  IdentifierRejectedError,
-} from '../src/transports/broker-guard.js';
-import {
   connectPacket,
   flood,
   PacketType,
@@ -25,7 +17,15 @@ import {
   publishPacket,
   RawMqttClient,
   remainingLength,
-} from './fixtures/broker-guard/raw-mqtt.js';
+} from '../../test/support/mqtt-raw.js';
+import {
+  attachConnection,
+  type BrokerLimits,
+  createGuardedBroker,
+  GuardDisconnectError,
+  type GuardDisconnectReason,
+  IdentifierRejectedError,
+} from '../src/transports/broker-guard.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/broker-guard/plain-aedes.mjs', import.meta.url));
 
@@ -389,7 +389,7 @@ describe('createGuardedBroker', () => {
     teardown.push(() => rejected.destroy());
     const bytes: Buffer[] = [];
     rejected.socket.on('data', (chunk: Buffer) => bytes.push(chunk));
-    rejected.socket.write(connectPacket('', false));
+    rejected.socket.write(connectPacket({ clientId: '', clean: false }));
     await rejected.closed;
     // CONNACK, Remaining Length 2, Session Present 0 [MQTT-3.2.2-4], return code 0x02; then the end
     expect(Buffer.concat(bytes)).toEqual(Buffer.from([0x20, 0x02, 0x00, 0x02]));
@@ -398,7 +398,7 @@ describe('createGuardedBroker', () => {
     // [MQTT-3.1.3-6] a zero-byte id with CleanSession=1 is still accepted, and reaches the caller's preConnect
     const accepted = await RawMqttClient.open(guarded.port);
     teardown.push(() => accepted.destroy());
-    accepted.socket.write(connectPacket('', true));
+    accepted.socket.write(connectPacket({ clientId: '', clean: true }));
     const connack = await accepted.next();
     expect(connack.type).toBe(PacketType.connack);
     expect([...connack.body]).toEqual([0x00, 0x00]);

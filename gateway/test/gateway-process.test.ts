@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collect, connectTestBus, kvAll } from '../../test/support/bus.js';
+import { collect, connectTestBus, entityIdsOf } from '../../test/support/bus.js';
 import { killStrays, runCli, startCliGateway } from '../../test/support/cli.js';
 import { startNats, type TestNats } from '../../test/support/nats.js';
 
@@ -28,6 +28,13 @@ afterAll(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
 
+async function entityIdsAt(url: string, deviceId: string) {
+  const bus = await connectTestBus(url);
+  const ids = await entityIdsOf(bus, deviceId);
+  await bus.close();
+  return ids;
+}
+
 async function helloFrom(port: number, id: string, token: string) {
   const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, {
     clientId: id,
@@ -37,18 +44,6 @@ async function helloFrom(port: number, id: string, token: string) {
   });
   await client.publishAsync(`picket/${id}/hello`, JSON.stringify(hello), { qos: 1 });
   return client;
-}
-
-async function entityIdsOf(url: string, deviceId: string) {
-  const bus = await connectTestBus(url);
-  const entities = await kvAll<{ id: string; device_id: string; bindings: { key: string }[] }>(
-    bus,
-    'sentinel_entities',
-  );
-  await bus.close();
-  return Object.fromEntries(
-    [...entities.values()].filter((e) => e.device_id === deviceId).map((e) => [e.bindings[0]!.key, e.id]),
-  );
 }
 
 describe('sentinel gateway (process)', () => {
@@ -88,7 +83,7 @@ describe('sentinel gateway (process)', () => {
     const { device_id, token } = JSON.parse(added.stdout);
     expect(device_id).toBe('picket-boiler');
     const client = await helloFrom(first.ready.mqtt_port, 'boiler', token);
-    const before = await entityIdsOf(nats.url, 'picket-boiler');
+    const before = await entityIdsAt(nats.url, 'picket-boiler');
     expect(Object.keys(before).sort()).toEqual(['relay', 'temperature']);
 
     const stopped = await first.stop();
@@ -98,7 +93,7 @@ describe('sentinel gateway (process)', () => {
 
     const second = await startCliGateway(args);
     const again = await helloFrom(second.ready.mqtt_port, 'boiler', token);
-    expect(await entityIdsOf(nats.url, 'picket-boiler')).toEqual(before);
+    expect(await entityIdsAt(nats.url, 'picket-boiler')).toEqual(before);
     // and readings flow to the same ids without a new hello being needed
     const bus = await connectTestBus(nats.url);
     const states = await collect<{ value: number }>(bus, `sentinel.state.${before.temperature}`);
@@ -144,7 +139,7 @@ describe('sentinel gateway with its embedded nats-server', () => {
     const { token } = JSON.parse(added.stdout);
     const client = await helloFrom(gw.ready.mqtt_port, 'shed', token);
 
-    const ids = await entityIdsOf(gw.ready.nats_url, 'picket-shed');
+    const ids = await entityIdsAt(gw.ready.nats_url, 'picket-shed');
     const pid = Number(await readFile(join(dataDir, 'nats', 'nats-server.pid'), 'utf8'));
     process.kill(pid, 'SIGKILL');
     // the gateway brings it back on the same URL, and readings flow again

@@ -1,13 +1,12 @@
 // Every bad input a device can send gets a specific reason in the log and a
 // counter at /metrics; the connection and every other device carry on, and
 // nothing stored is corrupted.
-import { once } from 'node:events';
 import type { NatsConnection } from '@nats-io/transport-node';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collect, connectTestBus, kvAll } from '../../test/support/bus.js';
+import { collect, connectTestBus, entityIdsOf, kvAll } from '../../test/support/bus.js';
 import { startTestGateway, type TestGateway } from '../../test/support/gateway.js';
-import { connectPacket, rawConnect } from '../../test/support/mqtt-raw.js';
+import { RawMqttClient } from '../../test/support/mqtt-raw.js';
 import { startNats, type TestNats } from '../../test/support/nats.js';
 
 const hello = {
@@ -32,7 +31,7 @@ beforeAll(async () => {
   bus = await connectTestBus(nats.url);
   good = await device('good', await gateway.addDevice('good'));
   await good.publishAsync('picket/good/hello', JSON.stringify(hello), { qos: 1 });
-  goodEntity = (await entityIds('picket-good')).temperature!;
+  goodEntity = (await entityIdsOf(bus, 'picket-good')).temperature!;
 });
 
 afterAll(async () => {
@@ -50,17 +49,6 @@ function device(id: string, token: string, options: mqtt.IClientOptions = {}): P
     reconnectPeriod: 0,
     ...options,
   });
-}
-
-async function entityIds(deviceId: string): Promise<Record<string, string>> {
-  const ids: Record<string, string> = {};
-  const entities = await kvAll<{ id: string; bindings: { device_id: string; key: string }[] }>(
-    bus,
-    'sentinel_entities',
-  );
-  for (const entity of entities.values())
-    for (const b of entity.bindings) if (b.device_id === deviceId) ids[b.key] = entity.id;
-  return ids;
 }
 
 /** The value of one sample line of /metrics, 0 when absent. */
@@ -109,7 +97,7 @@ describe('bad input from devices', () => {
   it('drops malformed JSON, schema-invalid hello and state, unknown keys and wrong value types, each with its reason', async () => {
     const client = await device('sloppy', await gateway.addDevice('sloppy'));
     await handled(client, 'picket/sloppy/hello', JSON.stringify(hello));
-    const ids = await entityIds('picket-sloppy');
+    const ids = await entityIdsOf(bus, 'picket-sloppy');
     const states = await collect<{ value: unknown; source: { key: string } }>(
       bus,
       `sentinel.state.${ids.temperature}`,
@@ -152,7 +140,7 @@ describe('bad input from devices', () => {
     expect(states.received.map((s) => s.value)).toEqual(['NaN', 19.5]);
 
     // the invalid hellos changed nothing stored: same entities, same ids
-    expect(await entityIds('picket-sloppy')).toEqual(ids);
+    expect(await entityIdsOf(bus, 'picket-sloppy')).toEqual(ids);
     expect(client.connected).toBe(true);
     states.stop();
     await client.endAsync();
@@ -206,18 +194,15 @@ describe('bad input from devices', () => {
 
   it('answers an empty client id with CleanSession=0 by CONNACK 2 (MQTT-3.1.3-8)', async () => {
     // MQTT.js will not even send this CONNECT, so it is written by hand
-    const { socket, returnCode } = await rawConnect(
-      gateway.mqttPort,
-      connectPacket({ clientId: '', keepalive: 60, clean: false }),
-    );
-    expect(returnCode).toBe(2);
-    await once(socket, 'close');
+    const client = await RawMqttClient.open(gateway.mqttPort);
+    expect(await client.connect({ clientId: '', keepaliveSeconds: 60, clean: false })).toBe(2);
+    await client.closed;
   });
 
   it('slows down a device that floods, losing nothing and not slowing the others', async () => {
     const flooder = await device('flooder', await gateway.addDevice('flooder'));
     await handled(flooder, 'picket/flooder/hello', JSON.stringify(hello));
-    const ids = await entityIds('picket-flooder');
+    const ids = await entityIdsOf(bus, 'picket-flooder');
     const states = await collect<{ value: number }>(bus, `sentinel.state.${ids.temperature}`);
     const throttledBefore = await metric('sentinel_device_throttled_total', { protocol: 'picket' });
     const count = 60; // burst 10 + rate 20/s: the tail waits ~2.5 s

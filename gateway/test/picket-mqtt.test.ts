@@ -4,9 +4,9 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collect, connectTestBus, kvAll, kvValue } from '../../test/support/bus.js';
+import { collect, connectTestBus, entityIdsOf, kvValue } from '../../test/support/bus.js';
 import { startTestGateway, type TestGateway } from '../../test/support/gateway.js';
-import { connectPacket, rawConnect } from '../../test/support/mqtt-raw.js';
+import { RawMqttClient } from '../../test/support/mqtt-raw.js';
 import { startNats, type TestNats } from '../../test/support/nats.js';
 
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -86,18 +86,6 @@ async function startDevice(id: string) {
   };
 }
 
-async function entityIds(deviceId: string): Promise<Record<string, string>> {
-  const entities = await kvAll<{ id: string; bindings: { device_id: string; key: string }[] }>(
-    bus,
-    'sentinel_entities',
-  );
-  const ids: Record<string, string> = {};
-  for (const entity of entities.values()) {
-    for (const b of entity.bindings) if (b.device_id === deviceId) ids[b.key] = entity.id;
-  }
-  return ids;
-}
-
 async function command(entityId: string, body: unknown) {
   const reply = await bus.request(`sentinel.cmd.${entityId}`, JSON.stringify(body), { timeout: 10_000 });
   return reply.json<{ ok: boolean; error?: { code: string; message: string } }>();
@@ -121,7 +109,7 @@ describe('picket over MQTT', () => {
     });
     expect(typeof record.last_seen).toBe('number');
 
-    const ids = await entityIds('picket-kitchen');
+    const ids = await entityIdsOf(bus, 'picket-kitchen');
     expect(Object.keys(ids).sort()).toEqual(['relay', 'temperature']);
     const temperature = await kvValue<Record<string, unknown>>(bus, 'sentinel_entities', ids.temperature!);
     expect(ids.temperature).toMatch(UUID_V7);
@@ -146,13 +134,13 @@ describe('picket over MQTT', () => {
       'picket-kitchen',
       (d: { sw_version?: string }) => d.sw_version === '1.5.0',
     );
-    expect(await entityIds('picket-kitchen')).toEqual(ids);
+    expect(await entityIdsOf(bus, 'picket-kitchen')).toEqual(ids);
     await device.client.endAsync();
   });
 
   it('publishes readings on sentinel.state, in history, and the latest in sentinel_state', async () => {
     const device = await startDevice('hall');
-    const ids = await entityIds('picket-hall');
+    const ids = await entityIdsOf(bus, 'picket-hall');
     const states = await collect(bus, `sentinel.state.${ids.temperature}`);
     await device.client.publishAsync(
       'picket/hall/state',
@@ -211,7 +199,7 @@ describe('picket over MQTT', () => {
 
   it('routes a command to the device and replies once the device confirms', async () => {
     const device = await startDevice('porch');
-    const ids = await entityIds('picket-porch');
+    const ids = await entityIdsOf(bus, 'picket-porch');
     expect(await command(ids.relay!, { value: true })).toEqual({ ok: true });
     expect(device.relay()).toBe(true);
 
@@ -225,7 +213,7 @@ describe('picket over MQTT', () => {
 
   it('answers commands it cannot deliver with the contract error codes', async () => {
     const device = await startDevice('garage');
-    const ids = await entityIds('picket-garage');
+    const ids = await entityIdsOf(bus, 'picket-garage');
     expect((await command(ids.temperature!, { value: 3 })).error?.code).toBe('not_supported');
     expect((await command(ids.relay!, { value: 'on' })).error?.code).toBe('invalid');
     expect((await command(ids.relay!, { action: 'explode' })).error?.code).toBe('invalid');
@@ -261,7 +249,7 @@ describe('picket over MQTT', () => {
       device_id: 'picket-attic',
       online: true,
     });
-    const ids = await entityIds('picket-attic');
+    const ids = await entityIdsOf(bus, 'picket-attic');
     const entityAvailability = await collect<{ entity_id: string; available: boolean }>(
       bus,
       `sentinel.entity.${ids.temperature}.availability`,
@@ -296,16 +284,20 @@ describe('picket over MQTT', () => {
       'sentinel.device.picket-sleepy.availability',
     );
     // keepalive 1 s, and then silence: no PINGREQ ever comes (MQTT-3.1.2-24: closed after 1.5 s)
-    const { socket, returnCode } = await rawConnect(
-      gateway.mqttPort,
-      connectPacket({ clientId: 'sleepy', username: 'sleepy', password: token, keepalive: 1, clean: true }),
-    );
+    const client = await RawMqttClient.open(gateway.mqttPort);
+    const returnCode = await client.connect({
+      clientId: 'sleepy',
+      username: 'sleepy',
+      password: token,
+      keepaliveSeconds: 1,
+      clean: true,
+    });
     expect(returnCode).toBe(0);
     await availability.next((a) => a.online);
     const started = Date.now();
     await availability.next((a) => !a.online);
     expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
     availability.stop();
-    socket.destroy();
+    client.destroy();
   });
 });

@@ -96,3 +96,16 @@ export async function kvAll<T>(nc: NatsConnection, bucket: string): Promise<Map<
   }
   return all;
 }
+
+/** The entity ids bound to a device, by the device's key (`{temperature: "0190…"}`). */
+export async function entityIdsOf(nc: NatsConnection, deviceId: string): Promise<Record<string, string>> {
+  const entities = await kvAll<{ id: string; bindings: { device_id: string; key: string }[] }>(
+    nc,
+    'sentinel_entities',
+  );
+  const ids: Record<string, string> = {};
+  for (const entity of entities.values()) {
+    for (const b of entity.bindings) if (b.device_id === deviceId) ids[b.key] = entity.id;
+  }
+  return ids;
+}
