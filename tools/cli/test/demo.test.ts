@@ -1,0 +1,64 @@
+// `npm run demo` as a newcomer meets it: a gateway with three simulated devices,
+// the addresses to look at, and a clean stop on Ctrl-C.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect, it } from 'vitest';
+import { collect, connectTestBus } from '../../../test/support/bus.js';
+import { killStrays, SENTINEL_BIN, track } from '../../../test/support/cli.js';
+
+it('runs a gateway with three devices online, prints where to look, and stops on SIGINT', async () => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'sentinel-demo-'));
+  const args = [
+    'demo',
+    '--data',
+    dataDir,
+    '--nats-port',
+    '0',
+    '--mqtt-port',
+    '0',
+    '--http-port',
+    '0',
+    '--host',
+    '127.0.0.1',
+  ];
+  const child = track(
+    spawn(process.execPath, [SENTINEL_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }),
+  );
+  try {
+    let out = '';
+    const printed = new Promise<string>((resolve, reject) => {
+      child.stdout.on('data', (d) => {
+        out += d;
+        if (out.includes('Ctrl-C')) resolve(out);
+      });
+      child.once('exit', (code) => reject(new Error(`demo exited ${code}`)));
+    });
+    const text = await printed;
+    const ui = /web UI\s+(http:\/\/\S+)/.exec(text)?.[1];
+    expect(ui).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    const natsUrl = /NATS\s+(nats:\/\/127\.0\.0\.1:\d+)/.exec(text)?.[1];
+    expect(natsUrl).toBeDefined();
+    // the devices come up on their own: a reading from each of them
+    const bus = await connectTestBus(natsUrl!);
+    const readings = await collect<{ source: { device_id: string } }>(bus, 'sentinel.state.>');
+    for (const id of ['picket-demo-kitchen', 'picket-demo-hall', 'picket-demo-porch']) {
+      await readings.next((r) => r.source.device_id === id, 20_000);
+    }
+    await bus.close();
+    // and the status page (what the web UI shows) agrees
+    expect(await (await fetch(new URL('/status', ui))).json()).toMatchObject({
+      devices: 3,
+      devices_online: 3,
+      entities: 9,
+    });
+    child.kill('SIGINT');
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(0);
+  } finally {
+    killStrays();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}, 60_000);
