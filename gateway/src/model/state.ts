@@ -29,8 +29,8 @@ export interface StateMessage {
 export interface DurableOptions {
   /** JetStream drops a second message with the same id within the duplicate window */
   msgId: string;
-  /** gives up retrying (the device went away and will resend) */
-  signal?: AbortSignal | undefined;
+  /** true when retrying is pointless (the device went away and will resend) */
+  abandoned?: () => boolean;
 }
 
 const MAX_RETRY_BACKOFF_MS = 2000;
@@ -189,10 +189,10 @@ export class StatePublisher {
         await this.durable.publish(subjectName, payload, options.msgId);
         return;
       } catch (error) {
-        if (options.signal?.aborted) throw options.signal.reason ?? error;
+        if (options.abandoned?.()) throw error;
         this.metrics.durableRetries.inc();
         this.log.debug({ err: error, subject: subjectName }, 'durable publish failed; retrying');
-        await delay(backoff, undefined, { signal: options.signal });
+        await delay(backoff);
         backoff = Math.min(backoff * 2, MAX_RETRY_BACKOFF_MS);
       }
     }

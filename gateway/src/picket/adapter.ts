@@ -274,7 +274,7 @@ export class PicketAdapter implements CommandTarget {
       const published = this.o.state.publish(
         message,
         durable
-          ? { msgId: `${session.deviceId}:${seq}:${key}:${digest}`, signal: session.signal }
+          ? { msgId: `${session.deviceId}:${seq}:${key}:${digest}`, abandoned: () => session.ended }
           : undefined,
       );
       if (published) stored.push(published);

@@ -9,8 +9,8 @@ export interface PicketSession {
   /** `picket-<id>`, the id on the bus */
   readonly deviceId: string;
   readonly transport: PicketTransport;
-  /** aborted when the connection ends: work on its behalf (durable retries) stops */
-  readonly signal: AbortSignal;
+  /** true once the connection ended: work on its behalf (durable retries) stops */
+  readonly ended: boolean;
   /** false when the device cannot receive commands (MQTT: not subscribed to picket/<id>/cmd) */
   deliverCommand(command: Command): boolean;
   /** tells the device why a message was dropped, where the transport has a way to */

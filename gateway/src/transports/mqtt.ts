@@ -52,8 +52,7 @@ function connackError(message: string, returnCode: number) {
 class MqttSession implements PicketSession {
   readonly transport = 'mqtt';
   readonly deviceId: string;
-  readonly #abort = new AbortController();
-  readonly signal = this.#abort.signal;
+  ended = false;
   readonly topicPrefix: string;
 
   constructor(
@@ -83,8 +82,8 @@ class MqttSession implements PicketSession {
     this.client.close();
   }
 
-  ended(): void {
-    this.#abort.abort(new Error('connection closed'));
+  end(): void {
+    this.ended = true;
   }
 }
 
@@ -188,7 +187,7 @@ export async function createMqttTransport(o: MqttTransportOptions): Promise<Mqtt
     const session = sessions.get(client);
     if (!session) return;
     sessions.delete(client);
-    session.ended();
+    session.end();
     o.metrics.connections.dec({ transport: 'mqtt' });
     o.adapter
       .closed(session)

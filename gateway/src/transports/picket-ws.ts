@@ -35,8 +35,7 @@ export interface PicketWsOptions {
 class WsSession implements PicketSession {
   readonly transport = 'ws';
   readonly deviceId: string;
-  readonly #abort = new AbortController();
-  readonly signal = this.#abort.signal;
+  ended = false;
 
   constructor(
     readonly picketId: string,
@@ -62,8 +61,8 @@ class WsSession implements PicketSession {
     this.socket.close(4000, reason.slice(0, 120));
   }
 
-  ended(): void {
-    this.#abort.abort(new Error('connection closed'));
+  end(): void {
+    this.ended = true;
   }
 }
 
@@ -122,7 +121,7 @@ export function createPicketWsEndpoint(o: PicketWsOptions) {
     });
     ws.on('error', (error) => o.log.debug({ device: picketId, err: error.message }, 'WebSocket error'));
     ws.once('close', () => {
-      session.ended();
+      session.end();
       o.metrics.connections.dec({ transport: 'ws' });
       opened = opened.then(() =>
         o.adapter
