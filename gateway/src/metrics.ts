@@ -10,10 +10,7 @@ export type RejectReason =
   | 'invalid_value'
   | 'oversized'
   | 'unauthorized_topic'
-  | 'unknown_topic'
-  | 'not_registered'
-  | 'unknown_command_id'
-  | 'unsupported_qos';
+  | 'unknown_command_id';
 
 export function createMetrics() {
   const registry = new Registry();
