@@ -4,7 +4,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { connectTestBus, kvAll, kvValue } from '../../test/support/bus.js';
+import { connectTestBus, entityIdsOf, kvAll, kvValue } from '../../test/support/bus.js';
 import { startTestGateway, type TestGateway } from '../../test/support/gateway.js';
 import { startNats, type TestNats } from '../../test/support/nats.js';
 
@@ -114,5 +114,41 @@ it('loses no acknowledged QoS 1 reading when nats-server is killed under load, a
   expect(
     Number(/sentinel_durable_publish_retries_total (\d+)/.exec(await gateway.metricsText())?.[1]),
   ).toBeGreaterThan(0);
+  await client.endAsync();
+}, 60_000);
+
+it('holds the PUBACK of a QoS 1 reading while NATS is down, and sends it once the reading is stored', async () => {
+  const token = await gateway.addDevice('patient');
+  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${gateway.mqttPort}`, {
+    clientId: 'patient',
+    username: 'patient',
+    password: token,
+    reconnectPeriod: 100,
+  });
+  await client.publishAsync(
+    'picket/patient/hello',
+    JSON.stringify({ v: 1, fw: '1', chip: 'esp32', entities: [{ key: 'level', platform: 'sensor' }] }),
+    { qos: 1 },
+  );
+  await nats.kill();
+  await gateway.logged((line) => line.msg === 'NATS disconnected; reconnecting');
+  let acknowledgedAt = 0;
+  const publish = client
+    .publishAsync('picket/patient/state', JSON.stringify({ seq: 1, values: { level: 7 } }), { qos: 1 })
+    .then(() => {
+      acknowledgedAt = Date.now();
+    });
+  // the gateway tries to store it, fails, and keeps the device waiting
+  await gateway.logged((line) => line.msg === 'durable publish failed; retrying');
+  expect(acknowledgedAt).toBe(0);
+  const restartedAt = Date.now();
+  await nats.restart();
+  await publish;
+  expect(acknowledgedAt).toBeGreaterThanOrEqual(restartedAt);
+
+  const bus = await connectTestBus(nats.url);
+  const { level } = await entityIdsOf(bus, 'picket-patient');
+  expect(await storedValues(bus, level!)).toEqual([7]);
+  await bus.close();
   await client.endAsync();
 }, 60_000);

@@ -1,5 +1,6 @@
 // An in-process gateway for tests, on a test nats-server, with logs captured so
 // tests can assert on the reasons the gateway gives.
+import { EventEmitter } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +18,8 @@ import type { TestNats } from './nats.js';
 export interface TestGateway extends Gateway {
   /** JSON log lines written so far */
   readonly logs: Record<string, unknown>[];
+  /** resolves with the first log line (past or future) that matches */
+  logged(predicate: (line: Record<string, unknown>) => boolean): Promise<Record<string, unknown>>;
   addDevice(id: string): Promise<string>;
   removeDevice(id: string): Promise<void>;
   /** the text of GET /metrics */
@@ -29,9 +32,15 @@ export async function startTestGateway(
 ): Promise<TestGateway> {
   const dataDir = await mkdtemp(join(tmpdir(), 'sentinel-test-gw-'));
   const logs: Record<string, unknown>[] = [];
+  const lines = new EventEmitter<{ line: [Record<string, unknown>] }>();
   const sink = new Writable({
     write(chunk, _encoding, done) {
-      for (const line of chunk.toString().split('\n')) if (line) logs.push(JSON.parse(line));
+      for (const text of chunk.toString().split('\n')) {
+        if (!text) continue;
+        const line = JSON.parse(text) as Record<string, unknown>;
+        logs.push(line);
+        lines.emit('line', line);
+      }
       done();
     },
   });
@@ -49,6 +58,18 @@ export async function startTestGateway(
   const store = await openGatewayStore({ natsUrl: gateway.natsUrl });
   return Object.assign(Object.create(gateway) as Gateway, {
     logs,
+    logged(predicate: (line: Record<string, unknown>) => boolean) {
+      const found = logs.find(predicate);
+      if (found) return Promise.resolve(found);
+      return new Promise<Record<string, unknown>>((resolve) => {
+        const listener = (line: Record<string, unknown>) => {
+          if (!predicate(line)) return;
+          lines.off('line', listener);
+          resolve(line);
+        };
+        lines.on('line', listener);
+      });
+    },
     async addDevice(id: string) {
       return (await store.addDevice(id)).token;
     },
