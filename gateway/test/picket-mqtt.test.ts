@@ -223,6 +223,12 @@ describe('picket over MQTT', () => {
     });
     const notJson = await bus.request(`sentinel.cmd.${ids.relay}`, '{oops', { timeout: 5000 });
     expect(notJson.json<{ error: { code: string } }>().error.code).toBe('invalid');
+    // and the gateway says why in its log
+    expect(
+      await gateway.logged(
+        (l) => l.msg === 'command refused' && JSON.stringify(l.error).includes('unknown entity'),
+      ),
+    ).toBeDefined();
 
     // the device stops answering: timeout after the configured deadline
     await device.client.unsubscribeAsync('picket/garage/cmd');

@@ -5,7 +5,7 @@
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { z } from 'zod';
 import { subject } from '../bus/names.js';
-import type { Logger } from '../log.js';
+import { type Logger, ThrottledLog } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { type IsOnline, onlineBindings } from './bindings.js';
 import type { Binding, EntityRecord } from './records.js';
@@ -87,6 +87,7 @@ export class CommandRouter {
   #subscription: Subscription | undefined;
   readonly #targets = new Map<string, CommandTarget>();
   readonly #inFlight = new Set<Promise<void>>();
+  private readonly badRequests: ThrottledLog;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -94,7 +95,9 @@ export class CommandRouter {
     private readonly timeoutMs: number,
     private readonly metrics: Metrics,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.badRequests = new ThrottledLog(log);
+  }
 
   addTarget(target: CommandTarget): void {
     this.#targets.set(target.protocol, target);
@@ -130,7 +133,16 @@ export class CommandRouter {
       },
     );
     this.metrics.commands.inc({ result: reply.ok ? 'ok' : reply.error.code });
-    this.log.debug({ subject: msg.subject, reply }, 'command answered');
+    if (!reply.ok && reply.error.code === 'invalid') {
+      // a bad request from the platform: say why, at most once a minute per reason
+      this.badRequests.warn(
+        `command:${reply.error.message}`,
+        { subject: msg.subject, error: reply.error },
+        'command refused',
+      );
+    } else {
+      this.log.debug({ subject: msg.subject, reply }, 'command answered');
+    }
     if (msg.reply) msg.respond(JSON.stringify(reply));
   }
 
