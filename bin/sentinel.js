@@ -3,4 +3,4 @@
 import { register } from 'tsx/esm/api';
 
 register();
-await import('../tools/cli/src/main.ts');
+await import('../tools/cli/src/bin.ts');

@@ -1,7 +1,10 @@
 // The CLI as the contract fixes it: --help everywhere, exit codes 0/1/2, one
 // clear line on stderr for a handled error, JSON lines on stdout.
+
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../../test/support/cli.js';
+import { runCli, SENTINEL_BIN } from '../../../test/support/cli.js';
 import { startNats, type TestNats } from '../../../test/support/nats.js';
 import { buildProgram } from '../src/main.js';
 
@@ -33,6 +36,20 @@ describe('sentinel CLI', () => {
       expect(result.code, `sentinel ${paths[i]!.join(' ')} --help`).toBe(0);
       expect(result.stdout).toMatch(/^Usage: sentinel/);
     }
+  });
+
+  it('ends quietly when its reader goes away (`sentinel gateway --help | head -1`)', async () => {
+    const child = spawn(process.execPath, [SENTINEL_BIN, 'gateway', '--help'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    child.stdout.destroy(); // like head after its first line
+    const [code] = await once(child, 'exit');
+    expect(stderr).not.toMatch(/EPIPE|Unhandled/);
+    expect(code).toBe(0);
   });
 
   it('exits 2 on bad usage, with one line on stderr', async () => {

@@ -12,7 +12,14 @@ export function addGatewayOptions(
 ): Command {
   for (const key of keys) {
     const option = GATEWAY_OPTIONS[key];
-    command.addOption(new Option(option.flag, option.help).env(option.env));
+    // the default is shown, not set: values the user did not give stay unset here,
+    // so the environment still applies (resolveGatewayConfig fills defaults last)
+    const fallback = option.schema.safeParse(undefined);
+    const help =
+      fallback.success && fallback.data !== undefined
+        ? `${option.help} (default: ${fallback.data})`
+        : option.help;
+    command.addOption(new Option(option.flag, help).env(option.env));
   }
   return command;
 }
