@@ -49,6 +49,10 @@ export class Availability {
     if (!this.#online.delete(deviceId)) return;
     this.log.debug({ device_id: deviceId }, 'device offline');
     this.metrics.devicesOnline.set(this.#online.size);
+    await this.#recordOffline(deviceId);
+  }
+
+  async #recordOffline(deviceId: string): Promise<void> {
     const now = Date.now();
     this.#publishDevice(deviceId, false, now);
     await this.registry.setDevicePresence(deviceId, { online: false, last_seen: now });
@@ -92,8 +96,7 @@ export class Availability {
     this.#reconcileTimer = setTimeout(() => {
       for (const device of this.registry.devices()) {
         if (device.online && device.node_id === this.nodeId && !this.#online.has(device.id)) {
-          this.#online.add(device.id); // so deviceOffline sees a change
-          this.deviceOffline(device.id).catch((error) =>
+          this.#recordOffline(device.id).catch((error) =>
             this.log.warn({ err: error }, 'marking a stale device offline failed'),
           );
         }

@@ -7,6 +7,7 @@ import type { EntityDescription } from '@sentinel/firmware';
 import { v7 as uuidv7 } from 'uuid';
 import { mirrorBucket } from '../bus/mirror.js';
 import type { Logger } from '../log.js';
+import { BindingIndex } from './binding-index.js';
 import {
   type Binding,
   bindingKey,
@@ -36,8 +37,7 @@ export interface DeviceDescription {
 export class Registry {
   readonly #entities = new Map<string, EntityRecord>();
   readonly #devices = new Map<string, DeviceRecord>();
-  /** protocol → device → key → entity id, for every binding of every entity (no key strings built per reading) */
-  readonly #byBinding = new Map<string, Map<string, Map<string, string>>>();
+  readonly #bindings = new BindingIndex();
   readonly #stops: (() => void)[] = [];
 
   private constructor(
@@ -70,13 +70,13 @@ export class Registry {
 
   /** The hot path: which entity a protocol's (device, key) feeds. */
   entityFor(protocol: string, deviceId: string, key: string): EntityRecord | undefined {
-    const id = this.#byBinding.get(protocol)?.get(deviceId)?.get(key);
+    const id = this.#bindings.get(protocol, deviceId, key);
     return id === undefined ? undefined : this.#entities.get(id);
   }
 
   /** Entities with a binding to this device. */
   entitiesOfDevice(deviceId: string): EntityRecord[] {
-    return [...this.#entities.values()].filter((e) => e.bindings.some((b) => b.device_id === deviceId));
+    return [...this.#bindings.entitiesOf(deviceId)].map((id) => this.#entities.get(id)!);
   }
 
   devices(): DeviceRecord[] {
@@ -105,8 +105,10 @@ export class Registry {
   }
 
   /**
-   * Makes sure every described entity of a device exists with a binding, keeping
-   * existing ids; updates descriptive fields that changed. Returns them by key.
+   * Makes sure every described entity of a device exists and is bound to it,
+   * keeping existing ids. What the device describes (platform, unit, classes,
+   * ranges) follows the device; the name is set once, so a rename on the
+   * platform stays. Returns the entities by key.
    */
   async ensureEntities(
     protocol: string,
@@ -124,9 +126,7 @@ export class Registry {
           priority: DEFAULT_PRIORITY[protocol] ?? 0,
         };
         const id = await this.#claimId(binding);
-        const current = this.#entities.get(id);
         const described = dropUndefined({
-          name: description.name ?? `${deviceName} ${humanize(description.key)}`,
           platform: description.platform,
           device_class: description.device_class,
           unit: description.unit,
@@ -136,25 +136,64 @@ export class Registry {
           step: description.step,
           options: description.options,
         });
-        const next: EntityRecord = current
-          ? { ...current, ...described }
-          : EntityRecordSchema.parse({ id, device_id: deviceId, ...described, bindings: [binding] });
-        if (
-          !next.bindings.some(
+        const merge = (current: EntityRecord | undefined): EntityRecord => {
+          const next: EntityRecord = current
+            ? { ...current, ...described }
+            : EntityRecordSchema.parse({
+                id,
+                name: description.name ?? `${deviceName} ${humanize(description.key)}`,
+                device_id: deviceId,
+                ...described,
+                bindings: [],
+              });
+          const bound = next.bindings.some(
             (b) => b.protocol === protocol && b.device_id === deviceId && b.key === description.key,
-          )
-        ) {
-          next.bindings = [...next.bindings, binding];
+          );
+          return bound ? next : { ...next, bindings: [...next.bindings, binding] };
+        };
+        // the common case (a device saying hello again) needs no write at all
+        const known = this.#entities.get(id);
+        if (known && sameJson(known, merge(known))) {
+          result.set(description.key, known);
+          return;
         }
-        if (!current || !sameJson(current, next)) await this.#putEntity(next);
-        result.set(description.key, next);
+        result.set(description.key, await this.#updateEntity(id, merge));
       }),
     );
     return result;
   }
 
+  /**
+   * Read, change, write with the KV revision (compare-and-set), so an edit made
+   * meanwhile by another node or the platform (a re-binding, a priority) is
+   * built upon, never overwritten.
+   */
+  async #updateEntity(
+    id: string,
+    change: (current: EntityRecord | undefined) => EntityRecord,
+  ): Promise<EntityRecord> {
+    for (let attempt = 0; ; attempt++) {
+      const entry = await this.kv.entities.get(id);
+      const stored = entry?.operation === 'PUT' ? EntityRecordSchema.safeParse(entry.json()).data : undefined;
+      const next = change(stored);
+      if (stored && sameJson(stored, next)) {
+        this.#applyEntity(id, stored);
+        return stored;
+      }
+      try {
+        if (entry) await this.kv.entities.update(id, JSON.stringify(next), entry.revision);
+        else await this.kv.entities.create(id, JSON.stringify(next));
+        this.#applyEntity(id, next);
+        return next;
+      } catch (error) {
+        if (attempt >= 4) throw error;
+        // someone wrote in between: read again and rebuild on their version
+      }
+    }
+  }
+
   async #claimId(binding: Binding): Promise<string> {
-    const known = this.#byBinding.get(binding.protocol)?.get(binding.device_id)?.get(binding.key);
+    const known = this.#bindings.get(binding.protocol, binding.device_id, binding.key);
     if (known) return known;
     const key = bindingKey(binding.protocol, binding.device_id, binding.key);
     const id = uuidv7();
@@ -168,48 +207,33 @@ export class Registry {
     }
   }
 
-  async #putEntity(record: EntityRecord): Promise<void> {
-    await this.kv.entities.put(record.id, JSON.stringify(record));
-    this.#applyEntity(record.id, record);
-  }
-
   async #putDevice(record: DeviceRecord): Promise<void> {
     await this.kv.devices.put(record.id, JSON.stringify(record));
     this.#applyDevice(record.id, record);
   }
 
   #applyEntity(key: string, value: unknown): void {
+    let next: EntityRecord | undefined;
+    if (value !== undefined) {
+      const parsed = EntityRecordSchema.safeParse(value);
+      if (!parsed.success) {
+        // keep what we had: a bad write by someone else must not unbind a working entity
+        this.log.warn(
+          { entity_id: key, issue: parsed.error.issues[0] },
+          'ignoring an invalid record in sentinel_entities',
+        );
+        return;
+      }
+      next = parsed.data;
+    }
     const previous = this.#entities.get(key);
-    for (const b of previous?.bindings ?? [])
-      this.#byBinding.delete(bindingKey(b.protocol, b.device_id, b.key));
-    if (value === undefined) {
+    if (previous) this.#bindings.remove(previous);
+    if (next) {
+      this.#entities.set(key, next);
+      this.#bindings.add(next);
+    } else {
       this.#entities.delete(key);
-      return;
     }
-    const parsed = EntityRecordSchema.safeParse(value);
-    if (!parsed.success) {
-      this.log.warn(
-        { entity_id: key, issue: parsed.error.issues[0] },
-        'ignoring an invalid record in sentinel_entities',
-      );
-      return;
-    }
-    this.#entities.set(key, parsed.data);
-    for (const b of parsed.data.bindings) this.#index(b, key);
-  }
-
-  #index(binding: Binding, entityId: string): void {
-    let devices = this.#byBinding.get(binding.protocol);
-    if (!devices) {
-      devices = new Map();
-      this.#byBinding.set(binding.protocol, devices);
-    }
-    let keys = devices.get(binding.device_id);
-    if (!keys) {
-      keys = new Map();
-      devices.set(binding.device_id, keys);
-    }
-    keys.set(binding.key, entityId);
   }
 
   #applyDevice(key: string, value: unknown): void {
