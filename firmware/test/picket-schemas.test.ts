@@ -1,6 +1,7 @@
 // The picket protocol schemas accept what CONTRACT.md §4 shows and refuse the
 // rest with a message that names the field.
 import { describe, expect, it } from 'vitest';
+import { CONTRACT_HELLO } from '../../test/support/picket.js';
 import {
   DeviceFrameSchema,
   HelloSchema,
@@ -10,21 +11,7 @@ import {
   StateSchema,
 } from '../src/index.js';
 
-const contractHello = {
-  v: 1,
-  fw: '1.4.0',
-  chip: 'esp32p4',
-  entities: [
-    {
-      key: 'temperature',
-      platform: 'sensor',
-      device_class: 'temperature',
-      unit: '°C',
-      state_class: 'measurement',
-    },
-    { key: 'relay', platform: 'switch' },
-  ],
-};
+const contractHello = CONTRACT_HELLO;
 
 const issue = (result: {
   success: boolean;

@@ -2,23 +2,23 @@
 // stored it. Kill nats-server (SIGKILL) under load, bring it back, and count.
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import mqtt from 'mqtt';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { connectTestBus, entityIdsOf, kvAll, kvValue } from '../../test/support/bus.js';
-import { startTestGateway, type TestGateway } from '../../test/support/gateway.js';
-import { startNats, type TestNats } from '../../test/support/nats.js';
+import { connectTestBus, entityIdsOf, kvValue } from '../../test/support/bus.js';
+import { startStack, type TestGateway, type TestStack } from '../../test/support/gateway.js';
+import type { TestNats } from '../../test/support/nats.js';
+import { connectDevice } from '../../test/support/picket.js';
 
+let stack: TestStack;
 let nats: TestNats;
 let gateway: TestGateway;
 
 beforeAll(async () => {
-  nats = await startNats();
-  gateway = await startTestGateway(nats, { deviceRate: 0 });
+  stack = await startStack({ deviceRate: 0 });
+  ({ nats, gateway } = stack);
 });
 
 afterAll(async () => {
-  await gateway?.stop();
-  await nats?.stop();
+  await stack?.stop();
 });
 
 /** Every value stored in SENTINEL_HISTORY for one entity, in stream order. */
@@ -35,24 +35,17 @@ async function storedValues(bus: NatsConnection, entityId: string): Promise<numb
   return values;
 }
 
+/** A device with one sensor `key`, connected (reconnecting as firmware does) and registered. */
+async function sensorDevice(id: string, key: string) {
+  const client = await connectDevice(gateway, id, await gateway.addDevice(id), { reconnectPeriod: 100 });
+  const hello = { v: 1, fw: '1', chip: 'esp32', entities: [{ key, platform: 'sensor' }] };
+  await client.publishAsync(`picket/${id}/hello`, JSON.stringify(hello), { qos: 1 });
+  const entityId = (await entityIdsOf(stack.bus, `picket-${id}`))[key]!;
+  return { client, entityId };
+}
+
 it('loses no acknowledged QoS 1 reading when nats-server is killed under load, and stores none twice', async () => {
-  const token = await gateway.addDevice('durable');
-  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${gateway.mqttPort}`, {
-    clientId: 'durable',
-    username: 'durable',
-    password: token,
-    reconnectPeriod: 100,
-  });
-  await client.publishAsync(
-    'picket/durable/hello',
-    JSON.stringify({ v: 1, fw: '1', chip: 'esp32', entities: [{ key: 'counter', platform: 'sensor' }] }),
-    { qos: 1 },
-  );
-  const setup = await connectTestBus(nats.url);
-  const entityId = [
-    ...(await kvAll<{ id: string; device_id: string }>(setup, 'sentinel_entities')).values(),
-  ].find((e) => e.device_id === 'picket-durable')!.id;
-  await setup.close();
+  const { client, entityId } = await sensorDevice('durable', 'counter');
 
   const total = 3000;
   const acked = new Set<number>();
@@ -118,18 +111,7 @@ it('loses no acknowledged QoS 1 reading when nats-server is killed under load, a
 }, 60_000);
 
 it('holds the PUBACK of a QoS 1 reading while NATS is down, and sends it once the reading is stored', async () => {
-  const token = await gateway.addDevice('patient');
-  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${gateway.mqttPort}`, {
-    clientId: 'patient',
-    username: 'patient',
-    password: token,
-    reconnectPeriod: 100,
-  });
-  await client.publishAsync(
-    'picket/patient/hello',
-    JSON.stringify({ v: 1, fw: '1', chip: 'esp32', entities: [{ key: 'level', platform: 'sensor' }] }),
-    { qos: 1 },
-  );
+  const { client, entityId } = await sensorDevice('patient', 'level');
   await nats.kill();
   await gateway.logged((line) => line.msg === 'NATS disconnected; reconnecting');
   let acknowledgedAt = 0;
@@ -147,8 +129,7 @@ it('holds the PUBACK of a QoS 1 reading while NATS is down, and sends it once th
   expect(acknowledgedAt).toBeGreaterThanOrEqual(restartedAt);
 
   const bus = await connectTestBus(nats.url);
-  const { level } = await entityIdsOf(bus, 'picket-patient');
-  expect(await storedValues(bus, level!)).toEqual([7]);
+  expect(await storedValues(bus, entityId)).toEqual([7]);
   await bus.close();
   await client.endAsync();
 }, 60_000);

@@ -1,31 +1,25 @@
 // The HTTP side a person or a script uses: status, devices and entities with
 // their latest state, commands, metrics, the web UI, and clear errors.
 import type { NatsConnection } from '@nats-io/transport-node';
-import mqtt from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectTestBus, entityIdsOf } from '../../test/support/bus.js';
-import { startTestGateway, type TestGateway } from '../../test/support/gateway.js';
-import { startNats, type TestNats } from '../../test/support/nats.js';
+import { entityIdsOf } from '../../test/support/bus.js';
+import { startStack, type TestGateway, type TestStack } from '../../test/support/gateway.js';
+import { connectDevice } from '../../test/support/picket.js';
 
-let nats: TestNats;
+let stack: TestStack;
 let gateway: TestGateway;
 let bus: NatsConnection;
-let device: mqtt.MqttClient;
+let device: MqttClient;
 let ids: Record<string, string>;
 
 const url = (path: string) => `http://127.0.0.1:${gateway.httpPort}${path}`;
 
 beforeAll(async () => {
-  nats = await startNats();
-  gateway = await startTestGateway(nats);
-  bus = await connectTestBus(nats.url);
+  stack = await startStack();
+  ({ gateway, bus } = stack);
   const token = await gateway.addDevice('lounge');
-  device = await mqtt.connectAsync(`mqtt://127.0.0.1:${gateway.mqttPort}`, {
-    clientId: 'lounge',
-    username: 'lounge',
-    password: token,
-    reconnectPeriod: 0,
-  });
+  device = await connectDevice(gateway, 'lounge', token);
   await device.subscribeAsync('picket/lounge/cmd', { qos: 1 });
   device.on('message', (_topic, payload) => {
     const { cid } = JSON.parse(payload.toString());
@@ -52,9 +46,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await device?.endAsync();
-  await bus?.close();
-  await gateway?.stop();
-  await nats?.stop();
+  await stack?.stop();
 });
 
 describe('HTTP API', () => {

@@ -2,12 +2,12 @@
 // counter at /metrics; the connection and every other device carry on, and
 // nothing stored is corrupted.
 import type { NatsConnection } from '@nats-io/transport-node';
-import mqtt, { type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collect, connectTestBus, entityIdsOf, kvAll } from '../../test/support/bus.js';
-import { startTestGateway, type TestGateway } from '../../test/support/gateway.js';
+import { collect, entityIdsOf, kvAll } from '../../test/support/bus.js';
+import { startStack, type TestGateway, type TestStack } from '../../test/support/gateway.js';
 import { RawMqttClient } from '../../test/support/mqtt-raw.js';
-import { startNats, type TestNats } from '../../test/support/nats.js';
+import { connectDevice } from '../../test/support/picket.js';
 
 const hello = {
   v: 1,
@@ -19,37 +19,24 @@ const hello = {
   ],
 };
 
-let nats: TestNats;
+let stack: TestStack;
 let gateway: TestGateway;
 let bus: NatsConnection;
 let good: MqttClient;
 let goodEntity: string;
 
 beforeAll(async () => {
-  nats = await startNats();
-  gateway = await startTestGateway(nats, { maxMessageBytes: 1024, deviceRate: 20, deviceBurst: 10 });
-  bus = await connectTestBus(nats.url);
-  good = await device('good', await gateway.addDevice('good'));
+  stack = await startStack({ maxMessageBytes: 1024, deviceRate: 20, deviceBurst: 10 });
+  ({ gateway, bus } = stack);
+  good = await connectDevice(gateway, 'good', await gateway.addDevice('good'));
   await good.publishAsync('picket/good/hello', JSON.stringify(hello), { qos: 1 });
   goodEntity = (await entityIdsOf(bus, 'picket-good')).temperature!;
 });
 
 afterAll(async () => {
   await good?.endAsync();
-  await bus?.close();
-  await gateway?.stop();
-  await nats?.stop();
+  await stack?.stop();
 });
-
-function device(id: string, token: string, options: mqtt.IClientOptions = {}): Promise<MqttClient> {
-  return mqtt.connectAsync(`mqtt://127.0.0.1:${gateway.mqttPort}`, {
-    clientId: id,
-    username: id,
-    password: token,
-    reconnectPeriod: 0,
-    ...options,
-  });
-}
 
 /** The value of one sample line of /metrics, 0 when absent. */
 async function metric(name: string, labels: Record<string, string>): Promise<number> {
@@ -85,9 +72,11 @@ function loggedReason(device: string, reason: string) {
 describe('bad input from devices', () => {
   it('refuses wrong credentials at connect with CONNACK 4, and a client id that is not the username with 5', async () => {
     await gateway.addDevice('creds');
-    await expect(device('creds', 'not-the-token')).rejects.toMatchObject({ code: 4 });
-    await expect(device('nobody', 'whatever')).rejects.toMatchObject({ code: 4 });
-    await expect(device('creds', 'x', { username: 'good' })).rejects.toMatchObject({ code: 5 });
+    await expect(connectDevice(gateway, 'creds', 'not-the-token')).rejects.toMatchObject({ code: 4 });
+    await expect(connectDevice(gateway, 'nobody', 'whatever')).rejects.toMatchObject({ code: 4 });
+    await expect(connectDevice(gateway, 'creds', 'x', { username: 'good' })).rejects.toMatchObject({
+      code: 5,
+    });
     expect(await metric('sentinel_device_auth_failures_total', { transport: 'mqtt' })).toBeGreaterThanOrEqual(
       3,
     );
@@ -95,7 +84,7 @@ describe('bad input from devices', () => {
   });
 
   it('drops malformed JSON, schema-invalid hello and state, unknown keys and wrong value types, each with its reason', async () => {
-    const client = await device('sloppy', await gateway.addDevice('sloppy'));
+    const client = await connectDevice(gateway, 'sloppy', await gateway.addDevice('sloppy'));
     await handled(client, 'picket/sloppy/hello', JSON.stringify(hello));
     const ids = await entityIdsOf(bus, 'picket-sloppy');
     const states = await collect<{ value: unknown; source: { key: string } }>(
@@ -148,7 +137,7 @@ describe('bad input from devices', () => {
   });
 
   it('drops oversized messages without reading them into the model', async () => {
-    const client = await device('chatty', await gateway.addDevice('chatty'));
+    const client = await connectDevice(gateway, 'chatty', await gateway.addDevice('chatty'));
     const before = await rejected('oversized');
     await handled(
       client,
@@ -162,7 +151,7 @@ describe('bad input from devices', () => {
   });
 
   it("keeps a device out of another device's topics: publishes dropped, subscriptions refused with SUBACK 0x80", async () => {
-    const intruder = await device('intruder', await gateway.addDevice('intruder'));
+    const intruder = await connectDevice(gateway, 'intruder', await gateway.addDevice('intruder'));
     const goodStates = await collect<{ value: number }>(bus, `sentinel.state.${goodEntity}`);
     const before = await rejected('unauthorized_topic');
     await handled(intruder, 'picket/good/state', JSON.stringify({ seq: 99, values: { temperature: -40 } }));
@@ -200,7 +189,7 @@ describe('bad input from devices', () => {
   });
 
   it('slows down a device that floods, losing nothing and not slowing the others', async () => {
-    const flooder = await device('flooder', await gateway.addDevice('flooder'));
+    const flooder = await connectDevice(gateway, 'flooder', await gateway.addDevice('flooder'));
     await handled(flooder, 'picket/flooder/hello', JSON.stringify(hello));
     const ids = await entityIdsOf(bus, 'picket-flooder');
     const states = await collect<{ value: number }>(bus, `sentinel.state.${ids.temperature}`);
@@ -226,10 +215,10 @@ describe('bad input from devices', () => {
 
   it('ends the live connection of a device whose registration is removed', async () => {
     const token = await gateway.addDevice('revoked');
-    const client = await device('revoked', token);
+    const client = await connectDevice(gateway, 'revoked', token);
     const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
     await gateway.removeDevice('revoked');
     await closed;
-    await expect(device('revoked', token)).rejects.toMatchObject({ code: 4 });
+    await expect(connectDevice(gateway, 'revoked', token)).rejects.toMatchObject({ code: 4 });
   });
 });

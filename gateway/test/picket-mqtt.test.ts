@@ -2,68 +2,33 @@
 // entities, readings and availability on a real NATS; commands reach it and are
 // answered only when it confirms.
 import type { NatsConnection } from '@nats-io/transport-node';
-import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collect, connectTestBus, entityIdsOf, kvValue } from '../../test/support/bus.js';
-import { startTestGateway, type TestGateway } from '../../test/support/gateway.js';
+import { collect, entityIdsOf, kvValue } from '../../test/support/bus.js';
+import { startStack, type TestGateway, type TestStack } from '../../test/support/gateway.js';
 import { RawMqttClient } from '../../test/support/mqtt-raw.js';
-import { startNats, type TestNats } from '../../test/support/nats.js';
+import { CONTRACT_HELLO, connectDevice } from '../../test/support/picket.js';
 
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
-const hello = {
-  v: 1,
-  fw: '1.4.0',
-  chip: 'esp32p4',
-  model: 'picket-th',
-  name: 'Kitchen',
-  entities: [
-    {
-      key: 'temperature',
-      platform: 'sensor',
-      device_class: 'temperature',
-      unit: '°C',
-      state_class: 'measurement',
-    },
-    { key: 'relay', platform: 'switch' },
-  ],
-};
+const hello = { ...CONTRACT_HELLO, model: 'picket-th', name: 'Kitchen' };
 
-let nats: TestNats;
+let stack: TestStack;
 let gateway: TestGateway;
 let bus: NatsConnection;
 
 beforeAll(async () => {
-  nats = await startNats();
-  gateway = await startTestGateway(nats, { commandTimeoutMs: 1500 });
-  bus = await connectTestBus(nats.url);
+  stack = await startStack({ commandTimeoutMs: 1500 });
+  ({ gateway, bus } = stack);
 });
 
 afterAll(async () => {
-  await bus?.close();
-  await gateway?.stop();
-  await nats?.stop();
+  await stack?.stop();
 });
-
-async function connectDevice(
-  id: string,
-  token: string,
-  options: mqtt.IClientOptions = {},
-): Promise<MqttClient> {
-  return mqtt.connectAsync(`mqtt://127.0.0.1:${gateway.mqttPort}`, {
-    clientId: id,
-    username: id,
-    password: token,
-    reconnectPeriod: 0,
-    will: { topic: `picket/${id}/status`, payload: Buffer.from('offline'), qos: 1, retain: true },
-    ...options,
-  });
-}
 
 /** A device that answers commands the way picket firmware does. */
 async function startDevice(id: string) {
   const token = await gateway.addDevice(id);
-  const client = await connectDevice(id, token);
+  const client = await connectDevice(gateway, id, token);
   let relay = false;
   let refuse: string | undefined;
   await client.subscribeAsync(`picket/${id}/cmd`, { qos: 1 });
@@ -182,7 +147,7 @@ describe('picket over MQTT', () => {
 
   it('does not lose a reading sent right behind the hello that declares it', async () => {
     const token = await gateway.addDevice('eager');
-    const client = await connectDevice('eager', token);
+    const client = await connectDevice(gateway, 'eager', token);
     const accepted = await collect<{ value: number; source: { device_id: string } }>(bus, 'sentinel.state.>');
     // no waiting between the two: both typically arrive in one TCP segment
     const both = Promise.all([

@@ -4,24 +4,20 @@ import { once } from 'node:events';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { collect, connectTestBus, kvAll, kvValue } from '../../test/support/bus.js';
-import { startTestGateway, type TestGateway } from '../../test/support/gateway.js';
-import { startNats, type TestNats } from '../../test/support/nats.js';
+import { collect, kvAll, kvValue } from '../../test/support/bus.js';
+import { startStack, type TestGateway, type TestStack } from '../../test/support/gateway.js';
 
-let nats: TestNats;
+let stack: TestStack;
 let gateway: TestGateway;
 let bus: NatsConnection;
 
 beforeAll(async () => {
-  nats = await startNats();
-  gateway = await startTestGateway(nats, { maxMessageBytes: 2048 });
-  bus = await connectTestBus(nats.url);
+  stack = await startStack({ maxMessageBytes: 2048 });
+  ({ gateway, bus } = stack);
 });
 
 afterAll(async () => {
-  await bus?.close();
-  await gateway?.stop();
-  await nats?.stop();
+  await stack?.stop();
 });
 
 /** A WebSocket device whose frames from the gateway can be awaited in order. */

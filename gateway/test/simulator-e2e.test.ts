@@ -4,26 +4,24 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { collect, connectTestBus, kvAll } from '../../test/support/bus.js';
+import { collect, kvAll } from '../../test/support/bus.js';
 import { killStrays, SENTINEL_BIN, track } from '../../test/support/cli.js';
-import { startTestGateway, type TestGateway } from '../../test/support/gateway.js';
-import { startNats, type TestNats } from '../../test/support/nats.js';
+import { startStack, type TestGateway, type TestStack } from '../../test/support/gateway.js';
+import type { TestNats } from '../../test/support/nats.js';
 
+let stack: TestStack;
 let nats: TestNats;
 let gateway: TestGateway;
 let bus: NatsConnection;
 
 beforeAll(async () => {
-  nats = await startNats();
-  gateway = await startTestGateway(nats);
-  bus = await connectTestBus(nats.url);
+  stack = await startStack();
+  ({ nats, gateway, bus } = stack);
 });
 
 afterAll(async () => {
   killStrays();
-  await bus?.close();
-  await gateway?.stop();
-  await nats?.stop();
+  await stack?.stop();
 });
 
 it.each([

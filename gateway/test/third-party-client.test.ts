@@ -6,27 +6,26 @@ import { once } from 'node:events';
 import { promisify } from 'node:util';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { collect, connectTestBus, kvAll } from '../../test/support/bus.js';
+import { collect, kvAll } from '../../test/support/bus.js';
 import { runCli } from '../../test/support/cli.js';
-import { startTestGateway, type TestGateway } from '../../test/support/gateway.js';
-import { startNats, type TestNats } from '../../test/support/nats.js';
+import { startStack, type TestGateway, type TestStack } from '../../test/support/gateway.js';
+import type { TestNats } from '../../test/support/nats.js';
+import { CONTRACT_HELLO } from '../../test/support/picket.js';
 
 const run = promisify(execFile);
 
+let stack: TestStack;
 let nats: TestNats;
 let gateway: TestGateway;
 let bus: NatsConnection;
 
 beforeAll(async () => {
-  nats = await startNats();
-  gateway = await startTestGateway(nats);
-  bus = await connectTestBus(nats.url);
+  stack = await startStack();
+  ({ nats, gateway, bus } = stack);
 });
 
 afterAll(async () => {
-  await bus?.close();
-  await gateway?.stop();
-  await nats?.stop();
+  await stack?.stop();
 });
 
 it('works with mosquitto_pub and mosquitto_sub as the device', async () => {
@@ -50,24 +49,7 @@ it('works with mosquitto_pub and mosquitto_sub as the device', async () => {
     run('mosquitto_pub', [...auth, '-t', topic, '-m', message, ...extra]);
 
   await pub('picket/mosq/status', 'online', '-r');
-  await pub(
-    'picket/mosq/hello',
-    JSON.stringify({
-      v: 1,
-      fw: '1.4.0',
-      chip: 'esp32p4',
-      entities: [
-        {
-          key: 'temperature',
-          platform: 'sensor',
-          device_class: 'temperature',
-          unit: '°C',
-          state_class: 'measurement',
-        },
-        { key: 'relay', platform: 'switch' },
-      ],
-    }),
-  );
+  await pub('picket/mosq/hello', JSON.stringify(CONTRACT_HELLO));
   const entities = [
     ...(
       await kvAll<{ id: string; device_id: string; bindings: { key: string }[] }>(bus, 'sentinel_entities')

@@ -5,6 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import type { NatsConnection } from '@nats-io/transport-node';
 import {
   type Gateway,
   type GatewayConfigInput,
@@ -13,7 +14,8 @@ import {
   startGateway,
 } from '@sentinel/gateway';
 import { pino } from 'pino';
-import type { TestNats } from './nats.js';
+import { connectTestBus } from './bus.js';
+import { startNats, type TestNats } from './nats.js';
 
 export interface TestGateway extends Gateway {
   /** JSON log lines written so far */
@@ -85,4 +87,29 @@ export async function startTestGateway(
       await rm(dataDir, { recursive: true, force: true });
     },
   }) as TestGateway;
+}
+
+export interface TestStack {
+  nats: TestNats;
+  gateway: TestGateway;
+  /** a NATS connection of the test's own, as the rest of the platform has */
+  bus: NatsConnection;
+  stop(): Promise<void>;
+}
+
+/** A nats-server, a gateway on it, and a bus connection for the test. */
+export async function startStack(overrides: GatewayConfigInput = {}): Promise<TestStack> {
+  const nats = await startNats();
+  const gateway = await startTestGateway(nats, overrides);
+  const bus = await connectTestBus(nats.url);
+  return {
+    nats,
+    gateway,
+    bus,
+    async stop() {
+      await bus.close();
+      await gateway.stop();
+      await nats.stop();
+    },
+  };
 }
