@@ -61,6 +61,12 @@ export const GATEWAY_OPTIONS = {
       .regex(NODE_ID_PATTERN, 'must match [a-z0-9][a-z0-9_-]{0,63}')
       .default(() => defaultNodeId()),
   },
+  reconnectGraceMs: {
+    flag: '--reconnect-grace <ms>',
+    env: 'SENTINEL_RECONNECT_GRACE_MS',
+    help: 'after a restart, how long devices this node held may take to reconnect before they count as offline',
+    schema: positiveMs.default(30_000),
+  },
   commandTimeoutMs: {
     flag: '--command-timeout <ms>',
     env: 'SENTINEL_COMMAND_TIMEOUT_MS',

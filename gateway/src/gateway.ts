@@ -35,9 +35,6 @@ export interface Gateway {
   stop(): Promise<void>;
 }
 
-/** How long devices this node held before a restart have to come back before they count as offline. */
-const RECONNECT_GRACE_MS = 30_000;
-
 export async function startGateway(config: GatewayConfig, options: { log?: Logger } = {}): Promise<Gateway> {
   const log = options.log ?? createLogger(config.logLevel);
   const metrics = createMetrics();
@@ -142,7 +139,7 @@ export async function startGateway(config: GatewayConfig, options: { log?: Logge
       tcp.stopAccepting();
       http.stopAccepting();
     });
-    availability.reconcileAfter(RECONNECT_GRACE_MS);
+    availability.reconcileAfter(config.reconnectGraceMs);
 
     const gateway: Gateway = {
       nodeId: config.nodeId,

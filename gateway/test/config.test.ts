@@ -27,6 +27,7 @@ describe('gateway options', () => {
       httpPort: ['8081', 8082],
       host: ['127.0.0.1', '::1'],
       nodeId: ['node-a', 'node-b'],
+      reconnectGraceMs: ['3000', 4000],
       commandTimeoutMs: ['1000', 2000],
       deviceRate: ['5', 6],
       deviceBurst: ['7', 8],

@@ -150,6 +150,18 @@ describe('bad input from devices', () => {
     await goodDeviceStillWorks(3);
   });
 
+  it('closes the connection of a device that sends an MQTT packet over 256 KiB, and only that one', async () => {
+    const client = await connectDevice(gateway, 'huge', await gateway.addDevice('huge'));
+    const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
+    const before = await metric('sentinel_broker_guard_disconnects_total', { reason: 'packet_too_large' });
+    client.publish('picket/huge/state', Buffer.alloc(300 * 1024, 0x20), { qos: 0 });
+    await closed;
+    expect(await metric('sentinel_broker_guard_disconnects_total', { reason: 'packet_too_large' })).toBe(
+      before + 1,
+    );
+    await goodDeviceStillWorks(6);
+  });
+
   it("keeps a device out of another device's topics: publishes dropped, subscriptions refused with SUBACK 0x80", async () => {
     const intruder = await connectDevice(gateway, 'intruder', await gateway.addDevice('intruder'));
     const goodStates = await collect<{ value: number }>(bus, `sentinel.state.${goodEntity}`);

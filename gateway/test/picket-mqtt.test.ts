@@ -1,6 +1,7 @@
 // A picket device over MQTT (MQTT.js, following CONTRACT.md §4) becomes devices,
 // entities, readings and availability on a real NATS; commands reach it and are
 // answered only when it confirms.
+import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collect, entityIdsOf, kvValue } from '../../test/support/bus.js';
@@ -101,6 +102,52 @@ describe('picket over MQTT', () => {
     );
     expect(await entityIdsOf(bus, 'picket-kitchen')).toEqual(ids);
     await device.client.endAsync();
+  });
+
+  it('keeps a rename made on the platform and follows a hardware swap to the same entity id', async () => {
+    const oldDevice = await startDevice('thermo-old');
+    const { temperature: id } = await entityIdsOf(bus, 'picket-thermo-old');
+    const entities = await new Kvm(bus).open('sentinel_entities');
+    const bindings = await new Kvm(bus).open('sentinel_bindings');
+    const record = (await entities.get(id!))!.json<{ name: string; bindings: { device_id: string }[] }>();
+
+    // the platform renames the entity and moves it to the replacement sensor:
+    // the new binding is claimed first, then the entity points at it
+    const swapped = {
+      ...record,
+      name: 'Nursery temperature',
+      device_id: 'picket-thermo-new',
+      bindings: [{ protocol: 'picket', device_id: 'picket-thermo-new', key: 'temperature', priority: 100 }],
+    };
+    await bindings.create('picket.picket-thermo-new.temperature', id!);
+    await entities.put(id!, JSON.stringify(swapped));
+
+    const newDevice = await startDevice('thermo-new');
+    expect((await entityIdsOf(bus, 'picket-thermo-new')).temperature).toBe(id);
+    const states = await collect<{ value: number; source: { device_id: string } }>(
+      bus,
+      `sentinel.state.${id}`,
+    );
+    await newDevice.client.publishAsync(
+      'picket/thermo-new/state',
+      JSON.stringify({ seq: 1, values: { temperature: 19 } }),
+      { qos: 1 },
+    );
+    expect((await states.next()).source.device_id).toBe('picket-thermo-new');
+    // the replaced sensor no longer feeds it, and the hellos kept the platform's name
+    await oldDevice.client.publishAsync(
+      'picket/thermo-old/state',
+      JSON.stringify({ seq: 2, values: { temperature: -5 } }),
+      { qos: 1 },
+    );
+    expect(
+      await gateway.logged((l) => l.device_id === 'picket-thermo-old' && l.reason === 'unknown_entity_key'),
+    ).toBeDefined();
+    expect(states.received.map((s) => s.value)).toEqual([19]);
+    expect((await entities.get(id!))!.json<{ name: string }>().name).toBe('Nursery temperature');
+    states.stop();
+    await oldDevice.client.endAsync();
+    await newDevice.client.endAsync();
   });
 
   it('publishes readings on sentinel.state, in history, and the latest in sentinel_state', async () => {

@@ -4,8 +4,9 @@ import { once } from 'node:events';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { collect, kvAll, kvValue } from '../../test/support/bus.js';
+import { collect, entityIdsOf, kvAll, kvValue } from '../../test/support/bus.js';
 import { startStack, type TestGateway, type TestStack } from '../../test/support/gateway.js';
+import { CONTRACT_HELLO } from '../../test/support/picket.js';
 
 let stack: TestStack;
 let gateway: TestGateway;
@@ -134,6 +135,40 @@ describe('picket over WebSocket', () => {
     device.ws.close();
   });
 
+  it('closes a socket that sends a frame over 1 MiB (WebSocket 1009), and no other', async () => {
+    const other = await connect('ws-other', await gateway.addDevice('ws-other'));
+    const huge = await connect('ws-huge', await gateway.addDevice('ws-huge'));
+    const closed = once(huge.ws, 'close');
+    huge.send({ type: 'state', seq: 1, values: { t: 1 }, pad: 'x'.repeat(1024 * 1024 + 1) });
+    const [code] = (await closed) as [number];
+    expect(code).toBe(1009);
+    other.send({ type: 'hello', ...CONTRACT_HELLO });
+    other.send({ type: 'state', seq: 1, values: { temperature: 3 } });
+    expect(await other.frame((f) => f.type === 'ack')).toEqual({ type: 'ack', seq: 1 });
+    other.ws.close();
+  });
+
+  it("refuses a device confirming another device's command, which stays pending for its own device", async () => {
+    const owner = await connect('ws-owner', await gateway.addDevice('ws-owner'));
+    const meddler = await connect('ws-meddler', await gateway.addDevice('ws-meddler'));
+    owner.send({ type: 'hello', ...CONTRACT_HELLO });
+    await kvValue(
+      bus,
+      'sentinel_devices',
+      'picket-ws-owner',
+      (d: { sw_version?: string }) => d.sw_version === '1.4.0',
+    );
+    const { relay } = await entityIdsOf(bus, 'picket-ws-owner');
+    const reply = bus.request(`sentinel.cmd.${relay}`, JSON.stringify({ value: true }), { timeout: 5000 });
+    const command = await owner.frame((f) => f.type === 'cmd');
+    meddler.send({ type: 'cmd_result', cid: command.cid, ok: false, error: 'hijacked' });
+    expect(await meddler.frame((f) => f.reason === 'unknown_command_id')).toBeDefined();
+    owner.send({ type: 'cmd_result', cid: command.cid, ok: true });
+    expect((await reply).json()).toEqual({ ok: true });
+    owner.ws.close();
+    meddler.ws.close();
+  });
+
   it('marks the device offline when the socket closes, and a second connection replaces the first', async () => {
     const token = await gateway.addDevice('ws-twice');
     const availability = await collect<{ online: boolean }>(
@@ -142,11 +177,23 @@ describe('picket over WebSocket', () => {
     );
     const first = await connect('ws-twice', token);
     await availability.next((a) => a.online);
+    first.send({ type: 'hello', ...CONTRACT_HELLO });
+    await kvValue(
+      bus,
+      'sentinel_devices',
+      'picket-ws-twice',
+      (d: { sw_version?: string }) => d.sw_version === '1.4.0',
+    );
+    const { relay } = await entityIdsOf(bus, 'picket-ws-twice');
     const firstClosed = once(first.ws, 'close');
     const second = await connect('ws-twice', token);
     const [code] = (await firstClosed) as [number];
     expect(code).toBe(4000);
-    // the replaced connection closing did not mark the device offline
+    // the replaced connection closing did not take the device offline: the new one is commanded
+    const reply = bus.request(`sentinel.cmd.${relay}`, JSON.stringify({ value: true }), { timeout: 5000 });
+    const command = await second.frame((f) => f.type === 'cmd');
+    second.send({ type: 'cmd_result', cid: command.cid, ok: true });
+    expect((await reply).json()).toEqual({ ok: true });
     expect(availability.received.map((a) => a.online)).toEqual([true]);
     second.ws.close();
     await availability.next((a) => !a.online);
