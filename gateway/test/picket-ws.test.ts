@@ -40,6 +40,7 @@ async function connect(id: string, token: string) {
   await once(ws, 'open');
   return {
     ws,
+    frames,
     send: (frame: unknown) => ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame)),
     frame(match: (f: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> {
       const found = frames.find(match);
@@ -131,6 +132,12 @@ describe('picket over WebSocket', () => {
     expect(await device.frame((f) => f.reason === 'unknown_command_id')).toBeDefined();
     device.send({ type: 'state', seq: 5, values: { temperature: 2 } });
     expect(await device.frame((f) => f.type === 'ack')).toEqual({ type: 'ack', seq: 5 });
+    // a refused value beside a good one: the device hears why, and may still forget the message
+    device.send({ type: 'state', seq: 6, values: { temperature: 3, nope: 1 } });
+    expect(await device.frame((f) => f.reason === 'unknown_entity_key' && f.seq === 6)).toBeDefined();
+    expect(await device.frame((f) => f.type === 'ack' && f.seq === 6)).toBeDefined();
+    // and a state that is not one at all is never acknowledged
+    expect(device.frames.some((f) => f.type === 'ack' && f.seq === 3)).toBe(false);
     expect(device.ws.readyState).toBe(WebSocket.OPEN);
     device.ws.close();
   });

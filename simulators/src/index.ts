@@ -35,6 +35,7 @@ export { GatewayFrameSchema, parseGatewayFrame } from './picket/gateway-frames.j
 export { type MqttTransportOptions, mqttTransport } from './picket/mqtt-transport.js';
 export {
   ConnectFailure,
+  DEFAULT_TUNING,
   type DeviceProblem,
   type DeviceProblemCode,
   type GatewayEndpoint,
@@ -45,8 +46,9 @@ export {
   resolveGatewayEndpoint,
   SimulatorOptionsError,
   type TransportCredentials,
+  type TransportTuning,
 } from './picket/transport.js';
-export { type TransportTuning, transportFor } from './picket/transports.js';
+export { transportFor } from './picket/transports.js';
 export { UnackedStates } from './picket/unacked.js';
 export { type PicketWsTransportOptions, picketWsTransport } from './picket/ws-transport.js';
 export { gaussian, type Random, seededRandom, systemRandom } from './random.js';

@@ -28,7 +28,24 @@ import type { PicketSession } from './session.js';
 
 export type PicketMessageKind = 'hello' | 'state' | 'status' | 'cmd/result';
 
-export type Outcome = { ok: true } | { ok: false; reason: RejectReason; message: string };
+/**
+ * What became of a message. `stored` is the seq of a state message that is done
+ * with: its valid values stored (durably, when asked). A device may forget it,
+ * even if some of its values were refused — they would be refused again.
+ */
+export type Outcome = ({ ok: true } | { ok: false; reason: RejectReason; message: string }) & {
+  stored?: number;
+};
+
+/** `frame`: a picket WebSocket frame, one JSON object whose `type` names the message. */
+export type PicketInput = PicketMessageKind | 'frame';
+
+/** WebSocket frame types (CONTRACT.md §4); a Map, so `constructor` is not one */
+const FRAME_KINDS = new Map<unknown, Exclude<PicketMessageKind, 'status'>>([
+  ['hello', 'hello'],
+  ['state', 'state'],
+  ['cmd_result', 'cmd/result'],
+]);
 
 const PROTOCOL = 'picket';
 const ok: Outcome = { ok: true };
@@ -128,7 +145,7 @@ export class PicketAdapter implements CommandTarget {
    */
   receive(
     session: PicketSession,
-    kind: PicketMessageKind,
+    kind: PicketInput,
     payload: Buffer,
     durable: boolean,
   ): Outcome | Promise<Outcome> {
@@ -142,7 +159,7 @@ export class PicketAdapter implements CommandTarget {
 
   #receive(
     session: PicketSession,
-    kind: PicketMessageKind,
+    input: PicketInput,
     payload: Buffer,
     durable: boolean,
   ): Outcome | Promise<Outcome> {
@@ -150,16 +167,25 @@ export class PicketAdapter implements CommandTarget {
       return this.reject(
         session,
         'oversized',
-        `${kind} of ${payload.length} bytes is over the limit of ${this.o.maxMessageBytes}`,
+        `${input} of ${payload.length} bytes is over the limit of ${this.o.maxMessageBytes}`,
       );
     }
     this.o.availability.touch(session.deviceId);
-    if (kind === 'status') return this.#status(session, payload.toString().trim());
+    if (input === 'status') return this.#status(session, payload.toString().trim());
     let body: unknown;
     try {
       body = JSON.parse(payload.toString());
     } catch {
-      return this.reject(session, 'malformed_json', `${kind} is not valid JSON`);
+      return this.reject(session, 'malformed_json', `${input} is not valid JSON`);
+    }
+    const type = input === 'frame' ? (body as { type?: unknown } | null)?.type : undefined;
+    const kind = input === 'frame' ? FRAME_KINDS.get(type) : input;
+    if (!kind) {
+      return this.reject(
+        session,
+        'schema_invalid',
+        `frame type must be hello, state or cmd_result (got ${JSON.stringify(type)})`,
+      );
     }
     if (kind === 'hello') {
       const registered = this.#hello(session, body);
@@ -281,11 +307,11 @@ export class PicketAdapter implements CommandTarget {
     }
     if (stored.length === 0) {
       this.#readingsFast.inc();
-      return outcome;
+      return { ...outcome, stored: seq };
     }
     return Promise.all(stored).then(() => {
       this.#readingsDurable.inc();
-      return outcome;
+      return { ...outcome, stored: seq };
     });
   }
 

@@ -55,14 +55,16 @@ export function createHttpServer(o: HttpOptions): Server {
         res.writeHead(200, { 'content-type': o.metrics.registry.contentType });
         res.end(await o.metrics.registry.metrics());
         return;
-      case '/status':
+      case '/status': {
+        const devices = o.registry.devices();
         return send(res, 200, {
           node_id: o.nodeId,
           nats_url: o.natsUrl,
-          devices: o.registry.devices().length,
-          devices_online: o.registry.devices().filter((d) => o.availability.isOnline(d.id)).length,
+          devices: devices.length,
+          devices_online: devices.filter((d) => o.availability.isOnline(d.id)).length,
           entities: o.registry.entities().length,
         });
+      }
       case '/api/devices':
         return send(res, 200, o.registry.devices());
       case '/api/entities':

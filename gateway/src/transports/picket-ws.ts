@@ -11,19 +11,13 @@ import type { CredentialVerifier } from '../auth/credentials.js';
 import { picketDeviceId } from '../bus/names.js';
 import type { Logger } from '../log.js';
 import type { Metrics, RejectReason } from '../metrics.js';
-import type { PicketAdapter, PicketMessageKind } from '../picket/adapter.js';
+import type { PicketAdapter } from '../picket/adapter.js';
 import type { PicketSession } from '../picket/session.js';
 
 /** Frames queued per connection before the socket is paused. */
 const HIGH_WATER = 32;
 /** Beyond this a frame is not even read (the adapter's own, smaller limit drops it politely). */
 const HARD_FRAME_LIMIT = 1024 * 1024;
-
-const FRAME_KINDS = new Map<unknown, PicketMessageKind>([
-  ['hello', 'hello'],
-  ['state', 'state'],
-  ['cmd_result', 'cmd/result'],
-]);
 
 export interface PicketWsOptions {
   adapter: PicketAdapter;
@@ -133,27 +127,11 @@ export function createPicketWsEndpoint(o: PicketWsOptions) {
 
   async function handleFrame(session: WsSession, data: RawData): Promise<void> {
     const raw = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
-    let frame: unknown;
-    try {
-      frame = JSON.parse(raw.toString());
-    } catch {
-      o.adapter.reject(session, 'malformed_json', 'frame is not valid JSON');
-      return;
-    }
-    const type = (frame as { type?: unknown } | null)?.type;
-    const kind = FRAME_KINDS.get(type);
-    if (!kind) {
-      o.adapter.reject(
-        session,
-        'schema_invalid',
-        `frame type must be hello, state or cmd_result (got ${JSON.stringify(type)})`,
-      );
-      return;
-    }
-    const outcome = await Promise.resolve(o.adapter.receive(session, kind, raw, true)).catch(() => undefined);
-    const seq = (frame as { seq?: unknown }).seq;
+    const outcome = await Promise.resolve(o.adapter.receive(session, 'frame', raw, true)).catch(
+      () => undefined,
+    );
     // a WebSocket device learns that a reading is stored from this ack (MQTT: PUBACK)
-    if (kind === 'state' && outcome?.ok && typeof seq === 'number') session.send({ type: 'ack', seq });
+    if (outcome?.stored !== undefined) session.send({ type: 'ack', seq: outcome.stored });
   }
 
   function close(): void {

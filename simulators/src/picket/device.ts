@@ -29,8 +29,9 @@ import {
   type PicketTransport,
   type QoS,
   SimulatorOptionsError,
+  type TransportTuning,
 } from './transport.js';
-import { type TransportTuning, transportFor } from './transports.js';
+import { transportFor } from './transports.js';
 import { UnackedStates } from './unacked.js';
 
 export interface PicketDeviceOptions extends TransportTuning {

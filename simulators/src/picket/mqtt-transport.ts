@@ -12,18 +12,16 @@ import {
   type PicketTransport,
   type QoS,
   type TransportCredentials,
+  type TransportTuning,
+  tuned,
 } from './transport.js';
 import { decode } from './wire.js';
 
-export interface MqttTransportOptions extends TransportCredentials {
+export interface MqttTransportOptions extends TransportCredentials, TransportTuning {
   /** mqtt://host:port, mqtts://…, ws://host:port/mqtt */
   url: string;
   /** QoS of state messages; status, hello and results always use QoS 1 */
   qos: QoS;
-  connectTimeoutMs?: number;
-  keepaliveSeconds?: number;
-  /** how long a clean close may wait for the broker before the socket is dropped */
-  closeTimeoutMs?: number;
 }
 
 // CONNACK return codes that mean "these credentials will not do" (MQTT 3.1.1 §3.2.2.3,
@@ -38,15 +36,8 @@ function classify(error: Error): DeviceProblem {
 }
 
 export function mqttTransport(options: MqttTransportOptions): PicketTransport {
-  const {
-    url,
-    id,
-    token,
-    qos,
-    connectTimeoutMs = 10_000,
-    keepaliveSeconds = 30,
-    closeTimeoutMs = 2000,
-  } = options;
+  const { url, id, token, qos } = options;
+  const { connectTimeoutMs, keepaliveSeconds, closeTimeoutMs } = tuned(options);
   const topic = {
     status: picketTopic(id, 'status'),
     hello: picketTopic(id, 'hello'),

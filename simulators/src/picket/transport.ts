@@ -70,6 +70,21 @@ export interface TransportCredentials {
 
 export type QoS = 0 | 1;
 
+/** How patient a transport is; each has the same defaults. */
+export interface TransportTuning {
+  connectTimeoutMs?: number;
+  /** MQTT keepalive; on the picket WebSocket, how often it pings (0 = never) */
+  keepaliveSeconds?: number;
+  /** how long a clean close may wait for the gateway before the socket is dropped */
+  closeTimeoutMs?: number;
+}
+
+export const DEFAULT_TUNING: Required<TransportTuning> = {
+  connectTimeoutMs: 10_000,
+  keepaliveSeconds: 30,
+  closeTimeoutMs: 2000,
+};
+
 /** Wrong options given to the simulator (a bad URL, an invalid id): fix the call, retrying will not help. */
 export class SimulatorOptionsError extends Error {
   override name = 'SimulatorOptionsError';
@@ -109,4 +124,13 @@ export function resolveGatewayEndpoint(gateway: string | URL): GatewayEndpoint {
         `${url.toString()}: use mqtt://host:port, ws://host:port/mqtt or ws://host:port/picket`,
       );
   }
+}
+
+/** The tuning with a default for every value left out (or passed on as undefined). */
+export function tuned(options: TransportTuning): Required<TransportTuning> {
+  return {
+    connectTimeoutMs: options.connectTimeoutMs ?? DEFAULT_TUNING.connectTimeoutMs,
+    keepaliveSeconds: options.keepaliveSeconds ?? DEFAULT_TUNING.keepaliveSeconds,
+    closeTimeoutMs: options.closeTimeoutMs ?? DEFAULT_TUNING.closeTimeoutMs,
+  };
 }

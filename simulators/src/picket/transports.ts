@@ -5,14 +5,9 @@ import {
   type QoS,
   resolveGatewayEndpoint,
   type TransportCredentials,
+  type TransportTuning,
 } from './transport.js';
 import { picketWsTransport } from './ws-transport.js';
-
-export interface TransportTuning {
-  connectTimeoutMs?: number;
-  keepaliveSeconds?: number;
-  closeTimeoutMs?: number;
-}
 
 export function transportFor(
   gateway: string | URL,

@@ -12,29 +12,20 @@ import {
   type PicketTransport,
   type QoS,
   type TransportCredentials,
+  type TransportTuning,
+  tuned,
 } from './transport.js';
 
-export interface PicketWsTransportOptions extends TransportCredentials {
+export interface PicketWsTransportOptions extends TransportCredentials, TransportTuning {
   /** ws://host:port/picket */
   url: string;
   /** 1: keep states until the gateway acks them; 0: fire and forget */
   qos: QoS;
-  connectTimeoutMs?: number;
-  /** ping this often; a connection that misses a pong is dropped (0 = never) */
-  keepaliveSeconds?: number;
-  closeTimeoutMs?: number;
 }
 
 export function picketWsTransport(options: PicketWsTransportOptions): PicketTransport {
-  const {
-    url,
-    id,
-    token,
-    qos,
-    connectTimeoutMs = 10_000,
-    keepaliveSeconds = 30,
-    closeTimeoutMs = 2000,
-  } = options;
+  const { url, id, token, qos } = options;
+  const { connectTimeoutMs, keepaliveSeconds, closeTimeoutMs } = tuned(options);
 
   function open(signal: AbortSignal): Promise<WebSocket> {
     const socket = new WebSocket(url, {
