@@ -305,13 +305,14 @@ export class PicketAdapter implements CommandTarget {
       );
       if (published) stored.push(published);
     }
+    const done: Outcome = outcome.ok ? { ok: true, stored: seq } : { ...outcome, stored: seq };
     if (stored.length === 0) {
       this.#readingsFast.inc();
-      return { ...outcome, stored: seq };
+      return done;
     }
     return Promise.all(stored).then(() => {
       this.#readingsDurable.inc();
-      return { ...outcome, stored: seq };
+      return done;
     });
   }
 
