@@ -14,6 +14,21 @@ const BENCHES: Record<string, Bench> = {
       'MQTT device readings → NATS: readings/s, p50/p99 latency (QoS 0/1) vs aedes and mosquitto; RSS per idle connection',
     run: async (argv) => (await import('./ingest.js')).runIngest(argv),
   },
+  flash: {
+    summary:
+      'flashing a 4 MB image through the ESP ROM simulator at 921600 baud: wall time and throughput, with and without compression',
+    run: async (argv) => (await import('./flash.js')).runFlash(argv),
+  },
+  ble: {
+    summary:
+      'BLE advertisements decoded/s per core, and end to end from simulated proxies through dedupe to sentinel.state.>',
+    run: async (argv) => (await import('./ble.js')).runBle(argv),
+  },
+  failover: {
+    summary:
+      'time for each single-writer subsystem to move to the other node after SIGKILL and after a graceful stop',
+    run: async (argv) => (await import('./failover.js')).runFailover(argv),
+  },
 };
 
 function usage(): string {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes a fresh clone runnable: npm dependencies, and Debian's nats-server (plus
-# mosquitto and its clients with --test, used as a peer by tests and benchmarks).
+# mosquitto and its clients with --test, used as a peer by tests and benchmarks;
+# socat and chromium with --test, for the flasher's pty and browser tests).
 # Quiet when everything is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +18,9 @@ command -v nats-server >/dev/null 2>&1 || need+=(nats-server)
 if [ "${1:-}" = "--test" ]; then
   command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
   command -v mosquitto_pub >/dev/null 2>&1 || need+=(mosquitto-clients)
+  # socat gives the ESP ROM simulator its pseudo-terminal; chromium runs the web pages' tests
+  command -v socat >/dev/null 2>&1 || need+=(socat)
+  command -v chromium >/dev/null 2>&1 || need+=(chromium)
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 

@@ -1,10 +1,15 @@
 // `sentinel`: the one command-line entry point. Exit codes (CONTRACT.md §1):
 // 0 success, 1 handled error (one line on stderr), 2 bad usage.
 import { Command, CommanderError } from 'commander';
+import { registerBleCommands } from './commands/ble.js';
+import { registerBleProxyCommand } from './commands/ble-proxy.js';
 import { registerBusCommands } from './commands/bus.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerDeviceCommands } from './commands/device.js';
+import { registerFirmwareFormatCommands } from './commands/firmware-formats.js';
+import { registerFlashCommands } from './commands/flash.js';
 import { registerGatewayCommand } from './commands/gateway.js';
+import { registerNatsAuthCommands } from './commands/nats-auth.js';
 import { registerSimulateCommands } from './commands/simulate.js';
 import { CliError, UsageError } from './errors.js';
 
@@ -20,6 +25,11 @@ export function buildProgram(): Command {
   registerSimulateCommands(program);
   registerBusCommands(program);
   registerDemoCommand(program);
+  registerFirmwareFormatCommands(program);
+  registerFlashCommands(program);
+  registerBleCommands(program);
+  registerBleProxyCommand(program);
+  registerNatsAuthCommands(program);
   for (const command of allCommands(program)) command.exitOverride();
   return program;
 }

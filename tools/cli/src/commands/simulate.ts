@@ -17,12 +17,16 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { CliError, UsageError } from '../errors.js';
 import { addGatewayOptions, gatewayOptionValues, STORE_OPTIONS } from './options.js';
+import { registerBleSimulator } from './simulate-ble.js';
+import { registerEspRomSimulator } from './simulate-esp-rom.js';
 
 export function registerSimulateCommands(program: Command): void {
   const simulate = program
     .command('simulate')
     .description('run simulated devices against a gateway (tests, demos, load)');
   registerSimulatePicket(simulate);
+  registerEspRomSimulator(simulate);
+  registerBleSimulator(simulate);
 }
 
 // ---------------------------------------------------------------------------

@@ -1,0 +1,2 @@
+// @sentinel/ble-proxy: a BLE proxy node (noble → NATS).
+export {};

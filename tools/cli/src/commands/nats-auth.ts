@@ -1,0 +1,4 @@
+import type { Command } from 'commander';
+
+/** Placeholder: filled in by the work on nats-auth. */
+export function registerNatsAuthCommands(_program: Command): void {}
