@@ -21,6 +21,8 @@ if [ "${1:-}" = "--test" ]; then
   # socat gives the ESP ROM simulator its pseudo-terminal; chromium runs the web pages' tests
   command -v socat >/dev/null 2>&1 || need+=(socat)
   command -v chromium >/dev/null 2>&1 || need+=(chromium)
+  # pyserial's RFC 2217 client drives the ROM simulator the way esptool does
+  [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import serial' 2>/dev/null || need+=(python3-serial)
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 
