@@ -1,6 +1,54 @@
 // @sentinel/simulators: simulated devices for tests, demos and load runs.
 export { Backoff, type BackoffOptions, DEFAULT_BACKOFF } from './backoff.js';
 export { type Cancel, type Clock, type ManualClock, manualClock, systemClock } from './clock.js';
+export {
+  CHIP_DETECT_MAGIC_REG_ADDR,
+  CHIP_PROFILES,
+  type ChipProfile,
+  ESP_CHIPS,
+  type EspChip,
+} from './esp-rom/chips.js';
+export {
+  CHECKSUM_SEED,
+  checksum as espChecksum,
+  ESP_RAM_BLOCK,
+  Op as EspOp,
+  ROM_BAUD,
+  ROM_FLASH_WRITE_SIZE,
+  RomError as EspRomError,
+  STUB_FLASH_WRITE_SIZE,
+  StubError as EspStubError,
+  SYNC_PAYLOAD,
+} from './esp-rom/protocol.js';
+export { PtyHost, PtyHostError, type PtyHostEvents, type PtyHostOptions } from './esp-rom/pty.js';
+export { type ChipPins, pinsFor, type SerialSignals } from './esp-rom/reset-circuit.js';
+export {
+  type Rfc2217Options,
+  type Rfc2217Server,
+  type Rfc2217Stats,
+  serveRfc2217,
+} from './esp-rom/rfc2217.js';
+export {
+  type EspCommandOutcome,
+  type EspRomEvents,
+  type EspRomFaults,
+  EspRomOptionsError,
+  EspRomSimulator,
+  type EspRomSimulatorOptions,
+  type EspRomState,
+  type EspRomStats,
+  type ResetCause,
+  type SerialDevice,
+} from './esp-rom/simulator.js';
+export { SlipDecoder, type SlipEvent, slipEncode } from './esp-rom/slip.js';
+export {
+  serveEspRomOverWebSocket,
+  type WsBridge,
+  type WsBridgeOptions,
+  type WsBridgeStats,
+  type WsControl,
+  WsControlSchema,
+} from './esp-rom/ws-bridge.js';
 export { EventTimeoutError, type WaitForEventOptions, waitForEvent } from './events.js';
 export { CredentialLineSchema, parsePicketCredentials, picketIdOf } from './picket/credentials.js';
 export {
