@@ -1,2 +1,2 @@
 // @sentinel/devices: device definitions as data, and the pure decoders that read them.
-export {};
+export * from './ble/index.js';

@@ -2,6 +2,28 @@
 export { Backoff, type BackoffOptions, DEFAULT_BACKOFF } from './backoff.js';
 export { type Cancel, type Clock, type ManualClock, manualClock, systemClock } from './clock.js';
 export {
+  type AdvertisementSpec,
+  BleEncodeError,
+  type BthomeEncodeInput,
+  type EddystoneEncodeInput,
+  type EncodeBase,
+  encodeAdvertisement,
+  encodeBthome,
+  encodeEddystone,
+  encodeIbeacon,
+  encodeLayoutAdvertisement,
+  encodeMibeacon,
+  encodeQingping,
+  encodeXiaomiScale,
+  type IbeaconEncodeInput,
+  LAYOUT_FORMAT_IDS,
+  type LayoutEncodeInput,
+  type Measurements,
+  type MibeaconEncodeInput,
+  type QingpingEncodeInput,
+  type XiaomiScaleEncodeInput,
+} from './ble/encoders/index.js';
+export {
   CHIP_DETECT_MAGIC_REG_ADDR,
   CHIP_PROFILES,
   type ChipProfile,
