@@ -2,6 +2,7 @@
 
 export * from './chips.js';
 export * from './crc.js';
+export * from './flasher/index.js';
 export * from './format-error.js';
 export * from './hash.js';
 export * from './image/index.js';

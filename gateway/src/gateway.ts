@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createServer as createTcpServer, type Server as TcpServer } from 'node:net';
-import { CredentialVerifier } from './auth/credentials.js';
+import { CredentialStore, CredentialVerifier } from './auth/credentials.js';
 import { openBus } from './bus/bus.js';
 import { connectBus } from './bus/connect.js';
 import { DurablePublisher } from './bus/durable-publisher.js';
@@ -22,6 +22,7 @@ import { embeddedStoreDir } from './store.js';
 import { createHttpServer } from './transports/http.js';
 import { createMqttTransport } from './transports/mqtt.js';
 import { createPicketWsEndpoint } from './transports/picket-ws.js';
+import { flashRoutes } from './web/flash-routes.js';
 
 export interface Gateway {
   readonly nodeId: string;
@@ -95,6 +96,7 @@ export async function startGateway(config: GatewayConfig, options: { log?: Logge
     });
     router.addTarget(adapter);
     router.start();
+    const credentialStore = new CredentialStore(bus.kv.credentials);
     const verifier = await CredentialVerifier.start(bus.kv.credentials, (id) => adapter.revoke(id));
     cleanup.push(() => verifier.stop());
 
@@ -119,6 +121,7 @@ export async function startGateway(config: GatewayConfig, options: { log?: Logge
         log,
         upgradePicket: picketWs.upgrade,
         attachMqtt: mqtt.attach,
+        flash: flashRoutes({ dataDir: config.dataDir, addDevice: (id) => credentialStore.add(id), log }),
       }),
     );
     // the steps below run in reverse: stop accepting connections and commands, answer

@@ -22,6 +22,8 @@ export interface HttpOptions {
   log: Logger;
   upgradePicket(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void>;
   attachMqtt(stream: Duplex, req: IncomingMessage): void;
+  /** the browser flasher's routes (/flash, /api/firmware, /firmware/…, /api/provision); true when handled */
+  flash?: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
 }
 
 const MAX_BODY_BYTES = 16 * 1024;
@@ -38,6 +40,7 @@ export function createHttpServer(o: HttpOptions): Server {
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
+    if (o.flash && (await o.flash(req, res, url))) return;
     const command = /^\/api\/entities\/([^/]+)\/command$/.exec(url.pathname);
     if (req.method === 'POST' && command) {
       const body = await readBody(req);

@@ -1,0 +1,169 @@
+// The browser flasher's HTTP side: the /flash page, its script (bundled from
+// firmware's flasher core with esbuild on first request, then cached), the firmware
+// builds under <data>/firmware, and POST /api/provision, which registers a device and
+// answers with the NVS partition that carries its gateway URLs and credentials.
+
+import { readFile } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { buildProvisioningNvs, PicketIdSchema } from '@sentinel/firmware';
+import { z } from 'zod';
+import { FirmwareStore } from '../firmware-store.js';
+import type { Logger } from '../log.js';
+
+export interface FlashRoutesOptions {
+  dataDir: string;
+  /** registers a picket device; rejects with DeviceExistsError when the id is taken */
+  addDevice(id: string): Promise<{ device_id: string; token: string }>;
+  log: Logger;
+}
+
+const PAGE = new URL('./flash.html', import.meta.url);
+const APP_ENTRY = fileURLToPath(new URL('./flash-app.ts', import.meta.url));
+const MAX_PROVISION_BODY = 8 * 1024;
+
+const GatewayUrlSchema = z
+  .string()
+  .url()
+  .refine((u) => /^(mqtts?|wss?):\/\//.test(u), 'gateway URLs are mqtt://, mqtts://, ws:// or wss://');
+
+export const ProvisionRequestSchema = z.object({
+  device_id: PicketIdSchema,
+  gateway_urls: z.array(GatewayUrlSchema).min(1).max(4),
+  /** the NVS partition's size from the image's partition table */
+  nvs_size: z
+    .number()
+    .int()
+    .min(0x3000)
+    .max(0x100000)
+    .refine((n) => n % 0x1000 === 0, 'the NVS size is a multiple of 4096'),
+  wifi: z.object({ ssid: z.string().min(1).max(32), password: z.string().max(64) }).optional(),
+});
+
+type Handler = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
+
+export function flashRoutes(o: FlashRoutesOptions): Handler {
+  const store = new FirmwareStore(o.dataDir);
+  let bundle: Promise<string> | undefined;
+
+  const script = () => {
+    bundle ??= buildScript().catch((error: unknown) => {
+      bundle = undefined; // try again on the next request
+      throw error;
+    });
+    return bundle;
+  };
+
+  return async (req, res, url) => {
+    const path = url.pathname;
+    if (req.method === 'GET' && path === '/flash') {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      res.end(await readFile(PAGE));
+      return true;
+    }
+    if (req.method === 'GET' && path === '/flash/app.js') {
+      res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-cache' });
+      res.end(await script());
+      return true;
+    }
+    if (req.method === 'GET' && path === '/api/firmware') {
+      json(res, 200, await store.list());
+      return true;
+    }
+    if (req.method === 'GET' && path.startsWith('/firmware/')) {
+      let relative: string | undefined;
+      try {
+        relative = decodeURIComponent(path.slice('/firmware/'.length));
+      } catch {
+        relative = undefined; // a malformed %-escape names no file
+      }
+      const file = relative === undefined ? undefined : await store.file(relative);
+      if (!file) {
+        json(res, 404, { error: `no such firmware file: ${path}` });
+        return true;
+      }
+      res.writeHead(200, {
+        'content-type': path.endsWith('.json') ? 'application/json' : 'application/octet-stream',
+        'content-length': file.length,
+      });
+      res.end(file);
+      return true;
+    }
+    if (req.method === 'POST' && path === '/api/provision') {
+      await provision(req, res);
+      return true;
+    }
+    return false;
+  };
+
+  async function provision(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await readLimited(req, MAX_PROVISION_BODY);
+    if (body === undefined) return json(res, 413, { error: `body over ${MAX_PROVISION_BODY} bytes` });
+    let parsed: z.infer<typeof ProvisionRequestSchema>;
+    try {
+      parsed = ProvisionRequestSchema.parse(JSON.parse(body.toString('utf8')));
+    } catch (error) {
+      const reason =
+        error instanceof z.ZodError
+          ? `${error.issues[0]?.path.join('.') || 'body'}: ${error.issues[0]?.message}`
+          : 'the body is not JSON';
+      return json(res, 400, { error: reason });
+    }
+    let credentials: { device_id: string; token: string };
+    try {
+      credentials = await o.addDevice(parsed.device_id);
+    } catch (error) {
+      if ((error as Error).name === 'DeviceExistsError')
+        return json(res, 409, {
+          error: `device "${parsed.device_id}" is already registered: pick another id or remove it first`,
+        });
+      throw error;
+    }
+    const nvs = buildProvisioningNvs(
+      {
+        gatewayUrls: parsed.gateway_urls,
+        deviceId: parsed.device_id,
+        token: credentials.token,
+        ...(parsed.wifi ? { wifi: parsed.wifi } : {}),
+      },
+      parsed.nvs_size,
+    );
+    // the token and Wi-Fi password travel only in the NVS bytes, never into the log
+    o.log.info(
+      { device_id: credentials.device_id, gateway_urls: parsed.gateway_urls },
+      'device provisioned from the flasher page',
+    );
+    json(res, 200, { device_id: credentials.device_id, nvs: Buffer.from(nvs).toString('base64') });
+  }
+}
+
+async function buildScript(): Promise<string> {
+  const esbuild = await import('esbuild');
+  const result = await esbuild.build({
+    entryPoints: [APP_ENTRY],
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'chrome110',
+    minify: true,
+    write: false,
+    logLevel: 'silent',
+  });
+  return result.outputFiles[0]!.text;
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+async function readLimited(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) return undefined;
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
