@@ -1,6 +1,5 @@
 // @sentinel/simulators: simulated devices for tests, demos and load runs.
 export { Backoff, type BackoffOptions, DEFAULT_BACKOFF } from './backoff.js';
-export { type Cancel, type Clock, type ManualClock, manualClock, systemClock } from './clock.js';
 export {
   type AdvertisementSpec,
   BleEncodeError,
@@ -23,6 +22,7 @@ export {
   type QingpingEncodeInput,
   type XiaomiScaleEncodeInput,
 } from './ble/encoders/index.js';
+export { type Cancel, type Clock, type ManualClock, manualClock, systemClock } from './clock.js';
 export {
   CHIP_DETECT_MAGIC_REG_ADDR,
   CHIP_PROFILES,
