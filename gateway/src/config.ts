@@ -2,6 +2,7 @@
 // Precedence: defaults < environment (SENTINEL_*) < command-line flags.
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { lockTimings } from './bus/locks.js';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveMs = z.coerce.number().int().positive();
@@ -46,6 +47,30 @@ export const GATEWAY_OPTIONS = {
     help: 'HTTP API, web UI, WebSocket /picket and /mqtt (0 = any free port)',
     schema: port.default(8080),
   },
+  mqttTlsPort: {
+    flag: '--mqtt-tls-port <n>',
+    env: 'SENTINEL_MQTT_TLS_PORT',
+    help: 'MQTT 3.1.1 over TLS, when TLS is on (0 = any free port)',
+    schema: port.default(8883),
+  },
+  tls: {
+    flag: '--tls <mode>',
+    env: 'SENTINEL_TLS',
+    help: 'off, or auto: TLS for MQTT and HTTPS/WSS with a local CA and server certificate made once under <data>/tls (--tls-cert/--tls-key turn TLS on with your own)',
+    schema: z.enum(['off', 'auto']).default('off'),
+  },
+  tlsCert: {
+    flag: '--tls-cert <file>',
+    env: 'SENTINEL_TLS_CERT',
+    help: 'PEM server certificate (chain) for MQTT over TLS and HTTPS/WSS; needs --tls-key',
+    schema: z.string().min(1).optional(),
+  },
+  tlsKey: {
+    flag: '--tls-key <file>',
+    env: 'SENTINEL_TLS_KEY',
+    help: 'PEM private key of --tls-cert',
+    schema: z.string().min(1).optional(),
+  },
   host: {
     flag: '--host <addr>',
     env: 'SENTINEL_HOST',
@@ -64,7 +89,7 @@ export const GATEWAY_OPTIONS = {
   reconnectGraceMs: {
     flag: '--reconnect-grace <ms>',
     env: 'SENTINEL_RECONNECT_GRACE_MS',
-    help: 'after a restart, how long devices this node held may take to reconnect before they count as offline',
+    help: 'how long the devices of a restarted or dead node may take to reconnect (here or on another node) before they count as offline',
     schema: positiveMs.default(30_000),
   },
   commandTimeoutMs: {
@@ -117,6 +142,30 @@ export const GATEWAY_OPTIONS = {
       .positive()
       .default(1024 ** 3),
   },
+  lockTtlMs: {
+    flag: '--lock-ttl <ms>',
+    env: 'SENTINEL_LOCK_TTL_MS',
+    help: 'leader lease of single-writer subsystems (same on every node): a crash costs at most TTL + grace',
+    schema: positiveMs.min(500).default(15_000),
+  },
+  lockHeartbeatMs: {
+    flag: '--lock-heartbeat <ms>',
+    env: 'SENTINEL_LOCK_HEARTBEAT_MS',
+    help: 'how often a leader renews its lease (and a node says it is alive)',
+    schema: positiveMs.default(5000),
+  },
+  lockGraceMs: {
+    flag: '--lock-grace <ms>',
+    env: 'SENTINEL_LOCK_GRACE_MS',
+    help: 'allowance past the lock TTL for a standby to take over (it polls five times in it)',
+    schema: positiveMs.default(5000),
+  },
+  natsReplicas: {
+    flag: '--nats-replicas <n>',
+    env: 'SENTINEL_NATS_REPLICAS',
+    help: 'replicas of new KV buckets and streams (0 = 3 when the NATS cluster has 3 or more servers, else 1)',
+    schema: z.coerce.number().int().min(0).max(5).default(0),
+  },
   logLevel: {
     flag: '--log-level <level>',
     env: 'SENTINEL_LOG_LEVEL',
@@ -165,5 +214,16 @@ export function resolveGatewayConfig(
       explicit[issue.path[0] as keyof Options] !== undefined ? option.flag.split(' ')[0] : option.env;
     throw new ConfigError(`${source}: ${issue.message}`);
   }
-  return parsed.data as GatewayConfig;
+  const config = parsed.data as GatewayConfig;
+  try {
+    lockTimings({
+      ttlMs: config.lockTtlMs,
+      heartbeatMs: config.lockHeartbeatMs,
+      graceMs: config.lockGraceMs,
+    });
+  } catch (error) {
+    // the lease settings only make sense together: a heartbeat must fit twice before the step-down
+    throw new ConfigError(`--lock-heartbeat: ${(error as Error).message}`, { cause: error });
+  }
+  return config;
 }

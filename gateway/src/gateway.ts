@@ -5,10 +5,17 @@ import { once } from 'node:events';
 import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createServer as createTcpServer, type Server as TcpServer } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import { CredentialStore, CredentialVerifier } from './auth/credentials.js';
+import { startBleAdapter } from './ble/adapter.js';
 import { openBus } from './bus/bus.js';
 import { connectBus } from './bus/connect.js';
 import { DurablePublisher } from './bus/durable-publisher.js';
+import { ensureLockTtl, lockTimings } from './bus/locks.js';
+import { BUCKET } from './bus/names.js';
+import { Cluster } from './cluster/cluster.js';
+import { replicasFor } from './cluster/replicas.js';
+import { ResendFilter } from './cluster/resend-filter.js';
 import type { GatewayConfig } from './config.js';
 import { createLogger, type Logger, ThrottledLog } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
@@ -22,12 +29,17 @@ import { embeddedStoreDir } from './store.js';
 import { createHttpServer } from './transports/http.js';
 import { createMqttTransport } from './transports/mqtt.js';
 import { createPicketWsEndpoint } from './transports/picket-ws.js';
+import { loadTls, watchHandshakeFailures } from './transports/tls.js';
 import { flashRoutes } from './web/flash-routes.js';
 
 export interface Gateway {
   readonly nodeId: string;
   readonly mqttPort: number;
   readonly httpPort: number;
+  /** MQTT over TLS, when --tls or --tls-cert/--tls-key turned TLS on (HTTP is then HTTPS) */
+  readonly mqttTlsPort?: number | undefined;
+  /** the CA certificate devices must trust, when --tls auto made one */
+  readonly tlsCaFile?: string | undefined;
   readonly natsUrl: string;
   readonly metrics: Metrics;
   /** the embedded nats-server's pid (undefined with --nats) */
@@ -50,6 +62,8 @@ export async function startGateway(config: GatewayConfig, options: { log?: Logge
   };
 
   try {
+    // first, so a bad certificate option fails before anything starts
+    const tls = await loadTls(config);
     let supervisor: NatsServerSupervisor | undefined;
     if (!config.natsUrl) {
       supervisor = await NatsServerSupervisor.start({
@@ -67,8 +81,20 @@ export async function startGateway(config: GatewayConfig, options: { log?: Logge
       name: `sentinel-gateway-${config.nodeId}`,
       log,
     });
-    cleanup.push(() => nc.drain());
-    const bus = await openBus(nc, { maxAgeSeconds: config.historyMaxAge, maxBytes: config.historyMaxBytes });
+    // drain fails while NATS is away; the connection must still close, or its reconnect timer keeps the process alive
+    cleanup.push(() => nc.drain().catch(() => nc.close()));
+    const timings = lockTimings({
+      ttlMs: config.lockTtlMs,
+      heartbeatMs: config.lockHeartbeatMs,
+      graceMs: config.lockGraceMs,
+    });
+    const replicas = replicasFor(nc, config.natsReplicas);
+    const bus = await openBus(
+      nc,
+      { maxAgeSeconds: config.historyMaxAge, maxBytes: config.historyMaxBytes },
+      { replicas, lockTtlMs: timings.ttlMs },
+    );
+    await ensureLockTtl(bus.jsm, BUCKET.locks, timings.ttlMs, log);
 
     const registry = await Registry.start(bus.kv, log);
     cleanup.push(() => registry.stop());
@@ -93,9 +119,31 @@ export async function startGateway(config: GatewayConfig, options: { log?: Logge
       maxMessageBytes: config.maxMessageBytes,
       deviceRate: config.deviceRate,
       deviceBurst: config.deviceBurst,
+      resends: new ResendFilter(bus.js, bus.jsm, log),
     });
     router.addTarget(adapter);
     router.start();
+    const cluster = await Cluster.start({
+      bus,
+      nodeId: config.nodeId,
+      timings,
+      replicas,
+      registry,
+      availability,
+      router,
+      commandTimeoutMs: config.commandTimeoutMs,
+      reconnectGraceMs: config.reconnectGraceMs,
+      metrics,
+      log,
+    });
+    cleanup.push(() => cluster.leave());
+    // BLE: one adapter per cluster, on whichever node holds the `ble` lock
+    cluster.lead('ble', (lease) =>
+      startBleAdapter(
+        { nc, js: bus.js, registry, state, availability, metrics, log: log.child({ subsystem: 'ble' }) },
+        lease,
+      ),
+    );
     const credentialStore = new CredentialStore(bus.kv.credentials);
     const verifier = await CredentialVerifier.start(bus.kv.credentials, (id) => adapter.revoke(id));
     cleanup.push(() => verifier.stop());
@@ -109,6 +157,10 @@ export async function startGateway(config: GatewayConfig, options: { log?: Logge
     });
     const picketWs = createPicketWsEndpoint({ adapter, verifier, metrics, log });
     const tcp = new ClosableServer(createTcpServer((socket) => mqtt.attach(socket)));
+    const mqttTlsServer =
+      tls && createTlsServer({ cert: tls.cert, key: tls.key }, (socket) => mqtt.attach(socket));
+    if (mqttTlsServer) watchHandshakeFailures(mqttTlsServer, 'mqtt', metrics, log);
+    const mqttTls = mqttTlsServer ? new ClosableServer(mqttTlsServer) : undefined;
     const http = new ClosableServer(
       createHttpServer({
         nodeId: config.nodeId,
@@ -118,16 +170,18 @@ export async function startGateway(config: GatewayConfig, options: { log?: Logge
         state,
         availability,
         router,
+        cluster,
         log,
         upgradePicket: picketWs.upgrade,
         attachMqtt: mqtt.attach,
         flash: flashRoutes({ dataDir: config.dataDir, addDevice: (id) => credentialStore.add(id), log }),
+        tls,
       }),
     );
     // the steps below run in reverse: stop accepting connections and commands, answer
     // the commands under way, close device connections (devices go offline), then
     // wait for the servers to be closed
-    cleanup.push(() => Promise.all([tcp.closed(), http.closed()]));
+    cleanup.push(() => Promise.all([tcp.closed(), http.closed(), mqttTls?.closed()]));
     cleanup.push(async () => {
       picketWs.close();
       await mqtt.close();
@@ -138,16 +192,22 @@ export async function startGateway(config: GatewayConfig, options: { log?: Logge
     cleanup.push(() => router.stop());
     await tcp.listen(config.mqttPort, config.host);
     await http.listen(config.httpPort, config.host);
+    await mqttTls?.listen(config.mqttTlsPort, config.host);
     cleanup.push(() => {
       tcp.stopAccepting();
       http.stopAccepting();
+      mqttTls?.stopAccepting();
     });
+    // the first step of a stop: leadership moves to another node at once
+    cleanup.push(() => cluster.release());
     availability.reconcileAfter(config.reconnectGraceMs);
 
     const gateway: Gateway = {
       nodeId: config.nodeId,
       mqttPort: tcp.port,
       httpPort: http.port,
+      mqttTlsPort: mqttTls?.port,
+      tlsCaFile: tls?.caFile,
       natsUrl,
       metrics,
       get natsServerPid() {
@@ -161,6 +221,7 @@ export async function startGateway(config: GatewayConfig, options: { log?: Logge
         mqtt_port: gateway.mqttPort,
         http_port: gateway.httpPort,
         nats_url: natsUrl,
+        ...(tls ? { mqtt_tls_port: mqttTls?.port, tls: tls.source, tls_ca: tls.caFile } : {}),
       },
       'gateway ready',
     );

@@ -26,6 +26,10 @@ describe('gateway options', () => {
       mqttPort: ['1884', 1885],
       httpPort: ['8081', 8082],
       host: ['127.0.0.1', '::1'],
+      mqttTlsPort: ['8884', 8885],
+      tls: ['auto', 'off'],
+      tlsCert: ['/a.pem', '/b.pem'],
+      tlsKey: ['/a.key', '/b.key'],
       nodeId: ['node-a', 'node-b'],
       reconnectGraceMs: ['3000', 4000],
       commandTimeoutMs: ['1000', 2000],
@@ -35,6 +39,10 @@ describe('gateway options', () => {
       stateFlushMs: ['100', 200],
       historyMaxAge: ['60', 120],
       historyMaxBytes: ['1000000', 2000000],
+      lockTtlMs: ['20000', 30000],
+      lockHeartbeatMs: ['2000', 3000],
+      lockGraceMs: ['1000', 2000],
+      natsReplicas: ['1', 3],
       logLevel: ['warn', 'error'],
     };
     expect(Object.keys(samples).sort()).toEqual(Object.keys(GATEWAY_OPTIONS).sort());

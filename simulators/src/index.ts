@@ -1,5 +1,14 @@
 // @sentinel/simulators: simulated devices for tests, demos and load runs.
 export { Backoff, type BackoffOptions, DEFAULT_BACKOFF } from './backoff.js';
+export { type AirListener, BleAir } from './ble/air.js';
+export {
+  type NobleAdvertisement,
+  type SimulatedAdapterState,
+  type SimulatedBindingsOptions,
+  SimulatedNobleBindings,
+  toNobleAdvertisement,
+} from './ble/bindings.js';
+export { type BthomeReading, bthomeV2 } from './ble/bthome.js';
 export {
   type AdvertisementSpec,
   BleEncodeError,
@@ -22,6 +31,19 @@ export {
   type QingpingEncodeInput,
   type XiaomiScaleEncodeInput,
 } from './ble/encoders/index.js';
+export {
+  type CharacteristicProperty,
+  GattError,
+  type SimulatedCharacteristic,
+  SimulatedPeripheral,
+  type SimulatedService,
+} from './ble/peripheral.js';
+export { type BleScenario, BleScenarioSchema, scenarioAir } from './ble/scenario.js';
+export {
+  type SimulatedAdvertisement,
+  SimulatedBleSensor,
+  type SimulatedBleSensorOptions,
+} from './ble/sensor.js';
 export { type Cancel, type Clock, type ManualClock, manualClock, systemClock } from './clock.js';
 export {
   CHIP_DETECT_MAGIC_REG_ADDR,
@@ -93,6 +115,7 @@ export {
   type SimulatedEntity,
   temperatureSensor,
 } from './picket/entities.js';
+export { type FailoverTransport, failoverTransport } from './picket/failover.js';
 export {
   type DeviceCredentials,
   type FleetSummary,

@@ -74,7 +74,7 @@ export async function startCliGateway(args: string[], env: NodeJS.ProcessEnv = {
   const ready = await new Promise<Ready>((resolve, reject) => {
     lines.once('line', (line) => resolve(JSON.parse(line) as Ready));
     child.once('exit', (code) =>
-      reject(new Error(`gateway exited ${code} before ready: ${stderr.slice(-500)}`)),
+      reject(new Error(`gateway exited ${code} before ready: ${stderr.slice(-3000)}`)),
     );
   });
   return {

@@ -20,6 +20,9 @@ export class DeviceExistsError extends Error {
 export class InvalidDeviceIdError extends Error {
   override name = 'InvalidDeviceIdError';
 }
+export class DeviceNotRegisteredError extends Error {
+  override name = 'DeviceNotRegisteredError';
+}
 
 const hashToken = (token: string) => createHash('sha256').update(token).digest();
 
@@ -49,6 +52,24 @@ export class CredentialStore {
       }
       throw error;
     }
+    return { device_id: picketDeviceId(id), token };
+  }
+
+  /**
+   * A new token for a registered device; the old one stops working at once and
+   * live connections made with it are closed (the verifier sees the hash change).
+   * Compare-and-set on the revision: two rotations at once cannot both win.
+   */
+  async rotate(id: string): Promise<{ device_id: string; token: string }> {
+    parsePicketId(id);
+    const entry = await this.kv.get(id);
+    if (entry?.operation !== 'PUT')
+      throw new DeviceNotRegisteredError(
+        `device "${id}" is not registered; add it with \`sentinel device add ${id}\``,
+      );
+    const token = randomBytes(32).toString('base64url');
+    const record: StoredCredential = { sha256: hashToken(token).toString('hex'), created: Date.now() };
+    await this.kv.update(id, JSON.stringify(record), entry.revision);
     return { device_id: picketDeviceId(id), token };
   }
 
@@ -94,8 +115,13 @@ export class CredentialVerifier {
     const verifier = new CredentialVerifier(kv, onRevoked);
     verifier.#stopWatch = await mirrorBucket(kv, (id, value) => {
       const record = StoredCredentialSchema.safeParse(value);
-      if (record.success) verifier.#hashes.set(id, Buffer.from(record.data.sha256, 'hex'));
-      else if (verifier.#hashes.delete(id)) verifier.onRevoked(id);
+      if (record.success) {
+        const previous = verifier.#hashes.get(id);
+        const hash = Buffer.from(record.data.sha256, 'hex');
+        verifier.#hashes.set(id, hash);
+        // a rotated token: connections made with the old one must not outlive it
+        if (previous && !previous.equals(hash)) verifier.onRevoked(id);
+      } else if (verifier.#hashes.delete(id)) verifier.onRevoked(id);
     });
     return verifier;
   }

@@ -36,18 +36,30 @@ const DUPLICATE_WINDOW_S = 120;
  * Opens (creating when missing) every bucket and the history stream. With `history`,
  * the stream's retention is brought to it; without (CLI tools), an existing stream is left alone.
  */
-export async function openBus(nc: NatsConnection, history?: HistoryOptions): Promise<Bus> {
+export interface BusLayout {
+  /** replicas of buckets and the stream when they are created (a NATS cluster: 3) */
+  replicas?: number;
+  /** max_age of sentinel_locks when it is created: the leader lease (see locks.ts) */
+  lockTtlMs?: number;
+}
+
+export async function openBus(
+  nc: NatsConnection,
+  history?: HistoryOptions,
+  layout: BusLayout = {},
+): Promise<Bus> {
   const jsm = await jetstreamManager(nc, { timeout: 10_000 });
   const js = jetstream(nc, { timeout: 10_000 });
-  await ensureHistoryStream(jsm, history);
+  const replicas = layout.replicas ?? 1;
+  await ensureHistoryStream(jsm, history, replicas);
   const kvm = new Kvm(js);
   const open = (name: string, ttlMs = 0) =>
-    kvm.create(name, { history: 1, storage: StorageType.File, ttl: ttlMs });
+    kvm.create(name, { history: 1, storage: StorageType.File, ttl: ttlMs, replicas });
   const [entities, devices, state, locks, bindings, credentials] = await Promise.all([
     open(BUCKET.entities),
     open(BUCKET.devices),
     open(BUCKET.state),
-    open(BUCKET.locks, 60_000),
+    open(BUCKET.locks, layout.lockTtlMs ?? 60_000),
     open(BUCKET.bindings),
     open(BUCKET.credentials),
   ]);
@@ -59,6 +71,7 @@ const DEFAULT_HISTORY: HistoryOptions = { maxAgeSeconds: 7 * 24 * 3600, maxBytes
 async function ensureHistoryStream(
   jsm: JetStreamManager,
   history: HistoryOptions | undefined,
+  replicas = 1,
 ): Promise<void> {
   const wanted = {
     max_age: nanos((history ?? DEFAULT_HISTORY).maxAgeSeconds * 1000),
@@ -79,6 +92,7 @@ async function ensureHistoryStream(
         subjects: [subject.stateAll],
         storage: StorageType.File,
         discard: DiscardPolicy.Old,
+        num_replicas: replicas,
         ...wanted,
       })
       .catch(async (addError: unknown) => {

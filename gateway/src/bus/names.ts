@@ -21,6 +21,9 @@ export const subject = {
   command: (entityId: string) => `sentinel.cmd.${entityId}`,
   commandAll: 'sentinel.cmd.*',
   deviceAvailability: (deviceId: string) => `sentinel.device.${deviceId}.availability`,
+  /** extension: a command forwarded to the node that holds the device's connection */
+  nodeCommand: (nodeId: string, entityId: string) => `sentinel.node.${nodeId}.cmd.${entityId}`,
+  nodeCommandAll: (nodeId: string) => `sentinel.node.${nodeId}.cmd.*`,
   /** extension: an entity's availability, derived from the devices of its bindings */
   entityAvailability: (entityId: string) => `sentinel.entity.${entityId}.availability`,
 };

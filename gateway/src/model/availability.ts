@@ -18,6 +18,9 @@ export class Availability {
   readonly #lastSeenWritten = new Map<string, number>();
   readonly #entityAvailable = new Map<string, boolean>();
   #reconcileTimer: NodeJS.Timeout | undefined;
+  /** cluster view: whether another live node holds the device (cluster/ sets it) */
+  #elsewhere: (deviceId: string) => boolean = () => false;
+  #handingOver = false;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -29,6 +32,23 @@ export class Availability {
   ) {}
 
   readonly isOnline = (deviceId: string): boolean => this.#online.has(deviceId);
+
+  /** Online on this node or on another live node (entity availability is judged cluster-wide). */
+  readonly isOnlineAnywhere = (deviceId: string): boolean =>
+    this.#online.has(deviceId) || this.#elsewhere(deviceId);
+
+  setClusterView(elsewhere: (deviceId: string) => boolean): void {
+    this.#elsewhere = elsewhere;
+  }
+
+  /**
+   * The node is stopping with another alive: connections that end from now on are
+   * not recorded offline, the devices reconnect to the other node (which judges
+   * those that do not, after its reconnect grace).
+   */
+  handOver(): void {
+    this.#handingOver = true;
+  }
 
   async deviceOnline(description: DeviceDescription): Promise<void> {
     const now = Date.now();
@@ -49,13 +69,15 @@ export class Availability {
     if (!this.#online.delete(deviceId)) return;
     this.log.debug({ device_id: deviceId }, 'device offline');
     this.metrics.devicesOnline.set(this.#online.size);
+    if (this.#handingOver) return;
     await this.#recordOffline(deviceId);
   }
 
   async #recordOffline(deviceId: string): Promise<void> {
     const now = Date.now();
+    // a device that moved to another node meanwhile stays online
+    if (!(await this.registry.markOffline(deviceId, this.nodeId, now))) return;
     this.#publishDevice(deviceId, false, now);
-    await this.registry.setDevicePresence(deviceId, { online: false, last_seen: now });
     await this.refreshEntities(deviceId);
   }
 
@@ -76,7 +98,7 @@ export class Availability {
     const ts = Date.now();
     const changes: Promise<void>[] = [];
     for (const entity of this.registry.entitiesOfDevice(deviceId)) {
-      const available = isAvailable(entity, this.isOnline);
+      const available = isAvailable(entity, this.isOnlineAnywhere);
       if (this.#entityAvailable.get(entity.id) === available) continue;
       this.#entityAvailable.set(entity.id, available);
       this.nc.publish(

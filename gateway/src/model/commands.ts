@@ -87,6 +87,8 @@ export class CommandRouter {
   #subscription: Subscription | undefined;
   readonly #targets = new Map<string, CommandTarget>();
   readonly #inFlight = new Set<Promise<void>>();
+  /** another node's way to the device, when none is online here (cluster/forwarding.ts) */
+  #forward: ((entity: EntityRecord, data: Uint8Array) => Promise<CommandReply> | undefined) | undefined;
   private readonly badRequests: ThrottledLog;
 
   constructor(
@@ -97,6 +99,10 @@ export class CommandRouter {
     private readonly log: Logger,
   ) {
     this.badRequests = new ThrottledLog(log);
+  }
+
+  setForwarder(forward: (entity: EntityRecord, data: Uint8Array) => Promise<CommandReply> | undefined): void {
+    this.#forward = forward;
   }
 
   addTarget(target: CommandTarget): void {
@@ -146,7 +152,8 @@ export class CommandRouter {
     if (msg.reply) msg.respond(JSON.stringify(reply));
   }
 
-  async route(entityId: string, data: Uint8Array): Promise<CommandReply> {
+  /** `local`: a request another node forwarded here; it is not forwarded again. */
+  async route(entityId: string, data: Uint8Array, local = false): Promise<CommandReply> {
     let body: unknown;
     try {
       body = JSON.parse(new TextDecoder().decode(data));
@@ -164,7 +171,10 @@ export class CommandRouter {
         (b) => b.device_id === deviceId && this.#targets.get(b.protocol)?.isOnline(deviceId),
       );
     const [binding] = onlineBindings(entity, isOnline);
-    if (!binding) return failure('unavailable', `no device of ${entity.name} is online`);
+    if (!binding) {
+      const forwarded = local ? undefined : this.#forward?.(entity, data);
+      return forwarded ?? failure('unavailable', `no device of ${entity.name} is online`);
+    }
     return this.#targets.get(binding.protocol)!.send(binding, request.data, this.timeoutMs);
   }
 }

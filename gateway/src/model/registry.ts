@@ -98,6 +98,29 @@ export class Registry {
     return next;
   }
 
+  /**
+   * Marks a device offline for `nodeId`, unless another node holds it now: a
+   * compare-and-set on the record, so a device that moved to another node (which
+   * wrote its own node_id meanwhile) stays online. False when nothing was written.
+   */
+  async markOffline(deviceId: string, nodeId: string, lastSeen: number): Promise<boolean> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const entry = await this.kv.devices.get(deviceId);
+      if (entry?.operation !== 'PUT') return false;
+      const current = DeviceRecordSchema.safeParse(entry.json()).data;
+      if (!current || (current.node_id !== undefined && current.node_id !== nodeId)) return false;
+      const next = { ...current, online: false, last_seen: lastSeen };
+      try {
+        await this.kv.devices.update(deviceId, JSON.stringify(next), entry.revision);
+        this.#applyDevice(deviceId, next);
+        return true;
+      } catch {
+        // written meanwhile (the device came back here or elsewhere): look again
+      }
+    }
+    return false;
+  }
+
   async setDevicePresence(deviceId: string, presence: { online: boolean; last_seen: number }): Promise<void> {
     const current = this.#devices.get(deviceId);
     if (!current) return;

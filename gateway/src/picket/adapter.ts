@@ -15,6 +15,7 @@ import {
   StatusSchema,
 } from '@sentinel/firmware';
 import type { z } from 'zod';
+import type { ResendFilter } from '../cluster/resend-filter.js';
 import type { ThrottledLog } from '../log.js';
 import type { Metrics, RejectReason } from '../metrics.js';
 import type { Availability } from '../model/availability.js';
@@ -76,6 +77,8 @@ export interface PicketAdapterOptions {
   maxMessageBytes: number;
   deviceRate: number;
   deviceBurst: number;
+  /** looks resent readings up in SENTINEL_HISTORY, so one stored by another node is not published again */
+  resends?: ResendFilter;
 }
 
 interface PendingCommand {
@@ -108,6 +111,7 @@ export class PicketAdapter implements CommandTarget {
     const previous = this.#sessions.get(session.picketId);
     this.#sessions.set(session.picketId, session);
     this.#buckets.set(session, new TokenBucket(this.o.deviceRate, this.o.deviceBurst));
+    this.o.resends?.opened(session);
     if (previous && previous !== session) previous.close('replaced by a new connection');
     await this.o.availability.deviceOnline(this.#describe(session.deviceId));
   }
@@ -247,7 +251,14 @@ export class PicketAdapter implements CommandTarget {
     return ok;
   }
 
-  #state(session: PicketSession, body: unknown, durable: boolean, raw: Buffer): Outcome | Promise<Outcome> {
+  #state(
+    session: PicketSession,
+    body: unknown,
+    durable: boolean,
+    raw: Buffer,
+    /** keys of a resent reading that is stored already (acknowledged, not published again) */
+    storedKeys?: ReadonlySet<string>,
+  ): Outcome | Promise<Outcome> {
     const parsed = StateSchema.safeParse(body);
     if (!parsed.success) {
       const seq = (body as { seq?: unknown } | null)?.seq;
@@ -259,11 +270,33 @@ export class PicketAdapter implements CommandTarget {
       );
     }
     const { seq, values } = parsed.data;
+    const resends = this.o.resends;
+    if (durable && !storedKeys && resends?.mayBeResend(session, parsed.data.ts)) {
+      const reading = parsed.data;
+      return Promise.all(
+        Object.keys(values).map(async (key) => {
+          const entity = this.o.registry.entityFor(PROTOCOL, session.deviceId, key);
+          const known =
+            entity &&
+            (await resends.isStored(session, {
+              deviceId: session.deviceId,
+              entityId: entity.id,
+              seq,
+              key,
+              ts: reading.ts!,
+            }));
+          return known ? key : undefined;
+        }),
+      ).then((keys) =>
+        this.#state(session, body, durable, raw, new Set(keys.filter((k) => k !== undefined))),
+      );
+    }
     const ts = parsed.data.ts ?? Date.now();
     const digest = durable ? createHash('sha1').update(raw).digest('base64url').slice(0, 12) : '';
     const stored: Promise<void>[] = [];
     let outcome: Outcome = ok;
     for (const key in values) {
+      if (storedKeys?.has(key)) continue;
       const value = values[key]!;
       const entity = this.o.registry.entityFor(PROTOCOL, session.deviceId, key);
       if (!entity) {

@@ -2,14 +2,17 @@
 // WebSocket upgrades for /picket (picket JSON) and /mqtt (MQTT over WebSocket).
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { createWebSocketStream, WebSocketServer } from 'ws';
+import type { Cluster } from '../cluster/cluster.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Availability } from '../model/availability.js';
 import type { CommandRouter } from '../model/commands.js';
 import type { Registry } from '../model/registry.js';
 import type { StatePublisher } from '../model/state.js';
+import { watchHandshakeFailures } from './tls.js';
 
 export interface HttpOptions {
   nodeId: string;
@@ -19,7 +22,11 @@ export interface HttpOptions {
   state: StatePublisher;
   availability: Availability;
   router: CommandRouter;
+  /** who leads what, and which nodes are alive (GET /status) */
+  cluster?: Pick<Cluster, 'status'>;
   log: Logger;
+  /** serve HTTPS (and WSS) with this certificate instead of plain HTTP (--tls) */
+  tls?: { cert: Buffer; key: Buffer } | undefined;
   upgradePicket(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void>;
   attachMqtt(stream: Duplex, req: IncomingMessage): void;
   /** the browser flasher's routes (/flash, /api/firmware, /firmware/…, /api/provision); true when handled */
@@ -31,12 +38,20 @@ const UI_PAGE = new URL('../web/index.html', import.meta.url);
 
 export function createHttpServer(o: HttpOptions): Server {
   const mqttWs = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
-  const server = createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res).catch((error) => {
       o.log.error({ err: error, url: req.url }, 'HTTP request failed');
       if (!res.headersSent) send(res, 500, { error: 'internal error' });
     });
-  });
+  };
+  let server: Server;
+  if (o.tls) {
+    const https = createHttpsServer({ cert: o.tls.cert, key: o.tls.key }, onRequest);
+    watchHandshakeFailures(https, 'https', o.metrics, o.log);
+    server = https;
+  } else {
+    server = createServer(onRequest);
+  }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
@@ -66,6 +81,7 @@ export function createHttpServer(o: HttpOptions): Server {
           devices: devices.length,
           devices_online: devices.filter((d) => o.availability.isOnline(d.id)).length,
           entities: o.registry.entities().length,
+          ...(o.cluster ? await o.cluster.status() : {}),
         });
       }
       case '/api/devices':

@@ -39,8 +39,11 @@ export interface PicketDeviceOptions extends TransportTuning {
   id: string;
   /** the token `sentinel device add <id>` printed */
   token: string;
-  /** mqtt://host:port, ws://host:port/mqtt or ws://host:port/picket (or give `transport`) */
-  gateway?: string | URL;
+  /**
+   * mqtt://host:port, ws://host:port/mqtt or ws://host:port/picket (or give `transport`);
+   * a list (the nodes of a cluster) is tried in turn, starting with the one that last worked
+   */
+  gateway?: string | URL | readonly (string | URL)[];
   /** time between state messages (default 5000 ms) */
   intervalMs?: number;
   /** 1 (default): keep states until the gateway confirms them, resend after reconnects; 0: fire and forget */

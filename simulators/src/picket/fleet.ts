@@ -12,7 +12,7 @@ export interface DeviceCredentials {
 
 export interface PicketFleetOptions
   extends Omit<PicketDeviceOptions, 'id' | 'token' | 'transport' | 'gateway'> {
-  gateway: string | URL;
+  gateway: string | URL | readonly (string | URL)[];
   devices: readonly DeviceCredentials[];
   /** spread the first connection attempts evenly over this long, as real devices never boot in the same millisecond (default 0) */
   rampUpMs?: number;

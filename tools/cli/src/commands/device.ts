@@ -1,7 +1,7 @@
-// `sentinel device add|remove|list`: picket device registration (CONTRACT.md §4).
+// `sentinel device add|rotate|remove|list`: picket device registration (CONTRACT.md §4).
 
 import { PicketIdSchema } from '@sentinel/firmware';
-import { openGatewayStore } from '@sentinel/gateway';
+import { CredentialStore, openGatewayStore } from '@sentinel/gateway';
 import type { Command } from 'commander';
 import { CliError, UsageError } from '../errors.js';
 import { addGatewayOptions, gatewayOptionValues, STORE_OPTIONS } from './options.js';
@@ -38,7 +38,8 @@ function checkIds(ids: string[]): void {
 function asCliError(error: unknown): never {
   const name = (error as Error)?.name;
   if (name === 'InvalidDeviceIdError') throw new UsageError((error as Error).message);
-  if (name === 'DeviceExistsError') throw new CliError((error as Error).message);
+  if (name === 'DeviceExistsError' || name === 'DeviceNotRegisteredError')
+    throw new CliError((error as Error).message);
   throw error;
 }
 
@@ -56,6 +57,24 @@ export function registerDeviceCommands(program: Command): void {
       for (const id of ids) {
         const credentials = await store.addDevice(id).catch(asCliError);
         process.stdout.write(`${JSON.stringify(credentials)}\n`);
+      }
+    });
+  });
+
+  addStoreOptions(
+    device
+      .command('rotate')
+      .description(
+        'issue new tokens: prints {"device_id","token"} per device, one JSON line each (shown once); the old token stops working and live connections made with it are closed',
+      )
+      .argument('<id...>', 'picket device ids'),
+  ).action(async (ids: string[], _flags: unknown, self: Command) => {
+    checkIds(ids);
+    await withStore(self, async (store) => {
+      const credentials = new CredentialStore(store.bus.kv.credentials);
+      for (const id of ids) {
+        const rotated = await credentials.rotate(id).catch(asCliError);
+        process.stdout.write(`${JSON.stringify(rotated)}\n`);
       }
     });
   });

@@ -1,0 +1,531 @@
+// `sentinel nats-auth`: the generated operator, accounts and credentials, proved
+// against Debian's real nats-server running the generated configuration, with a
+// real gateway process (`--nats-creds`) and a real MQTT device.
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { Kvm } from '@nats-io/kv';
+import {
+  connect,
+  credsAuthenticator,
+  type NatsConnection,
+  PermissionViolationError,
+  RequestError,
+} from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CliGateway, killStrays, runCli, startCliGateway } from '../../../test/support/cli.js';
+import { CONTRACT_HELLO, connectDevice } from '../../../test/support/picket.js';
+
+/** Seeds of any kind (operator, account, user): `S` + kind letter + base32. */
+const SEED = /\bS[OAUNC][A-Z2-7]{50,}/;
+
+interface AuthServer {
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+/** nats-server with the generated configuration, on 127.0.0.1 and a free port (flags override the file). */
+async function startAuthServer(config: string, fixedPort = -1): Promise<AuthServer> {
+  const child: ChildProcess = spawn(
+    'nats-server',
+    ['-c', config, '-a', '127.0.0.1', '-p', String(fixedPort)],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
+  const lines = createInterface({ input: child.stderr! });
+  const log: string[] = [];
+  let port = 0;
+  await new Promise<void>((resolve, reject) => {
+    lines.on('line', (line) => {
+      log.push(line);
+      const listening = /Listening for client connections on [^\s]+:(\d+)/.exec(line);
+      if (listening) port = Number(listening[1]);
+      if (line.includes('Server is ready')) resolve();
+    });
+    child.once('exit', (code) =>
+      reject(new Error(`nats-server exited ${code}: ${log.slice(-5).join(' | ')}`)),
+    );
+  });
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    port,
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+async function connectAs(url: string, credsFile: string, name: string): Promise<NatsConnection> {
+  return connect({
+    servers: url,
+    name,
+    authenticator: credsAuthenticator(await readFile(credsFile)),
+    maxReconnectAttempts: 0,
+  });
+}
+
+/** Resolves with the first permission violation the server reports on this connection. */
+async function nextViolation(nc: NatsConnection): Promise<PermissionViolationError> {
+  for await (const status of nc.status()) {
+    if (status.type === 'error' && status.error instanceof PermissionViolationError) return status.error;
+  }
+  throw new Error('connection closed without a permission violation');
+}
+
+/** Subscribes and resolves once the server has the subscription; `received` fills as messages arrive. */
+async function listen(nc: NatsConnection, subject: string) {
+  const received: { subject: string; data: string }[] = [];
+  const waiters: { subject: string; resolve: () => void }[] = [];
+  nc.subscribe(subject, {
+    callback: (_error, msg) => {
+      received.push({ subject: msg.subject, data: msg.string() });
+      for (const w of waiters.filter((w) => w.subject === msg.subject)) w.resolve();
+    },
+  });
+  await nc.flush();
+  return {
+    received,
+    got: (s: string) =>
+      received.some((m) => m.subject === s)
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => waiters.push({ subject: s, resolve })),
+  };
+}
+
+describe('sentinel nats-auth', () => {
+  let dir: string;
+  let out: string;
+  let creds: (name: string) => string;
+  let server: AuthServer;
+  let gateway: CliGateway;
+  let initStdout: string;
+  let initStderr: string;
+  const open: NatsConnection[] = [];
+  const as = async (name: string) => {
+    const nc = await connectAs(server.url, creds(name), name);
+    open.push(nc);
+    return nc;
+  };
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'sentinel-nats-auth-'));
+    out = join(dir, 'auth');
+    creds = (name) => join(out, 'creds', `${name}.creds`);
+    const init = await runCli([
+      'nats-auth',
+      'init',
+      '--out',
+      out,
+      '--proxy',
+      'porch',
+      '--proxy',
+      'attic',
+      '--store-dir',
+      join(dir, 'js'),
+    ]);
+    expect(init.code, init.stderr).toBe(0);
+    initStdout = init.stdout;
+    initStderr = init.stderr;
+    server = await startAuthServer(join(out, 'nats-server.conf'));
+    gateway = await startCliGateway([
+      '--nats',
+      server.url,
+      '--nats-creds',
+      creds('gateway'),
+      '--data',
+      join(dir, 'data'),
+      '--mqtt-port',
+      '0',
+      '--http-port',
+      '0',
+      '--host',
+      '127.0.0.1',
+      '--node-id',
+      'auth-test',
+      '--log-level',
+      'warn',
+    ]);
+  }, 60_000);
+
+  afterAll(async () => {
+    await Promise.all(open.map((nc) => nc.close().catch(() => {})));
+    await gateway?.stop();
+    await server?.stop();
+    killStrays();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('writes owner-only files, prints paths and public keys, never a seed', async () => {
+    const result = JSON.parse(initStdout);
+    expect(result.accounts).toEqual({
+      SYS: expect.stringMatching(/^A/),
+      SENTINEL: expect.stringMatching(/^A/),
+      RELAY: expect.stringMatching(/^A/),
+    });
+    expect(result.users.map((u: { name: string }) => u.name).sort()).toEqual(
+      ['attic', 'automations', 'gateway', 'matter', 'porch', 'relay', 'sys']
+        .map((n) => (n === 'porch' || n === 'attic' ? `ble-proxy-${n}` : n))
+        .sort(),
+    );
+    expect(initStdout).not.toMatch(SEED);
+    expect(initStderr).not.toMatch(SEED);
+    expect(await readFile(creds('gateway'), 'utf8')).toMatch(SEED); // the seed is in the file, only there
+
+    expect((await stat(out)).mode & 0o777).toBe(0o700);
+    for (const sub of ['keys', 'creds']) {
+      expect((await stat(join(out, sub))).mode & 0o777).toBe(0o700);
+      for (const file of await readdir(join(out, sub)))
+        expect((await stat(join(out, sub, file))).mode & 0o777, file).toBe(0o600);
+    }
+    expect((await stat(join(out, 'nats-server.conf'))).mode & 0o777).toBe(0o600);
+  });
+
+  it('refuses to overwrite an existing directory without --force, and leaves it untouched', async () => {
+    const before = await readFile(creds('gateway'), 'utf8');
+    const again = await runCli(['nats-auth', 'init', '--out', out]);
+    expect(again.code).toBe(1);
+    expect(again.stderr.trim().split('\n')).toHaveLength(1);
+    expect(again.stderr).toContain('--force');
+    expect(await readFile(creds('gateway'), 'utf8')).toBe(before);
+
+    const bad = await runCli(['nats-auth', 'add-proxy', 'Not.Valid', '--dir', out]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('invalid proxy id');
+    const missing = await runCli(['nats-auth', 'revoke', 'nobody', '--dir', out]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('no active credential named "nobody"');
+    const notADir = await runCli(['nats-auth', 'add-proxy', 'x', '--dir', join(dir, 'nope')]);
+    expect(notADir.code).toBe(1);
+    expect(notADir.stderr).toContain('not a nats-auth directory');
+
+    // --force replaces every key of a directory that is in the way
+    const other = join(dir, 'other');
+    expect((await runCli(['nats-auth', 'init', '--out', other])).code).toBe(0);
+    const oldOperator = await readFile(join(other, 'operator.jwt'), 'utf8');
+    expect((await runCli(['nats-auth', 'init', '--out', other])).code).toBe(1);
+    const forced = await runCli(['nats-auth', 'init', '--out', other, '--force']);
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(await readFile(join(other, 'operator.jwt'), 'utf8')).not.toBe(oldOperator);
+  }, 120_000);
+
+  it('runs a real gateway with the gateway credential: a device reading reaches automations and the relay', async () => {
+    const automations = await as('automations');
+    const relay = await as('relay');
+    const automationsState = await listen(automations, 'sentinel.state.>');
+    const relaySeen = await listen(relay, 'sentinel.>');
+
+    const added = await runCli([
+      'device',
+      'add',
+      'hall',
+      '--nats',
+      server.url,
+      '--nats-creds',
+      creds('gateway'),
+    ]);
+    expect(added.code, added.stderr).toBe(0);
+    const { token } = JSON.parse(added.stdout);
+    const device = await connectDevice({ mqttPort: gateway.ready.mqtt_port }, 'hall', token);
+    try {
+      await device.publishAsync('picket/hall/hello', JSON.stringify(CONTRACT_HELLO), { qos: 1 });
+      await device.publishAsync(
+        'picket/hall/state',
+        JSON.stringify({ seq: 1, values: { temperature: 21.5 } }),
+        {
+          qos: 1,
+        },
+      );
+      const reading = await new Promise<{ subject: string; data: string }>((resolve) => {
+        const poll = () => {
+          const found = automationsState.received.find((m) => JSON.parse(m.data).value === 21.5);
+          if (found) resolve(found);
+          else void automations.flush().then(poll);
+        };
+        poll();
+      });
+      const entityId = JSON.parse(reading.data).entity_id as string;
+      await relaySeen.got(`sentinel.state.${entityId}`);
+      await relaySeen.got('sentinel.device.picket-hall.availability');
+
+      // automations reads the model from KV ...
+      const kvm = new Kvm(automations);
+      const state = await kvm.open('sentinel_state');
+      await expect.poll(async () => (await state.get(entityId))?.json<{ value: number }>().value).toBe(21.5);
+      const devices = await kvm.open('sentinel_devices');
+      expect((await devices.get('picket-hall'))?.json<{ online: boolean }>().online).toBe(true);
+      // ... and cannot write it
+      const put = await state
+        .put(entityId, JSON.stringify({ entity_id: entityId, value: -1, ts: Date.now() }))
+        .then(
+          () => undefined,
+          (error: Error) => error,
+        );
+      expect(put).toBeInstanceOf(RequestError);
+      expect(put?.cause).toBeInstanceOf(PermissionViolationError);
+      expect(put?.cause).toMatchObject({ operation: 'publish', subject: `$KV.sentinel_state.${entityId}` });
+      await expect(state.delete(entityId)).rejects.toBeInstanceOf(RequestError);
+      expect((await state.get(entityId))?.json<{ value: number }>().value).toBe(21.5);
+
+      // automations sends a command; the device confirms it
+      device.on('message', (_topic, payload) => {
+        const command = JSON.parse(payload.toString()) as { cid: string };
+        void device.publishAsync('picket/hall/cmd/result', JSON.stringify({ cid: command.cid, ok: true }), {
+          qos: 1,
+        });
+      });
+      await device.subscribeAsync('picket/hall/cmd', { qos: 1 });
+      const entities = await kvm.open('sentinel_entities');
+      let relayEntity: string | undefined;
+      for await (const key of await entities.keys()) {
+        const entity = (await entities.get(key))?.json<{ bindings: { key: string }[] }>();
+        if (entity?.bindings.some((b) => b.key === 'relay')) relayEntity = key;
+      }
+      expect(relayEntity).toBeDefined();
+      const reply = await automations.request(
+        `sentinel.cmd.${relayEntity}`,
+        JSON.stringify({ value: true }),
+        {
+          timeout: 10_000,
+        },
+      );
+      expect(reply.json()).toEqual({ ok: true });
+
+      // the relay may command too, across the account boundary (a service import)
+      const relayReply = await relay.request(
+        `sentinel.cmd.${relayEntity}`,
+        JSON.stringify({ value: false }),
+        {
+          timeout: 10_000,
+        },
+      );
+      expect(relayReply.json()).toEqual({ ok: true });
+      // the gateway's own credential covers everything it does
+      expect(gateway.stderr()).not.toMatch(/Permissions Violation/i);
+    } finally {
+      await device.endAsync();
+    }
+  }, 120_000);
+
+  it('lets automations do nothing else: publishing state or availability is refused', async () => {
+    const automations = await as('automations');
+    const violation = nextViolation(automations);
+    automations.publish('sentinel.state.forged', JSON.stringify({ value: 1 }));
+    await expect(violation).resolves.toMatchObject({
+      operation: 'publish',
+      subject: 'sentinel.state.forged',
+    });
+    // the connection carries on
+    const reply = await automations.request('sentinel.cmd.unknown-entity', JSON.stringify({ value: 1 }), {
+      timeout: 10_000,
+    });
+    expect(reply.json()).toMatchObject({ ok: false, error: { code: 'invalid' } });
+  });
+
+  it('shows the relay only the subjects SENTINEL exports', async () => {
+    const relay = await as('relay');
+    const seen = await listen(relay, 'sentinel.>');
+    const gw = await as('gateway');
+    for (const subject of [
+      'sentinel.entity.e1.availability',
+      'sentinel.ble.proxy.porch.adv',
+      'sentinel.matter.bridge.event',
+      'sentinel.cmd.e1',
+      'sentinel.device.picket-x.availability',
+      'sentinel.state.marker',
+    ])
+      gw.publish(subject, '{}');
+    await seen.got('sentinel.state.marker');
+    // one publisher, one subscriber: order holds, so anything unexported would have come first
+    expect(seen.received.map((m) => m.subject)).toEqual([
+      'sentinel.device.picket-x.availability',
+      'sentinel.state.marker',
+    ]);
+    const violation = nextViolation(relay);
+    relay.publish('sentinel.state.forged', '{}');
+    await expect(violation).resolves.toMatchObject({
+      operation: 'publish',
+      subject: 'sentinel.state.forged',
+    });
+  });
+
+  it('keeps the Matter bridge to sentinel.matter.>: its events reach the gateway, it answers requests, nothing else', async () => {
+    const matter = await as('matter');
+    const gw = await as('gateway');
+    const events = await listen(gw, 'sentinel.matter.>');
+    matter.subscribe('sentinel.matter.cmd.>', {
+      callback: (_e, msg) => {
+        msg.respond('{"ok":true}');
+      },
+    });
+    await matter.flush();
+    matter.publish('sentinel.matter.event.4', '{"attribute":"on_off","value":true}');
+    await events.got('sentinel.matter.event.4');
+    const answer = await gw.request('sentinel.matter.cmd.read', '{}', { timeout: 10_000 });
+    expect(answer.json()).toEqual({ ok: true });
+    const violation = nextViolation(matter);
+    matter.publish('sentinel.state.forged', '{}');
+    await expect(violation).resolves.toMatchObject({
+      operation: 'publish',
+      subject: 'sentinel.state.forged',
+    });
+  });
+
+  it("refuses a proxy's publish to the command subjects and to another proxy's subjects", async () => {
+    const porch = await as('ble-proxy-porch');
+    const gw = await as('gateway');
+    const gatewaySide = await listen(gw, 'sentinel.ble.proxy.>');
+
+    let violation = nextViolation(porch);
+    porch.publish('sentinel.cmd.some-entity', '{"value":true}');
+    const error = await violation;
+    expect(error).toBeInstanceOf(PermissionViolationError);
+    expect(error).toMatchObject({ operation: 'publish', subject: 'sentinel.cmd.some-entity' });
+
+    violation = nextViolation(porch);
+    porch.publish('sentinel.ble.proxy.attic.adv', '{}');
+    await expect(violation).resolves.toMatchObject({
+      operation: 'publish',
+      subject: 'sentinel.ble.proxy.attic.adv',
+    });
+
+    // another proxy's GATT requests cannot be subscribed to
+    const foreign = porch.subscribe('sentinel.ble.proxy.attic.gatt.>');
+    await expect(
+      (async () => {
+        for await (const _ of foreign) {
+          // never reached
+        }
+      })(),
+    ).rejects.toBeInstanceOf(PermissionViolationError);
+
+    // its own subjects work, and it answers the gateway's GATT requests
+    porch.subscribe('sentinel.ble.proxy.porch.gatt.>', {
+      callback: (_e, msg) => {
+        msg.respond('{"ok":true}');
+      },
+    });
+    await porch.flush();
+    porch.publish('sentinel.ble.proxy.porch.adv', '{"mac":"a4:c1:38:00:00:01"}');
+    await gatewaySide.got('sentinel.ble.proxy.porch.adv');
+    expect(gatewaySide.received.map((m) => m.subject)).not.toContain('sentinel.ble.proxy.attic.adv');
+    const answer = await gw.request('sentinel.ble.proxy.porch.gatt.read', '{}', { timeout: 10_000 });
+    expect(answer.json()).toEqual({ ok: true });
+  });
+
+  it('adds a proxy to a running server, and revokes one there (--push) without disturbing anyone else', async () => {
+    const added = await runCli(['nats-auth', 'add-proxy', 'garage', '--dir', out]);
+    expect(added.code, added.stderr).toBe(0);
+    expect(added.stdout).not.toMatch(SEED);
+    expect(JSON.parse(added.stdout)).toMatchObject({ name: 'ble-proxy-garage', role: 'proxy' });
+    const duplicate = await runCli(['nats-auth', 'add-proxy', 'garage', '--dir', out]);
+    expect(duplicate.code).toBe(1);
+    expect(duplicate.stderr).toContain('already has a credential');
+
+    const garage = await as('ble-proxy-garage');
+    const attic = await as('ble-proxy-attic');
+    const porch = await as('ble-proxy-porch');
+    const gw = await as('gateway');
+    const seen = await listen(gw, 'sentinel.ble.proxy.>');
+    garage.publish('sentinel.ble.proxy.garage.adv', '{}');
+    await seen.got('sentinel.ble.proxy.garage.adv');
+
+    const disturbed: string[] = [];
+    for (const [name, nc] of Object.entries({ attic, gw, garage }))
+      void (async () => {
+        for await (const status of nc.status()) if (status.type === 'disconnect') disturbed.push(name);
+      })();
+    const porchCreds = await readFile(creds('ble-proxy-porch'));
+    const porchClosed = porch.closed();
+    const revoked = await runCli(['nats-auth', 'revoke', 'porch', '--dir', out, '--push', server.url]);
+    expect(revoked.code, revoked.stderr).toBe(0);
+    expect(JSON.parse(revoked.stdout)).toMatchObject({
+      name: 'ble-proxy-porch',
+      revoked: expect.any(Number),
+      pushed: true,
+    });
+    await expect(stat(creds('ble-proxy-porch'))).rejects.toMatchObject({ code: 'ENOENT' });
+    // the live connection of the revoked proxy is closed by the server ...
+    await porchClosed;
+    // ... and its credential no longer connects
+    await expect(
+      connect({
+        servers: server.url,
+        authenticator: credsAuthenticator(porchCreds),
+        maxReconnectAttempts: 0,
+      }),
+    ).rejects.toThrow();
+    // the others were never disconnected and carry on
+    attic.publish('sentinel.ble.proxy.attic.adv', '{}');
+    await seen.got('sentinel.ble.proxy.attic.adv');
+    expect(disturbed).toEqual([]);
+    expect(gateway.stderr()).not.toMatch(/NATS disconnected/);
+
+    // a push to a server that does not run this directory's operator is refused, clearly
+    const stranger = await runCli([
+      'nats-auth',
+      'revoke',
+      'garage',
+      '--dir',
+      out,
+      '--push',
+      'nats://127.0.0.1:1',
+    ]);
+    expect(stranger.code).toBe(1);
+    expect(stranger.stderr).toContain('cannot connect to nats://127.0.0.1:1 as the system user');
+
+    // a new credential for the same id works again
+    expect((await runCli(['nats-auth', 'add-proxy', 'porch', '--dir', out])).code).toBe(0);
+    const porchAgain = await as('ble-proxy-porch');
+    porchAgain.publish('sentinel.ble.proxy.porch.adv', '{"again":true}');
+    await new Promise<void>((resolve) => {
+      const check = () =>
+        seen.received.some((m) => m.data === '{"again":true}') ? resolve() : void gw.flush().then(check);
+      check();
+    });
+
+    // a revoked role gets a new credential with add-user; a second gateway node its own
+    expect((await runCli(['nats-auth', 'revoke', 'matter', '--dir', out, '--push', server.url])).code).toBe(
+      0,
+    );
+    const reissued = await runCli(['nats-auth', 'add-user', 'matter', '--dir', out]);
+    expect(reissued.code, reissued.stderr).toBe(0);
+    expect(reissued.stdout).not.toMatch(SEED);
+    const second = await runCli(['nats-auth', 'add-user', 'gateway', '--name', 'gateway-b', '--dir', out]);
+    expect(JSON.parse(second.stdout)).toMatchObject({
+      name: 'gateway-b',
+      role: 'gateway',
+      account: 'SENTINEL',
+    });
+    const gatewayB = await as('gateway-b');
+    await gatewayB.request('sentinel.cmd.unknown', '{"value":1}', { timeout: 10_000 });
+    const matterAgain = await as('matter');
+    matterAgain.publish('sentinel.matter.event.9', '{}');
+    await matterAgain.flush();
+    expect((await runCli(['nats-auth', 'add-user', 'gateway', '--dir', out])).code).toBe(1); // still active
+    expect((await runCli(['nats-auth', 'add-user', 'root', '--dir', out])).code).toBe(2);
+
+    // a restart keeps the revocation (config preload and the resolver directory)
+    const port = server.port;
+    await Promise.all(open.splice(0).map((nc) => nc.close()));
+    await server.stop();
+    server = await startAuthServer(join(out, 'nats-server.conf'), port);
+    await expect(
+      connect({
+        servers: server.url,
+        authenticator: credsAuthenticator(porchCreds),
+        maxReconnectAttempts: 0,
+      }),
+    ).rejects.toThrow();
+    const atticAgain = await as('ble-proxy-attic');
+    expect(atticAgain.isClosed()).toBe(false);
+  }, 120_000);
+});
