@@ -5,6 +5,7 @@
 // with each proxy's RSS under that load. Peer: the same batches published raw
 // over NATS to a bare subscriber, in the same run.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +19,20 @@ import type { Registry } from 'prom-client';
 import { startNats } from '../test/support/nats.js';
 import { formatTable } from './lib/report.js';
 
-const SENTINEL = fileURLToPath(new URL('../bin/sentinel.js', import.meta.url));
+const REPO = fileURLToPath(new URL('..', import.meta.url));
+
+/** The proxy as a Pi runs it: the plain-JavaScript bundle of `npm run build:ble-proxy`, without tsx. */
+async function buildProxyBundle(): Promise<string> {
+  // inside the repository, so the bundle finds noble (kept outside it) in node_modules
+  const out = join(REPO, '.artifacts', 'bench-ble-proxy');
+  const build = spawn(process.execPath, [join(REPO, 'bin/run-ts.js'), 'scripts/build-ble-proxy.ts', out], {
+    cwd: REPO,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const [code] = (await once(build, 'exit')) as [number | null];
+  if (code !== 0) throw new Error(`building the BLE proxy bundle failed (exit ${code})`);
+  return join(out, 'sentinel-ble-proxy.mjs');
+}
 
 interface Options {
   proxies: number;
@@ -245,12 +259,13 @@ export async function runBle(argv: string[]): Promise<number> {
         advertisements += (m.json<{ adv: unknown[] }>().adv ?? []).length;
       },
     });
+    log('building the proxy bundle (npm run build:ble-proxy)');
+    const bundle = await buildProxyBundle();
     for (const id of proxies) {
       const child = spawn(
         process.execPath,
         [
-          SENTINEL,
-          'ble-proxy',
+          bundle,
           '--simulate',
           file,
           '--id',
@@ -313,7 +328,12 @@ export async function runBle(argv: string[]): Promise<number> {
         '',
         '',
       ],
-      ['proxy RSS under the scenario load (MB, per proxy process)', rss.join(', ') || 'no status', '', ''],
+      [
+        'proxy RSS under the scenario load (MB, per proxy process; the bundle a Pi runs, plus the simulated radio)',
+        rss.join(', ') || 'no status',
+        '',
+        '',
+      ],
     );
     process.stdout.write(
       `${formatTable(['measure', 'value', 'peer', 'peer value (ratio)'], rows, [false, true, false, true])}\n`,

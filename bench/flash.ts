@@ -6,8 +6,8 @@
 
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { FlasherSession, type FlashState, MemoryPort } from '@sentinel/firmware';
-import { EspRomSimulator } from '@sentinel/simulators';
+import { CHIP_NAMES, FlasherSession, type FlashState, MemoryPort } from '@sentinel/firmware';
+import { EspRomSimulator, firmwareLikeBytes } from '@sentinel/simulators';
 import { z } from 'zod';
 import { formatHelp, type OptionValues, opt, parseOptions, UsageError } from './lib/options.js';
 import { formatRatio, formatTable } from './lib/report.js';
@@ -32,7 +32,7 @@ const FLASH_OPTIONS = {
     arg: '<chip>',
     env: 'BENCH_FLASH_CHIP',
     help: 'simulated chip',
-    schema: z.enum(['esp32', 'esp32s3', 'esp32c3', 'esp32p4']).default('esp32s3'),
+    schema: z.enum(CHIP_NAMES).default('esp32s3'),
   },
   out: {
     flag: 'out',
@@ -51,22 +51,8 @@ const DESCRIPTION =
 
 const OFFSET = 0x10000;
 
-/** Firmware-like bytes: 4 KiB of noise, then 4 KiB of structure, and so on (deflates to ~50 %). */
-function imageBytes(size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let x = 0x2545f491;
-  for (let i = 0; i < size; i++) {
-    if ((i >>> 12) % 2 === 0) {
-      x ^= x << 13;
-      x >>>= 0;
-      x ^= x >>> 17;
-      x ^= x << 5;
-      x >>>= 0;
-      out[i] = x & 0xff;
-    } else out[i] = (i >>> 8) % 3 === 0 ? 0xff : (i * 7) & 0x7f;
-  }
-  return out;
-}
+// The flasher tests' data with its own seed: 4 KiB of noise, then 4 KiB of structure (deflates to ~50 %).
+const SEED = 0x2545f491;
 
 interface RunResult {
   compressed: boolean;
@@ -117,7 +103,7 @@ export async function runFlash(argv: string[]): Promise<number> {
     process.stderr.write(`bench flash: ${error.message} (run with --help for usage)\n`);
     return 2;
   }
-  const data = imageBytes(options.size);
+  const data = firmwareLikeBytes(options.size, SEED);
   // 8N1: 10 bit times per byte
   const lineMs = (data.length * 10 * 1000) / options.baud;
   const results: RunResult[] = [];

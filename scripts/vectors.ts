@@ -13,7 +13,12 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { type BleAdvertisement, decodeAdvertisement, type MeasurementValue } from '@sentinel/devices';
+import {
+  type BleAdvertisement,
+  type BleDecodeResult,
+  decodeAdvertisement,
+  type MeasurementValue,
+} from '@sentinel/devices';
 import { z } from 'zod';
 
 export const DEFAULT_VECTOR_DIR = resolve(
@@ -92,7 +97,11 @@ export interface KnownDifference {
   format?: string;
   ids?: RegExp;
   keys?: RegExp;
-  action: 'skip' | 'ignore-keys';
+  /** only vectors for which this holds, given our decoding (default: all of the source/format) */
+  when?: (v: Vector, ours: BleDecodeResult) => boolean;
+  action: 'skip' | 'ignore-keys' | 'rename-keys';
+  /** with rename-keys: their key → ours */
+  rename?: Record<string, string>;
   why: string;
 }
 
@@ -107,8 +116,19 @@ export const KNOWN_DIFFERENCES: readonly KnownDifference[] = [
   {
     source: 'theengs-decoder',
     format: 'xiaomi-scale',
+    // a reading Theengs gives in kg is compared; lb and jin readings are not
+    when: (v) => (v.expected_other_theengs_keys as { unit?: string } | undefined)?.unit !== 'kg',
     action: 'skip',
-    why: 'Theengs reports scale mass in the display unit (lb, jin) and while unstable; we follow xiaomi-ble (kg; `mass` only when stabilized)',
+    why: 'Theengs reports scale mass in the display unit (lb, jin); we follow xiaomi-ble (kg)',
+  },
+  {
+    source: 'theengs-decoder',
+    format: 'xiaomi-scale',
+    when: (_v, ours) => ours.ok && ours.measurements.stabilized === false,
+    keys: /^impedance$/,
+    action: 'rename-keys',
+    rename: { mass: 'mass_non_stabilized' },
+    why: 'Theengs calls a reading that is not stabilized (or whose load was removed) `mass`; we follow xiaomi-ble: `mass_non_stabilized`, and no impedance',
   },
   {
     source: 'theengs-decoder',
@@ -246,12 +266,18 @@ export function runVector(v: Vector): Outcome {
   const hadExpectations = Object.keys(expected).length > 0;
   for (const d of KNOWN_DIFFERENCES) {
     if (v.source !== d.source || (d.format !== undefined && v.format !== d.format)) continue;
+    if (d.when && !d.when(v, result)) continue;
     if (d.action === 'skip') {
       const byId = d.ids?.test(v.id) ?? false;
       const byKey = d.keys ? Object.keys(expected).some((k) => d.keys!.test(k)) : false;
       if (byId || byKey || (!d.ids && !d.keys)) return { kind: 'skip', why: `known difference: ${d.why}` };
     } else if (!d.ids || d.ids.test(v.id)) {
       for (const k of Object.keys(expected)) if (d.keys?.test(k)) delete expected[k];
+      for (const [theirs, ours] of Object.entries(d.rename ?? {}))
+        if (theirs in expected) {
+          expected[ours] = expected[theirs];
+          delete expected[theirs];
+        }
     }
   }
   if (hadExpectations && Object.keys(expected).length === 0)

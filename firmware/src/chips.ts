@@ -37,16 +37,21 @@ export interface ChipInfo {
 
 const KIB = 1024;
 
+// ESP-IDF's default layout and alignment rules, the same on every target in the table.
+const IDF_LAYOUT = {
+  partitionTableOffset: 0x8000,
+  defaultAppOffset: 0x10000,
+  appAlignment: 64 * KIB,
+  dataAlignment: 4 * KIB,
+} as const;
+
 export const CHIPS: Readonly<Record<ChipName, ChipInfo>> = {
   esp32: {
     name: 'esp32',
     family: 'ESP32',
     imageChipId: 0x0000,
     bootloaderOffset: 0x1000,
-    partitionTableOffset: 0x8000,
-    defaultAppOffset: 0x10000,
-    appAlignment: 64 * KIB,
-    dataAlignment: 4 * KIB,
+    ...IDF_LAYOUT,
     memory: [
       { type: 'DROM', start: 0x3f400000, end: 0x3f800000 },
       { type: 'RTC_DRAM', start: 0x3ff80000, end: 0x3ff82000 },
@@ -61,10 +66,7 @@ export const CHIPS: Readonly<Record<ChipName, ChipInfo>> = {
     family: 'ESP32-S3',
     imageChipId: 0x0009,
     bootloaderOffset: 0x0,
-    partitionTableOffset: 0x8000,
-    defaultAppOffset: 0x10000,
-    appAlignment: 64 * KIB,
-    dataAlignment: 4 * KIB,
+    ...IDF_LAYOUT,
     memory: [
       { type: 'DROM', start: 0x3c000000, end: 0x3e000000 },
       { type: 'DRAM', start: 0x3fc88000, end: 0x3fd00000 },
@@ -78,10 +80,7 @@ export const CHIPS: Readonly<Record<ChipName, ChipInfo>> = {
     family: 'ESP32-C3',
     imageChipId: 0x0005,
     bootloaderOffset: 0x0,
-    partitionTableOffset: 0x8000,
-    defaultAppOffset: 0x10000,
-    appAlignment: 64 * KIB,
-    dataAlignment: 4 * KIB,
+    ...IDF_LAYOUT,
     memory: [
       { type: 'DROM', start: 0x3c000000, end: 0x3c800000 },
       { type: 'DRAM', start: 0x3fc80000, end: 0x3fce0000 },
@@ -95,10 +94,7 @@ export const CHIPS: Readonly<Record<ChipName, ChipInfo>> = {
     family: 'ESP32-P4',
     imageChipId: 0x0012,
     bootloaderOffset: 0x2000,
-    partitionTableOffset: 0x8000,
-    defaultAppOffset: 0x10000,
-    appAlignment: 64 * KIB,
-    dataAlignment: 4 * KIB,
+    ...IDF_LAYOUT,
     // The P4 maps flash for code and data through one window; esptool names it DROM too.
     memory: [
       { type: 'DROM', start: 0x40000000, end: 0x4c000000 },

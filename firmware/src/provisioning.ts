@@ -11,7 +11,7 @@
 //   wifi_pass  string  (optional) Wi-Fi password, empty for an open network
 
 import { z } from 'zod';
-import { FirmwareFormatError } from './format-error.js';
+import { FirmwareFormatError, firstIssue } from './format-error.js';
 import { buildNvsPartition, NvsFormatError, type NvsItem, readNvsPartition } from './nvs/index.js';
 import {
   DEFAULT_TABLE_OFFSET,
@@ -81,29 +81,17 @@ export type ProvisioningErrorReason =
   | 'unsupported-version'
   | 'no-nvs-partition';
 
-export class ProvisioningError extends FirmwareFormatError {
+export class ProvisioningError extends FirmwareFormatError<ProvisioningErrorReason> {
   readonly format = 'provisioning';
   override name = 'ProvisioningError';
-  constructor(
-    readonly reason: ProvisioningErrorReason,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }
 
 function check(input: unknown): Provisioning {
   const parsed = ProvisioningSchema.safeParse(input);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new ProvisioningError(
-      'invalid',
-      `provisioning ${issue.path.join('.') || 'data'}: ${issue.message}`,
-      {
-        cause: parsed.error,
-      },
-    );
+    throw new ProvisioningError('invalid', `provisioning ${firstIssue(parsed.error, 'data')}`, {
+      cause: parsed.error,
+    });
   }
   return parsed.data;
 }

@@ -1,32 +1,14 @@
 // Shared by the flasher tests: image-like test data and a simulator on a memory port.
 
-import { type FlashState, MemoryPort } from '@sentinel/firmware';
-import { type EspRomFaults, EspRomSimulator } from '@sentinel/simulators';
+import { CHIP_NAMES, type ChipName, type FlashState, MemoryPort } from '@sentinel/firmware';
+import { type EspRomFaults, EspRomSimulator, firmwareLikeBytes } from '@sentinel/simulators';
 
-export type Chip = 'esp32' | 'esp32s3' | 'esp32c3' | 'esp32p4';
-export const CHIPS: Chip[] = ['esp32', 'esp32s3', 'esp32c3', 'esp32p4'];
+export type Chip = ChipName;
+export const CHIPS = CHIP_NAMES;
 export const MB = 1 << 20;
 
-/**
- * Bytes that compress about like firmware does (half): 4 KiB runs of xorshift noise
- * alternating with 4 KiB of structured filler. Cheap for deflate at level 9, unlike
- * finely interleaved noise, so the test matrix stays quick.
- */
-export function imageBytes(size: number, seed = 1): Uint8Array {
-  const out = new Uint8Array(size);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < size; i++) {
-    if ((i >>> 12) % 2 === 0) {
-      x ^= x << 13;
-      x >>>= 0;
-      x ^= x >>> 17;
-      x ^= x << 5;
-      x >>>= 0;
-      out[i] = x & 0xff;
-    } else out[i] = (i >>> 8) % 3 === 0 ? 0xff : (i * 7) & 0x7f;
-  }
-  return out;
-}
+/** Firmware-like test data (about half compressible); one definition shared with the bench. */
+export const imageBytes = firmwareLikeBytes;
 
 export function simulated(chip: Chip, faults: EspRomFaults = {}, flashSize = 8 * MB) {
   const sim = new EspRomSimulator({ chip, flashSize, faults });

@@ -13,6 +13,7 @@ import {
   sha256,
   toHex,
 } from '../src/index.js';
+import { formatErrorExpecter } from './format-errors.js';
 
 /** The image the test cross-checked with esptool v4.8.1 (`esptool.py --chip esp32 image_info --version 2`). */
 const sample = () =>
@@ -56,17 +57,7 @@ function esptoolImage(): Uint8Array {
   return out;
 }
 
-function expectImageError(work: () => unknown, reason: string, message: RegExp): void {
-  try {
-    work();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ImageFormatError);
-    expect((error as ImageFormatError).reason).toBe(reason);
-    expect((error as Error).message).toMatch(message);
-    return;
-  }
-  throw new Error(`expected an ImageFormatError (${reason})`);
-}
+const expectImageError = formatErrorExpecter(ImageFormatError);
 
 describe('buildAppImage', () => {
   it('writes the header, extended header, segments, checksum and SHA-256 where ESP-IDF expects them', () => {

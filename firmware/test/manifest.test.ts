@@ -1,6 +1,7 @@
 // esp-web-tools manifests: read (validated), written back, and resolved to parts for a chip.
 import { describe, expect, it } from 'vitest';
 import { formatManifest, ManifestError, parseManifest, partsForChip, resolvePartPath } from '../src/index.js';
+import { formatErrorExpecter } from './format-errors.js';
 
 // the shape of esp-web-tools' own example manifest, plus one of our chips
 const MANIFEST = {
@@ -26,17 +27,7 @@ const MANIFEST = {
   ],
 };
 
-function expectManifestError(work: () => unknown, reason: string, message: RegExp): void {
-  try {
-    work();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ManifestError);
-    expect((error as ManifestError).reason).toBe(reason);
-    expect((error as Error).message).toMatch(message);
-    return;
-  }
-  throw new Error(`expected a ManifestError (${reason})`);
-}
+const expectManifestError = formatErrorExpecter(ManifestError);
 
 describe('esp-web-tools manifests', () => {
   it('reads a manifest from text or an object and writes it back unchanged (unknown fields kept)', () => {

@@ -14,6 +14,8 @@ import {
   sha256,
   toHex,
 } from '../src/index.js';
+import { formatErrorExpecter } from './format-errors.js';
+import { PROVISIONING_CSV } from './provisioning-fixture.js';
 
 const bytes = (rows: string[]) => Uint8Array.from(Buffer.from(rows.join(''), 'hex'));
 /** `rows`, then 0xFF to the end of `size` (the generator leaves everything else erased) */
@@ -22,16 +24,6 @@ function partition(rows: string[], size: number): Uint8Array {
   out.set(bytes(rows));
   return out;
 }
-
-const PROVISIONING_CSV = `key,type,encoding,value
-picket,namespace,,
-prov_ver,data,u8,1
-device_id,data,string,kitchen
-token,data,string,tok_3f9a
-gw_count,data,u8,2
-gw_url0,data,string,mqtt://10.0.0.2:1883
-gw_url1,data,string,ws://10.0.0.3:8080/picket
-`;
 
 // Made by esp-idf-nvs-partition-gen (espressif/esp-idf-nvs-partition-gen, `generate
 // prov.csv prov.bin 0x3000`) from PROVISIONING_CSV; the rest of the 0x3000 bytes is 0xFF.
@@ -106,17 +98,7 @@ last,data,string,end
 // SHA-256 of what esp-idf-nvs-partition-gen wrote for BIG_BLOB_CSV at 0x5000 bytes (it refuses 0x3000).
 const BIG_BLOB_REFERENCE_SHA256 = 'd2aa2352179641e2f1cc5cc30c10ed24b86f94c823bf0c6030df057a401b290d';
 
-function expectNvsError(work: () => unknown, reason: string, message: RegExp): void {
-  try {
-    work();
-  } catch (error) {
-    expect(error).toBeInstanceOf(NvsFormatError);
-    expect((error as NvsFormatError).reason).toBe(reason);
-    expect((error as Error).message).toMatch(message);
-    return;
-  }
-  throw new Error(`expected a NvsFormatError (${reason})`);
-}
+const expectNvsError = formatErrorExpecter(NvsFormatError);
 
 describe('NVS CRC32', () => {
   it('is zlib.crc32(data, 0xFFFFFFFF), not the plain CRC-32', () => {

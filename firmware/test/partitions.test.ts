@@ -11,6 +11,7 @@ import {
   parsePartitionCsv,
   validatePartitionTable,
 } from '../src/index.js';
+import { formatErrorExpecter } from './format-errors.js';
 
 // ESP-IDF's "Single factory app, no OTA" table (partitions_singleapp.csv), offsets left blank
 const SINGLE_APP = `# Name,   Type, SubType, Offset,  Size, Flags
@@ -19,17 +20,7 @@ phy_init, data, phy,     ,        0x1000,
 factory,  app,  factory, ,        1M,
 `;
 
-function expectTableError(work: () => unknown, reason: string, message: RegExp): void {
-  try {
-    work();
-  } catch (error) {
-    expect(error).toBeInstanceOf(PartitionTableError);
-    expect((error as PartitionTableError).reason).toBe(reason);
-    expect((error as Error).message).toMatch(message);
-    return;
-  }
-  throw new Error(`expected a PartitionTableError (${reason})`);
-}
+const expectTableError = formatErrorExpecter(PartitionTableError);
 
 describe('partition CSV', () => {
   it('places blank offsets like gen_esp32part: after the table sector, apps on 64 KiB', () => {

@@ -14,39 +14,20 @@ import {
   readProvisioning,
   readProvisioningFromFlash,
 } from '../src/index.js';
+import { formatErrorExpecter } from './format-errors.js';
+import { PROVISIONING_CSV, PROVISIONING_DATA } from './provisioning-fixture.js';
 
-const DATA: Provisioning = {
-  gatewayUrls: ['mqtt://10.0.0.2:1883', 'ws://10.0.0.3:8080/picket'],
-  deviceId: 'kitchen',
-  token: 'tok_3f9a',
-};
+const DATA = PROVISIONING_DATA;
 
-function expectProvisioningError(work: () => unknown, reason: string, message: RegExp): void {
-  try {
-    work();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ProvisioningError);
-    expect((error as ProvisioningError).reason).toBe(reason);
-    expect((error as Error).message).toMatch(message);
-    return;
-  }
-  throw new Error(`expected a ProvisioningError (${reason})`);
-}
+const expectProvisioningError = formatErrorExpecter(ProvisioningError);
 
 describe('provisioning NVS', () => {
   it('writes namespace "picket" with the documented keys, the same bytes ESP-IDF’s generator makes', () => {
     const nvs = buildProvisioningNvs(DATA, 0x3000);
     // the same keys as an nvs_partition_gen CSV (firmware/README.md documents them)
-    const csv = `key,type,encoding,value
-picket,namespace,,
-prov_ver,data,u8,1
-device_id,data,string,kitchen
-token,data,string,tok_3f9a
-gw_count,data,u8,2
-gw_url0,data,string,mqtt://10.0.0.2:1883
-gw_url1,data,string,ws://10.0.0.3:8080/picket
-`;
-    expect(Buffer.from(nvs).equals(Buffer.from(buildNvsPartition(parseNvsCsv(csv), 0x3000)))).toBe(true);
+    expect(
+      Buffer.from(nvs).equals(Buffer.from(buildNvsPartition(parseNvsCsv(PROVISIONING_CSV), 0x3000))),
+    ).toBe(true);
     expect(readNvsPartition(nvs).items.every((i) => i.namespace === 'picket' && i.key.length <= 15)).toBe(
       true,
     );

@@ -160,6 +160,12 @@ export const GATEWAY_OPTIONS = {
     help: 'allowance past the lock TTL for a standby to take over (it polls five times in it)',
     schema: positiveMs.default(5000),
   },
+  bleOfflineMs: {
+    flag: '--ble-offline <ms>',
+    env: 'SENTINEL_BLE_OFFLINE_MS',
+    help: 'a BLE device no proxy has heard for this long (or 5 of its learned advertising intervals, if longer) goes offline',
+    schema: positiveMs.default(60_000),
+  },
   natsReplicas: {
     flag: '--nats-replicas <n>',
     env: 'SENTINEL_NATS_REPLICAS',
@@ -215,6 +221,7 @@ export function resolveGatewayConfig(
     throw new ConfigError(`${source}: ${issue.message}`);
   }
   const config = parsed.data as GatewayConfig;
+  checkTlsOptions(config, explicit);
   try {
     lockTimings({
       ttlMs: config.lockTtlMs,
@@ -226,4 +233,22 @@ export function resolveGatewayConfig(
     throw new ConfigError(`--lock-heartbeat: ${(error as Error).message}`, { cause: error });
   }
   return config;
+}
+
+/**
+ * TLS options that cannot work together, refused here with the other bad options
+ * (exit 2 in the CLI) rather than when the gateway starts; the same rules stay in
+ * loadTls for library callers.
+ */
+function checkTlsOptions(config: GatewayConfig, explicit: GatewayConfigInput): void {
+  const name = (key: 'tls' | 'tlsCert' | 'tlsKey') =>
+    explicit[key] !== undefined ? GATEWAY_OPTIONS[key].flag.split(' ')[0] : GATEWAY_OPTIONS[key].env;
+  if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
+    const given = config.tlsCert === undefined ? 'tlsKey' : 'tlsCert';
+    throw new ConfigError(`${name(given)}: --tls-cert and --tls-key go together: give both, or neither`);
+  }
+  if (config.tlsCert !== undefined && config.tls === 'auto')
+    throw new ConfigError(
+      `${name('tls')}: auto generates certificates; leave it out when giving --tls-cert/--tls-key`,
+    );
 }

@@ -9,7 +9,7 @@ import { createServer as createTlsServer } from 'node:tls';
 import { CredentialStore, CredentialVerifier } from './auth/credentials.js';
 import { startBleAdapter } from './ble/adapter.js';
 import { openBus } from './bus/bus.js';
-import { connectBus } from './bus/connect.js';
+import { connectBus, withoutPassword } from './bus/connect.js';
 import { DurablePublisher } from './bus/durable-publisher.js';
 import { ensureLockTtl, lockTimings } from './bus/locks.js';
 import { BUCKET } from './bus/names.js';
@@ -140,7 +140,16 @@ export async function startGateway(config: GatewayConfig, options: { log?: Logge
     // BLE: one adapter per cluster, on whichever node holds the `ble` lock
     cluster.lead('ble', (lease) =>
       startBleAdapter(
-        { nc, js: bus.js, registry, state, availability, metrics, log: log.child({ subsystem: 'ble' }) },
+        {
+          nc,
+          js: bus.js,
+          registry,
+          state,
+          availability,
+          metrics,
+          log: log.child({ subsystem: 'ble' }),
+          offlineMinMs: config.bleOfflineMs,
+        },
         lease,
       ),
     );
@@ -164,7 +173,8 @@ export async function startGateway(config: GatewayConfig, options: { log?: Logge
     const http = new ClosableServer(
       createHttpServer({
         nodeId: config.nodeId,
-        natsUrl,
+        // shown on /status, to anyone who can reach the port
+        natsUrl: withoutPassword(natsUrl),
         metrics,
         registry,
         state,
@@ -220,7 +230,7 @@ export async function startGateway(config: GatewayConfig, options: { log?: Logge
         node_id: gateway.nodeId,
         mqtt_port: gateway.mqttPort,
         http_port: gateway.httpPort,
-        nats_url: natsUrl,
+        nats_url: withoutPassword(natsUrl),
         ...(tls ? { mqtt_tls_port: mqttTls?.port, tls: tls.source, tls_ca: tls.caFile } : {}),
       },
       'gateway ready',

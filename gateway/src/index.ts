@@ -3,6 +3,7 @@
 export { CredentialStore, DeviceNotRegisteredError } from './auth/credentials.js';
 export { type BleAdapter, type BleAdapterDeps, startBleAdapter } from './ble/adapter.js';
 export { BLE_KEYS_BUCKET, BleKeyStore, InvalidBleKeyError } from './ble/keys.js';
+export { withoutPassword } from './bus/connect.js';
 export type {
   LeaderHandle,
   LeaderLease,
@@ -25,3 +26,4 @@ export type { Gateway } from './gateway.js';
 export { startGateway } from './gateway.js';
 export type { GatewayStore } from './store.js';
 export { openGatewayStore } from './store.js';
+export { TlsSetupError } from './transports/tls.js';

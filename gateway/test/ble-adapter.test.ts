@@ -1,23 +1,11 @@
 // The BLE adapter end to end: simulated sensors → real proxy code over the
 // simulated noble bindings → a real nats-server → a real gateway → sentinel.state.>.
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import {
-  BleProxy,
-  type BleProxyOptions,
-  createNoble,
-  encodeAdStructures,
-  encodeAdvBatch,
-} from '@sentinel/ble-proxy';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { encodeAdStructures, encodeAdvBatch } from '@sentinel/ble-proxy';
 import { BleKeyStore } from '@sentinel/gateway';
-import {
-  BleAir,
-  bthomeV2,
-  SimulatedBleSensor,
-  SimulatedNobleBindings,
-  SimulatedPeripheral,
-} from '@sentinel/simulators';
-import { pino } from 'pino';
+import { BleAir, bthomeV2, SimulatedBleSensor, SimulatedPeripheral } from '@sentinel/simulators';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type SimulatedProxy, startSimulatedProxy } from '../../test/support/ble.js';
 import { collect } from '../../test/support/bus.js';
 import { startStack, type TestStack } from '../../test/support/gateway.js';
 
@@ -35,35 +23,6 @@ const BINDKEY = Buffer.from('231d39c1d7cc1ab1aee224cd096db932', 'hex');
 /** temperature is unique per measurement slot, so a repeated reading is visible */
 const reading = (m: number) => ({ packetId: m & 0xff, temperature: 10 + (m % 1000) / 10, battery: 90 });
 
-async function startProxy(air: BleAir, id: string, url: string, options: Partial<BleProxyOptions> = {}) {
-  const nc = await connect({ servers: url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
-  const bindings = new SimulatedNobleBindings(air, { listenerId: id });
-  const proxy = new BleProxy({
-    id,
-    nc,
-    noble: createNoble(bindings),
-    log: pino({ level: 'silent' }),
-    statusIntervalMs: 500,
-    ...options,
-  });
-  proxy.start();
-  return {
-    proxy,
-    bindings,
-    nc,
-    /** as a SIGKILL: the radio and the connection are gone, no last status */
-    async kill() {
-      bindings.stop();
-      await nc.close();
-      await proxy.stop();
-    },
-    async stop() {
-      await proxy.stop();
-      await nc.close();
-    },
-  };
-}
-
 const metric = (text: string, name: string, labels = '') => {
   const line = text.split('\n').find((l) => l.startsWith(`${name}${labels ? `{${labels}}` : ''} `));
   return line ? Number(line.split(' ').at(-1)) : 0;
@@ -73,8 +32,8 @@ describe('BLE adapter', () => {
   let stack: TestStack;
   let air: BleAir;
   let peripheral: SimulatedPeripheral;
-  let p1: Awaited<ReturnType<typeof startProxy>>;
-  let p2: Awaited<ReturnType<typeof startProxy>>;
+  let p1: SimulatedProxy;
+  let p2: SimulatedProxy;
   let states: Awaited<ReturnType<typeof collect<State>>>;
   let bus: NatsConnection;
 
@@ -115,8 +74,8 @@ describe('BLE adapter', () => {
         peripheral,
       }),
     ]);
-    p1 = await startProxy(air, 'p1', stack.nats.url);
-    p2 = await startProxy(air, 'p2', stack.nats.url);
+    p1 = await startSimulatedProxy(air, 'p1', stack.nats.url, { statusIntervalMs: 500 });
+    p2 = await startSimulatedProxy(air, 'p2', stack.nats.url, { statusIntervalMs: 500 });
     air.start();
   });
 
@@ -176,7 +135,7 @@ describe('BLE adapter', () => {
     expect(new Set(values).size).toBe(values.length);
     // the device never went offline
     expect(stack.gateway.logs.some((l) => l.msg === 'device offline' && l.device_id === device)).toBe(false);
-    p1 = await startProxy(air, 'p1', stack.nats.url);
+    p1 = await startSimulatedProxy(air, 'p1', stack.nats.url, { statusIntervalMs: 500 });
   });
 
   it('counts bad batches from one proxy and carries on with the others', async () => {
@@ -318,5 +277,51 @@ describe('BLE adapter', () => {
       (await bus.request('sentinel.ble.gatt.ble-010203040506.connect', '{}', { timeout: 5000 })).json(),
     ).toMatchObject({ ok: false, error: { code: 'unavailable' } });
     notes.stop();
+  });
+});
+
+describe('BLE adapter availability (--ble-offline)', () => {
+  const QUIET = 'A4:C1:38:00:00:04';
+  const device = 'ble-a4c138000004';
+  const OFFLINE_MS = 1500;
+  let stack: TestStack;
+  let air: BleAir;
+  let p3: SimulatedProxy;
+
+  beforeAll(async () => {
+    stack = await startStack({ bleOfflineMs: OFFLINE_MS });
+    air = new BleAir([
+      new SimulatedBleSensor({
+        mac: QUIET,
+        advertiseEveryMs: 50,
+        measureEveryMs: 200,
+        rssi: { p3: -60 },
+        advertisement: (m) => bthomeV2(QUIET, reading(m)),
+      }),
+    ]);
+    p3 = await startSimulatedProxy(air, 'p3', stack.nats.url, { statusIntervalMs: 500 });
+  });
+
+  afterAll(async () => {
+    air?.stop();
+    await p3?.stop().catch(() => undefined);
+    await stack?.stop();
+  });
+
+  it('marks a device offline once no proxy has heard it for the configured time, and online when heard again', async () => {
+    const availability = await collect<{ device_id: string; online: boolean; ts: number }>(
+      stack.bus,
+      `sentinel.device.${device}.availability`,
+    );
+    air.start();
+    await availability.next((a) => a.online, 15_000);
+    air.sensor(QUIET)!.rssi = {}; // out of the proxy's range
+    const silentSince = Date.now();
+    const offline = await availability.next((a) => !a.online, 15_000);
+    // not before the configured time (the default would be 60 s)
+    expect(offline.ts - silentSince).toBeGreaterThanOrEqual(OFFLINE_MS - 100);
+    air.sensor(QUIET)!.rssi = { p3: -60 };
+    await availability.next((a) => a.online && a.ts > offline.ts, 15_000);
+    availability.stop();
   });
 });

@@ -2,13 +2,11 @@
 // adapter runs on the holder of the `ble` lock; when that process is SIGKILLed the
 // other node takes the lock and the sensor's entities keep updating.
 import { rm } from 'node:fs/promises';
-import { connect } from '@nats-io/transport-node';
-import { BleProxy, createNoble } from '@sentinel/ble-proxy';
-import { BleAir, bthomeV2, SimulatedBleSensor, SimulatedNobleBindings } from '@sentinel/simulators';
-import { pino } from 'pino';
+import { BleAir, bthomeV2, SimulatedBleSensor } from '@sentinel/simulators';
 import { afterAll, expect, it } from 'vitest';
+import { startSimulatedProxy } from '../../test/support/ble.js';
 import { collect, connectTestBus, kvValue } from '../../test/support/bus.js';
-import { type CliGateway, killStrays, startCliGateway } from '../../test/support/cli.js';
+import { type CliGateway, killStrays, startLocalGateway } from '../../test/support/cli.js';
 import { startNats, type TestNats } from '../../test/support/nats.js';
 
 const MAC = 'A4:C1:38:00:00:09';
@@ -25,21 +23,10 @@ afterAll(async () => {
 it('moves the BLE adapter to the other gateway node when its leader dies', { timeout: 90_000 }, async () => {
   nats = await startNats();
   const lockFlags = ['--lock-ttl', '2000', '--lock-heartbeat', '400', '--lock-grace', '1000'];
-  const common = [
-    '--nats',
-    nats.url,
-    '--mqtt-port',
-    '0',
-    '--http-port',
-    '0',
-    '--host',
-    '127.0.0.1',
-    '--log-level',
-    'warn',
-  ];
+  const common = ['--nats', nats.url, '--log-level', 'warn'];
   const nodes = new Map<string, CliGateway>();
   for (const id of ['node-a', 'node-b']) {
-    const node = await startCliGateway([
+    const node = await startLocalGateway([
       ...common,
       ...lockFlags,
       '--node-id',
@@ -69,19 +56,11 @@ it('moves the BLE adapter to the other gateway node when its leader dies', { tim
       advertisement: (m) => bthomeV2(MAC, { packetId: m & 0xff, temperature: 10 + (m % 1000) / 10 }),
     }),
   ]);
-  const nc = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
-  const proxy = new BleProxy({
-    id: 'p1',
-    nc,
-    noble: createNoble(new SimulatedNobleBindings(air, { listenerId: 'p1' })),
-    log: pino({ level: 'silent' }),
-  });
-  proxy.start();
+  const proxy = await startSimulatedProxy(air, 'p1', nats.url);
   air.start();
   stops.push(async () => {
     air.stop();
     await proxy.stop();
-    await nc.close();
   });
 
   const temperatures = () =>

@@ -1,8 +1,11 @@
 // Owner selection across proxies, with time passed in by hand: hysteresis, hand-over
 // after the owner's silence judged by the device's own learned interval, and proxies
 // that said they are gone.
+
+import { WIRE_VERSION } from '@sentinel/ble-proxy/wire';
 import { describe, expect, it } from 'vitest';
 import { OwnerTable } from '../src/ble/owners.js';
+import { ProxyDirectory } from '../src/ble/proxies.js';
 
 /** Feeds advertisements every `every` ms from the given proxies at fixed RSSI until `until`. */
 function feed(
@@ -86,5 +89,34 @@ describe('BLE owner table', () => {
     table.sweep(120_000);
     expect(table.hearings('m', 120_000)).toEqual([]);
     expect(table.owner('m')).toBeUndefined();
+  });
+});
+
+describe('BLE proxy directory', () => {
+  const status = (proxy: string) => ({
+    v: WIRE_VERSION,
+    proxy,
+    version: '0.1.0',
+    ts: 0,
+    interval_ms: 1000,
+    adapter: 'poweredOn',
+    scanning: 'active',
+    gatt: { used: 0, total: 3 },
+    buffer: { depth: 0, capacity: 100 },
+    dropped: { buffer: 0 },
+    advertisements: 0,
+    restarts: 0,
+    rss_bytes: 0,
+    uptime_s: 0,
+  });
+
+  it('forgets proxies silent for longer than it is told, and keeps the others', () => {
+    const proxies = new ProxyDirectory();
+    expect(proxies.update('p1', status('p1'), 0)).toBe(true);
+    expect(proxies.update('p2', status('p2'), 50_000)).toBe(true);
+    expect(proxies.update('p3', status('other'), 0)).toBe(false); // names another proxy
+    proxies.sweep(60_000, 30_000);
+    expect(proxies.get('p1')).toBeUndefined();
+    expect(proxies.get('p2')?.status.proxy).toBe('p2');
   });
 });

@@ -4,7 +4,7 @@
 // a specific answer; the node carries on.
 import { Kvm } from '@nats-io/kv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, startCliGateway } from '../../test/support/cli.js';
+import { runCli, startLocalGateway } from '../../test/support/cli.js';
 import { type NodeStatus, until } from '../../test/support/cluster.js';
 import { startStack, type TestStack } from '../../test/support/gateway.js';
 import { startNats } from '../../test/support/nats.js';
@@ -31,17 +31,11 @@ describe('cluster bad input', () => {
 
   it('stops on SIGTERM within 5 s while its NATS is away: it does not wait to release its locks', async () => {
     const nats = await startNats();
-    const node = await startCliGateway([
+    const node = await startLocalGateway([
       '--nats',
       nats.url,
       '--node-id',
       'cut-off',
-      '--mqtt-port',
-      '0',
-      '--http-port',
-      '0',
-      '--host',
-      '127.0.0.1',
       '--data',
       nats.storeDir,
     ]);
@@ -72,8 +66,16 @@ describe('cluster bad input', () => {
     const nodes = await new Kvm(stack.bus).open('sentinel_nodes');
     await nodes.put('ghost', '{"no":"node id"}');
     await nodes.put('garbage', 'xx');
-    const view = await status();
-    expect(view.nodes.map((n) => n.node_id)).toEqual(['solo']);
+    // a well-formed record under another key must not make a node out of that key
+    await nodes.put('impostor', JSON.stringify({ node_id: 'solo', started: 1, ts: Date.now() }));
+    // a real record written after the junk: once the node knows it, it has seen the junk too
+    await nodes.put('witness', JSON.stringify({ node_id: 'witness', started: 1, ts: Date.now() }));
+    const view = await until(async () => {
+      const v = await status();
+      return v.nodes.some((n) => n.node_id === 'witness') ? v : undefined;
+    });
+    expect(view.nodes.map((n) => n.node_id).sort()).toEqual(['solo', 'witness']);
+    await nodes.delete('witness');
   });
 
   it('answers a bad forwarded command with the contract error, and carries on', async () => {

@@ -43,18 +43,22 @@ describe('gateway options', () => {
       lockHeartbeatMs: ['2000', 3000],
       lockGraceMs: ['1000', 2000],
       natsReplicas: ['1', 3],
+      bleOfflineMs: ['5000', 6000],
       logLevel: ['warn', 'error'],
+    };
+    // options that only work with a partner get it from the environment
+    const partner: Record<string, NodeJS.ProcessEnv> = {
+      tlsCert: { SENTINEL_TLS_KEY: '/k.key' },
+      tlsKey: { SENTINEL_TLS_CERT: '/c.pem' },
     };
     expect(Object.keys(samples).sort()).toEqual(Object.keys(GATEWAY_OPTIONS).sort());
     for (const [key, [fromEnv, fromFlag]] of Object.entries(samples)) {
       const option = GATEWAY_OPTIONS[key as keyof typeof GATEWAY_OPTIONS];
       expect(option.env).toMatch(/^SENTINEL_[A-Z_]+$/);
-      const envOnly = resolveGatewayConfig({}, { [option.env]: fromEnv }) as Record<string, unknown>;
+      const env = { ...partner[key], [option.env]: fromEnv };
+      const envOnly = resolveGatewayConfig({}, env) as Record<string, unknown>;
       expect(String(envOnly[key]), `${option.env}`).toBe(fromEnv);
-      const both = resolveGatewayConfig({ [key]: fromFlag }, { [option.env]: fromEnv }) as Record<
-        string,
-        unknown
-      >;
+      const both = resolveGatewayConfig({ [key]: fromFlag }, env) as Record<string, unknown>;
       expect(both[key], option.flag).toBe(fromFlag);
     }
   });
@@ -72,6 +76,17 @@ describe('gateway options', () => {
     expect(() => resolveGatewayConfig({ mqttPort: 'x' as never }, {})).toThrow(/^--mqtt-port: /);
     expect(() => resolveGatewayConfig({}, { SENTINEL_MQTT_PORT: '99999' })).toThrow(/^SENTINEL_MQTT_PORT: /);
     expect(() => resolveGatewayConfig({ nodeId: 'Bad Node' }, {})).toThrow(/--node-id: must match/);
+  });
+
+  it('refuses TLS options that cannot work together, naming the one given', () => {
+    expect(() => resolveGatewayConfig({ tlsCert: '/c.pem' }, {})).toThrow(
+      /^--tls-cert: --tls-cert and --tls-key go together/,
+    );
+    expect(() => resolveGatewayConfig({}, { SENTINEL_TLS_KEY: '/k.key' })).toThrow(/^SENTINEL_TLS_KEY: /);
+    expect(() => resolveGatewayConfig({ tls: 'auto', tlsCert: '/c.pem', tlsKey: '/k.key' }, {})).toThrow(
+      /^--tls: auto generates certificates/,
+    );
+    expect(resolveGatewayConfig({ tlsCert: '/c.pem', tlsKey: '/k.key' }, {}).tlsKey).toBe('/k.key');
   });
 
   it('is documented in the README, option by option', async () => {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { encodePartitionTable, parsePartitionCsv, readProvisioning } from '@sentinel/firmware';
-import { EspRomSimulator, PicketDevice, serveEspRomOverWebSocket, type WsBridge } from '@sentinel/simulators';
+import { EspRomSimulator, serveEspRomOverWebSocket, type WsBridge } from '@sentinel/simulators';
 import { type Browser, chromium } from 'playwright-core';
 
 interface Element {
@@ -17,7 +17,7 @@ interface Element {
 }
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectTestBus, entityIdsOf } from '../../test/support/bus.js';
+import { provisionedPicketEntities } from '../../firmware/test/provisioned-picket.js';
 import { startTestGateway, type TestGateway } from '../../test/support/gateway.js';
 import { startNats, type TestNats } from '../../test/support/nats.js';
 
@@ -199,27 +199,12 @@ describe('the /flash page in Chromium', () => {
     // the token went into the NVS only, never into the gateway's log
     expect(JSON.stringify(gateway.logs)).not.toContain(provisioning.token);
 
-    const device = new PicketDevice({
-      id: provisioning.deviceId,
-      token: provisioning.token,
-      gateway: provisioning.gatewayUrls[0]!,
-      intervalMs: 50,
-    });
-    const bus = await connectTestBus(nats.url);
-    try {
-      const acked = new Promise((resolve) => device.once('acked', resolve));
-      device.start();
-      await acked;
-      expect(Object.keys(await entityIdsOf(bus, 'picket-garden')).sort()).toEqual([
-        'humidity',
-        'relay',
-        'temperature',
-      ]);
-    } finally {
-      await device.stop();
-      await bus.close();
-      await page.close();
-    }
+    expect(await provisionedPicketEntities(nats.url, provisioning)).toEqual([
+      'humidity',
+      'relay',
+      'temperature',
+    ]);
+    await page.close();
   });
 
   it('says why when the browser has no Web Serial', async () => {
@@ -291,6 +276,9 @@ describe('the flasher page API', () => {
       [{ ...good, device_id: 'cellar', gateway_urls: ['http://x'] }, /gateway_urls.0/],
       [{ ...good, device_id: 'cellar', nvs_size: 0x1000 }, /nvs_size/],
       [{ ...good, device_id: 'cellar', wifi: { ssid: '', password: '' } }, /wifi.ssid/],
+      // pass the request schema, not the provisioning record's: refused before the id is taken
+      [{ ...good, device_id: 'cellar', wifi: { ssid: 'home', password: 'short' } }, /wifi.password/],
+      [{ ...good, device_id: 'cellar', gateway_urls: [`ws://gw.local/${'a'.repeat(300)}`] }, /gatewayUrls.0/],
     ];
     for (const [body, reason] of bad) {
       const response = await post(body);

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collect, connectTestBus, entityIdsOf } from '../../test/support/bus.js';
-import { killStrays, runCli, startCliGateway } from '../../test/support/cli.js';
-import { startNats, type TestNats } from '../../test/support/nats.js';
+import { killStrays, runCli, startLocalGateway } from '../../test/support/cli.js';
+import { spawnNatsServer, startNats, type TestNats } from '../../test/support/nats.js';
 
 const hello = {
   v: 1,
@@ -56,21 +56,8 @@ describe('sentinel gateway (process)', () => {
   });
 
   it('prints the ready line, stops on SIGTERM within 5 s, and keeps every entity id across a restart', async () => {
-    const args = [
-      '--nats',
-      nats.url,
-      '--mqtt-port',
-      '0',
-      '--http-port',
-      '0',
-      '--host',
-      '127.0.0.1',
-      '--data',
-      dataDir,
-      '--node-id',
-      'proc-a',
-    ];
-    const first = await startCliGateway(args);
+    const args = ['--nats', nats.url, '--data', dataDir, '--node-id', 'proc-a'];
+    const first = await startLocalGateway(args);
     expect(first.ready).toEqual({
       event: 'ready',
       node_id: 'proc-a',
@@ -91,7 +78,7 @@ describe('sentinel gateway (process)', () => {
     expect(stopped.ms).toBeLessThan(5000);
     client.end(true);
 
-    const second = await startCliGateway(args);
+    const second = await startLocalGateway(args);
     const again = await helloFrom(second.ready.mqtt_port, 'boiler', token);
     expect(await entityIdsAt(nats.url, 'picket-boiler')).toEqual(before);
     // and readings flow to the same ids without a new hello being needed
@@ -104,6 +91,43 @@ describe('sentinel gateway (process)', () => {
     await bus.close();
     await again.endAsync();
     expect((await second.stop()).code).toBe(0);
+  });
+
+  it('keeps a password in the NATS URL off its ready line and its log', async () => {
+    const data = await mkdtemp(join(tmpdir(), 'sentinel-test-pass-'));
+    const server = await spawnNatsServer([
+      '-js',
+      '-a',
+      '127.0.0.1',
+      '-p',
+      '-1',
+      '--user',
+      'gw',
+      '--pass',
+      'hunter2-secret',
+      '-sd',
+      data,
+    ]);
+    try {
+      const gw = await startLocalGateway([
+        '--nats',
+        `nats://gw:hunter2-secret@127.0.0.1:${server.port}`,
+        '--data',
+        data,
+        '--node-id',
+        'with-pass',
+      ]);
+      expect(gw.ready.nats_url).toBe(`nats://***@127.0.0.1:${server.port}`);
+      // it did connect with them, and /status does not show them either
+      const status = await (await fetch(`http://127.0.0.1:${gw.ready.http_port}/status`)).text();
+      expect(status).toContain(`nats://***@127.0.0.1:${server.port}`);
+      expect(status).not.toContain('hunter2-secret');
+      expect((await gw.stop()).code).toBe(0);
+      expect(gw.stderr()).not.toContain('hunter2-secret');
+    } finally {
+      await server.stop();
+      await rm(data, { recursive: true, force: true });
+    }
   });
 
   it('refuses bad options with exit code 2 and one line saying which', async () => {
@@ -119,20 +143,7 @@ describe('sentinel gateway (process)', () => {
 
 describe('sentinel gateway with its embedded nats-server', () => {
   it('runs nats-server itself, restarts it when it dies, and lets `device` commands reach its store', async () => {
-    const gw = await startCliGateway([
-      '--nats-port',
-      '0',
-      '--mqtt-port',
-      '0',
-      '--http-port',
-      '0',
-      '--host',
-      '127.0.0.1',
-      '--data',
-      dataDir,
-      '--node-id',
-      'embedded',
-    ]);
+    const gw = await startLocalGateway(['--nats-port', '0', '--data', dataDir, '--node-id', 'embedded']);
     expect(gw.ready.nats_url).toMatch(/^nats:\/\/127\.0\.0\.1:\d+$/);
     const added = await runCli(['device', 'add', 'shed', '--data', dataDir]);
     expect(added.code).toBe(0);

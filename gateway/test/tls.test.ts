@@ -12,7 +12,7 @@ import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { collect } from '../../test/support/bus.js';
-import { runCli, startCliGateway } from '../../test/support/cli.js';
+import { runCli, startLocalGateway } from '../../test/support/cli.js';
 import {
   startStack,
   startTestGateway,
@@ -205,24 +205,17 @@ describe('TLS', () => {
 
   it('turns on through the real CLI and its environment (SENTINEL_TLS=auto), and says where', async () => {
     const data = await mkdtemp(join(tmpdir(), 'sentinel-tls-cli-'));
-    const cli = await startCliGateway(
-      [
-        '--nats',
-        stack.nats.url,
-        '--data',
-        data,
-        '--mqtt-port',
-        '0',
-        '--http-port',
-        '0',
-        '--host',
-        '127.0.0.1',
-      ],
-      { SENTINEL_TLS: 'auto', SENTINEL_MQTT_TLS_PORT: '0', SENTINEL_NODE_ID: 'tls-cli' },
-    );
+    const cli = await startLocalGateway(['--nats', stack.nats.url, '--data', data], {
+      SENTINEL_TLS: 'auto',
+      SENTINEL_MQTT_TLS_PORT: '0',
+      SENTINEL_NODE_ID: 'tls-cli',
+    });
     try {
-      // the log line travels on stderr, which may arrive after the ready line on stdout
-      const readyLine = () =>
+      // the ready line on stdout says where MQTT over TLS listens
+      expect(cli.ready.mqtt_tls_port).toEqual(expect.any(Number));
+      expect(cli.ready.mqtt_tls_port).not.toBe(cli.ready.mqtt_port);
+      // the log line on stderr (which may arrive after the ready line) says where the CA is
+      const logged = () =>
         cli
           .stderr()
           .split('\n')
@@ -230,13 +223,16 @@ describe('TLS', () => {
           .filter((l) => l.startsWith('{'))
           .map((l) => JSON.parse(l) as Record<string, unknown>)
           .find((l) => l.msg === 'gateway ready');
-      while (!readyLine()) await once(cli.process.stderr!, 'data');
-      const ready = readyLine();
-      expect(ready).toMatchObject({ tls: 'generated', tls_ca: join(data, 'tls', 'ca.pem') });
+      while (!logged()) await once(cli.process.stderr!, 'data');
+      expect(logged()).toMatchObject({
+        tls: 'generated',
+        tls_ca: join(data, 'tls', 'ca.pem'),
+        mqtt_tls_port: cli.ready.mqtt_tls_port,
+      });
       const cliCa = await readFile(join(data, 'tls', 'ca.pem'));
       const socket = tlsConnect({
         host: '127.0.0.1',
-        port: ready!.mqtt_tls_port as number,
+        port: cli.ready.mqtt_tls_port!,
         ca: cliCa,
         servername: 'localhost',
       });
@@ -247,10 +243,35 @@ describe('TLS', () => {
       await cli.stop();
       await rm(data, { recursive: true, force: true });
     }
-    const half = await runCli(['gateway', '--tls-cert', '/nonexistent.pem', '--nats', stack.nats.url]);
-    expect(half.code).toBe(1);
-    expect(half.stderr.trim().split('\n')).toHaveLength(1);
-    expect(half.stderr).toContain('--tls-cert and --tls-key go together');
+  });
+
+  it('refuses bad TLS options through the CLI as usage errors: exit 2, one line naming the option', async () => {
+    const usage = async (args: string[], env: NodeJS.ProcessEnv, says: string) => {
+      const result = await runCli(['gateway', '--nats', stack.nats.url, ...args], env);
+      expect(result.code, result.stderr).toBe(2);
+      expect(result.stderr.trim().split('\n')).toHaveLength(1);
+      expect(result.stderr).toContain(says);
+      expect(result.stderr).not.toContain('--verbose');
+    };
+    await usage(['--tls-cert', '/nonexistent.pem'], {}, '--tls-cert: --tls-cert and --tls-key go together');
+    await usage([], { SENTINEL_TLS_KEY: '/nonexistent.key' }, 'SENTINEL_TLS_KEY: ');
+    await usage(['--tls', 'sometimes'], {}, '--tls: ');
+    await usage(
+      ['--tls', 'auto', '--tls-cert', '/a.pem', '--tls-key', '/a.key'],
+      {},
+      '--tls: auto generates certificates',
+    );
+    // files that cannot be read are found when the gateway starts, and said the same way
+    const data = await mkdtemp(join(tmpdir(), 'sentinel-tls-bad-'));
+    try {
+      await usage(
+        ['--tls-cert', '/nonexistent.pem', '--tls-key', '/nonexistent.key', '--data', data],
+        {},
+        'cannot read the TLS certificate /nonexistent.pem',
+      );
+    } finally {
+      await rm(data, { recursive: true, force: true });
+    }
   });
 
   it('says how to go on when openssl is missing, and leaves no half-made certificates', async () => {

@@ -52,6 +52,7 @@ export {
   ESP_CHIPS,
   type EspChip,
 } from './esp-rom/chips.js';
+export { firmwareLikeBytes } from './esp-rom/firmware-bytes.js';
 export {
   CHECKSUM_SEED,
   checksum as espChecksum,

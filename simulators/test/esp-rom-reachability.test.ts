@@ -5,6 +5,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -336,5 +337,31 @@ describe('sentinel simulate esp-rom, bad arguments', () => {
     const result = await runCli(['simulate', 'esp-rom', '--chip', 'esp32', '--pty', '/nonexistent-dir/tty']);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/socat exited/);
+  }, 30_000);
+
+  it('exits 1 with the reason when the --rfc2217 port is taken', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const dir = await mkdtemp(join(tmpdir(), 'esp-rom-taken-'));
+    try {
+      const { port } = taken.address() as AddressInfo;
+      const result = await runCli([
+        'simulate',
+        'esp-rom',
+        '--chip',
+        'esp32',
+        '--pty',
+        join(dir, 'tty'),
+        '--rfc2217',
+        String(port),
+      ]);
+      expect(result.code).toBe(1);
+      expect(result.stderr.trim()).toMatch(
+        new RegExp(`--rfc2217: cannot listen on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE`),
+      );
+    } finally {
+      taken.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   }, 30_000);
 });

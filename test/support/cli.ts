@@ -49,6 +49,8 @@ export interface Ready {
   mqtt_port: number;
   http_port: number;
   nats_url: string;
+  /** when TLS is on */
+  mqtt_tls_port?: number;
 }
 
 export interface CliGateway {
@@ -90,4 +92,9 @@ export async function startCliGateway(args: string[], env: NodeJS.ProcessEnv = {
       return { code: code as number | null, ms: Date.now() - started };
     },
   };
+}
+
+/** `sentinel gateway` as tests run it: on 127.0.0.1, any free MQTT and HTTP port, then `args`. */
+export function startLocalGateway(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliGateway> {
+  return startCliGateway(['--host', '127.0.0.1', '--mqtt-port', '0', '--http-port', '0', ...args], env);
 }

@@ -19,12 +19,21 @@ export interface TestNats {
   stop(): Promise<void>;
 }
 
-async function spawnServer(port: number, storeDir: string): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn('nats-server', ['-js', '-a', '127.0.0.1', '-p', String(port || -1), '-sd', storeDir], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+const spawnServer = (port: number, storeDir: string) =>
+  spawnNatsServer(['-js', '-a', '127.0.0.1', '-p', String(port || -1), '-sd', storeDir]);
+
+/** Runs nats-server with `args` and resolves once it is ready, with the client port it bound. */
+export interface SpawnedNats {
+  child: ChildProcess;
+  port: number;
+  /** SIGTERM, resolved once it has exited (its store directory can then be removed) */
+  stop(): Promise<void>;
+}
+
+export async function spawnNatsServer(args: string[]): Promise<SpawnedNats> {
+  const child = spawn('nats-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   const lines = createInterface({ input: child.stderr! });
-  let bound = port;
+  let bound = 0;
   await new Promise<void>((resolve, reject) => {
     const log: string[] = [];
     lines.on('line', (line) => {
@@ -42,7 +51,13 @@ async function spawnServer(port: number, storeDir: string): Promise<{ child: Chi
       ),
     );
   });
-  return { child, port: bound };
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    await exited;
+  };
+  return { child, port: bound, stop };
 }
 
 export async function startNats(): Promise<TestNats> {

@@ -38,10 +38,13 @@ export async function connectProxy(options: {
     });
   } catch (error) {
     throw new ProxyConnectError(
-      `cannot connect to NATS at ${servers.join(', ')}: ${(error as Error).message}`,
+      `cannot connect to NATS at ${servers.map(withoutPassword).join(', ')}: ${(error as Error).message}`,
       {
         cause: error,
       },
     );
   }
 }
+
+/** A server URL as it may be shown: a user:password in it is masked. */
+export const withoutPassword = (url: string) => url.replace(/\/\/[^/@\s,]*@/g, '//***@');

@@ -7,6 +7,7 @@ import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node'
 import type { Characteristic, Noble, Peripheral } from '@stoprocent/noble';
 import type { Logger } from './log.js';
 import type { ScanSupervisor } from './scanner.js';
+import { withTimeout } from './timeout.js';
 import {
   bleSubject,
   compactMac,
@@ -302,25 +303,14 @@ export class GattServer {
   }
 
   #timed<T>(promise: Promise<T>, what: string, ms = this.o.opTimeoutMs): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new GattOpError('timeout', `${what} took longer than ${ms} ms`)),
-        ms,
-      );
-      promise.then(
-        (v) => {
-          clearTimeout(timer);
-          resolve(v);
-        },
-        (e: unknown) => {
-          clearTimeout(timer);
-          reject(
-            e instanceof GattOpError
-              ? e
-              : new GattOpError('failed', `${what}: ${(e as Error)?.message ?? e}`, { cause: e }),
-          );
-        },
-      );
+    return withTimeout(
+      promise,
+      ms,
+      () => new GattOpError('timeout', `${what} took longer than ${ms} ms`),
+    ).catch((e: unknown) => {
+      throw e instanceof GattOpError
+        ? e
+        : new GattOpError('failed', `${what}: ${(e as Error)?.message ?? e}`, { cause: e });
     });
   }
 }

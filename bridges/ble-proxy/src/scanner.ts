@@ -8,6 +8,7 @@ import { EventEmitter } from 'node:events';
 import type { Noble, Peripheral } from '@stoprocent/noble';
 import { Backoff } from './backoff.js';
 import type { Logger } from './log.js';
+import { withTimeout } from './timeout.js';
 import { type AdapterState, compactMac, encodeAdStructures, type RawAdvertisement } from './wire.js';
 
 export type ScanState = 'active' | 'paused' | 'stopped';
@@ -75,7 +76,7 @@ export class ScanSupervisor extends EventEmitter<{
     this.noble.off('scanStop', this.#onScanStop);
     if (this.#scanning) {
       this.#scanning = false;
-      await withTimeout(this.noble.stopScanningAsync(), 2000).catch(() => undefined);
+      await adapterCall(this.noble.stopScanningAsync(), 2000).catch(() => undefined);
     }
     this.noble.off('warning', this.#onWarning);
     this.noble.stop();
@@ -166,7 +167,7 @@ export class ScanSupervisor extends EventEmitter<{
       clearTimeout(this.#retry);
       this.#retry = undefined;
       this.#starting = true;
-      withTimeout(this.noble.startScanningAsync([], true), 5000)
+      adapterCall(this.noble.startScanningAsync([], true), 5000)
         .then(
           () => {
             this.#scanning = true;
@@ -201,21 +202,6 @@ class TimeoutError extends Error {
   override name = 'TimeoutError';
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new TimeoutError(`no answer from the adapter within ${ms} ms`)),
-      ms,
-    );
-    promise.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(timer);
-        reject(e);
-      },
-    );
-  });
-}
+/** an adapter call that must answer within `ms` */
+const adapterCall = <T>(promise: Promise<T>, ms: number) =>
+  withTimeout(promise, ms, () => new TimeoutError(`no answer from the adapter within ${ms} ms`));

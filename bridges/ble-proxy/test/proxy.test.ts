@@ -1,24 +1,11 @@
 // The proxy on the simulated noble bindings and a real nats-server: batches,
 // status, GATT with slot accounting and scan pausing, and survival of adapter
 // resets, a pulled dongle, noble errors and NATS going away.
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import {
-  BleProxy,
-  type BleProxyOptions,
-  createNoble,
-  decodeAdvBatch,
-  type ProxyStatus,
-  parseAdStructures,
-} from '@sentinel/ble-proxy';
-import {
-  BleAir,
-  bthomeV2,
-  SimulatedBleSensor,
-  SimulatedNobleBindings,
-  SimulatedPeripheral,
-} from '@sentinel/simulators';
-import { pino } from 'pino';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { decodeAdvBatch, type ProxyStatus, parseAdStructures } from '@sentinel/ble-proxy';
+import { BleAir, bthomeV2, SimulatedBleSensor, SimulatedPeripheral } from '@sentinel/simulators';
 import { afterEach, describe, expect, it } from 'vitest';
+import { type SimulatedProxyOptions, startSimulatedProxy } from '../../../test/support/ble.js';
 import { collect, connectTestBus } from '../../../test/support/bus.js';
 import { startNats } from '../../../test/support/nats.js';
 
@@ -49,30 +36,24 @@ afterEach(async () => {
   cleanups = [];
 });
 
-async function setUp(options: Partial<BleProxyOptions> = {}) {
+async function setUp(options: SimulatedProxyOptions = {}) {
   const nats = await startNats();
   cleanups.push(() => nats.stop());
   const { air, peripheral } = world();
-  const bindings = new SimulatedNobleBindings(air, { listenerId: 'p1', resetMs: 30 });
-  const nc = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
-  const proxy = new BleProxy({
-    id: 'p1',
-    nc,
-    noble: createNoble(bindings),
-    log: pino({ level: 'silent' }),
+  const bus = await connectTestBus(nats.url);
+  cleanups.push(() => bus.close());
+  // listening before the proxy starts: its first status counts too
+  const statuses = await collect<ProxyStatus>(bus, 'sentinel.ble.proxy.p1.status');
+  const { proxy, bindings, nc, stop } = await startSimulatedProxy(air, 'p1', nats.url, {
+    resetMs: 30,
     statusIntervalMs: 200,
     backoffMs: 50,
     ...options,
   });
-  const bus = await connectTestBus(nats.url);
   cleanups.push(async () => {
     air.stop();
-    await proxy.stop();
-    await nc.close();
-    await bus.close();
+    await stop();
   });
-  const statuses = await collect<ProxyStatus>(bus, 'sentinel.ble.proxy.p1.status');
-  proxy.start();
   air.start();
   return { nats, air, peripheral, bindings, nc, proxy, bus, statuses };
 }

@@ -54,14 +54,7 @@ export type ImageErrorReason =
   | 'bad-option'
   | 'wrong-chip';
 
-export class ImageFormatError extends FirmwareFormatError {
+export class ImageFormatError extends FirmwareFormatError<ImageErrorReason> {
   readonly format = 'image';
   override name = 'ImageFormatError';
-  constructor(
-    readonly reason: ImageErrorReason,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }

@@ -4,7 +4,7 @@
 
 import { z } from 'zod';
 import { CHIPS, type ChipName } from '../chips.js';
-import { FirmwareFormatError } from '../format-error.js';
+import { FirmwareFormatError, firstIssue } from '../format-error.js';
 
 /** Every chipFamily esp-web-tools knows; we flash the four in chips.ts. */
 export const CHIP_FAMILIES = [
@@ -51,16 +51,9 @@ export type ManifestPart = z.infer<typeof ManifestPartSchema>;
 
 export type ManifestErrorReason = 'invalid' | 'no-build-for-chip' | 'overlapping-parts';
 
-export class ManifestError extends FirmwareFormatError {
+export class ManifestError extends FirmwareFormatError<ManifestErrorReason> {
   readonly format = 'manifest';
   override name = 'ManifestError';
-  constructor(
-    readonly reason: ManifestErrorReason,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }
 
 /** Validates a manifest (JSON text or an already parsed object). */
@@ -77,8 +70,7 @@ export function parseManifest(input: string | unknown): Manifest {
   }
   const parsed = ManifestSchema.safeParse(json);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new ManifestError('invalid', `manifest ${issue.path.join('.') || '(top)'}: ${issue.message}`, {
+    throw new ManifestError('invalid', `manifest ${firstIssue(parsed.error, '(top)')}`, {
       cause: parsed.error,
     });
   }

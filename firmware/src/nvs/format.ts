@@ -101,16 +101,9 @@ export type NvsErrorReason =
   | 'incomplete-blob'
   | 'bad-input';
 
-export class NvsFormatError extends FirmwareFormatError {
+export class NvsFormatError extends FirmwareFormatError<NvsErrorReason> {
   readonly format = 'nvs';
   override name = 'NvsFormatError';
-  constructor(
-    readonly reason: NvsErrorReason,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }
 
 export function integerRange(type: IntegerType): { min: bigint; max: bigint } {

@@ -11,6 +11,7 @@
 // 64-bit integers may be given as decimal strings (JSON numbers lose precision past 2^53).
 
 import { z } from 'zod';
+import { firstIssue } from '../format-error.js';
 import { INTEGER_TYPES, type IntegerType, NvsFormatError, type NvsItem } from './format.js';
 
 const INTEGER_NAMES = Object.keys(INTEGER_TYPES) as IntegerType[];
@@ -153,8 +154,7 @@ export type NvsJson = z.infer<typeof NvsJsonSchema>;
 export function parseNvsJson(input: unknown): NvsItem[] {
   const parsed = NvsJsonSchema.safeParse(input);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new NvsFormatError('bad-input', `${issue.path.join('.') || '(top)'}: ${issue.message}`);
+    throw new NvsFormatError('bad-input', firstIssue(parsed.error, '(top)'), { cause: parsed.error });
   }
   const items: NvsItem[] = [];
   for (const [namespace, keys] of Object.entries(parsed.data.namespaces))

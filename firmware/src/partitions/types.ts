@@ -84,14 +84,7 @@ export type PartitionErrorReason =
   | 'bad-md5'
   | 'no-end-marker';
 
-export class PartitionTableError extends FirmwareFormatError {
+export class PartitionTableError extends FirmwareFormatError<PartitionErrorReason> {
   readonly format = 'partitions';
   override name = 'PartitionTableError';
-  constructor(
-    readonly reason: PartitionErrorReason,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }

@@ -58,7 +58,7 @@ export interface BleAdapterDeps {
   owners?: Partial<OwnerOptions>;
   /** a device is offline after this many learned intervals without a word… */
   offlineIntervals?: number;
-  /** …and never sooner than this (default 60 s: sensors that advertise rarely) */
+  /** …and never sooner than this (default 60 s: sensors that advertise rarely; --ble-offline) */
   offlineMinMs?: number;
   /** how often staleness is checked (default 1 s) */
   sweepMs?: number;
@@ -133,13 +133,14 @@ class BleAdapterImpl implements BleAdapter {
     this.#keys = await followBleKeys(
       await openBleKeys(this.d.js),
       (deviceId) => {
-        // a new key must decode the very packet that failed before: forget its bytes
+        // a new key must decode the very packet that failed before: forget its bytes,
+        // and its packet counter even when the device is not among those heard lately
         const device = this.#devices.get(deviceId);
         if (device) {
           device.lastPayload = undefined;
           device.recent.length = 0;
-          this.#decoder.forget(colonMac(device.mac));
         }
+        if (deviceId.startsWith('ble-')) this.#decoder.forget(colonMac(deviceId.slice('ble-'.length)));
       },
       (deviceId) =>
         this.#reject('invalid_key', deviceId, `invalid record for ${deviceId} in sentinel_ble_keys`),
@@ -430,17 +431,19 @@ class BleAdapterImpl implements BleAdapter {
     const minMs = this.d.offlineMinMs ?? 60_000;
     const intervals = this.d.offlineIntervals ?? 5;
     for (const device of this.#devices.values()) {
-      if (!device.online || device.pending) continue;
+      if (device.pending) continue;
       const limit = Math.max(minMs, intervals * (this.#owners.intervalMs(device.mac) ?? 0));
       if (now - device.lastHeard <= limit) continue;
-      device.online = false;
-      device.lastPayload = undefined;
-      device.recent.length = 0;
+      // forgotten until heard again: the addresses passing by (a neighbour's sensor, a
+      // rotating one) must not pile up; its entities stay in the registry
+      this.#devices.delete(device.id);
+      if (!device.online) continue;
       this.d.availability.deviceOffline(device.id).catch((error: unknown) => {
         this.d.log.warn({ err: error, device_id: device.id }, 'marking a BLE device offline failed');
       });
     }
     this.#owners.sweep(now);
+    this.#proxies.sweep(now, 2 * this.#owners.o.forgetMs);
     this.#m.proxies.set(this.#proxies.count(now));
   }
 

@@ -108,6 +108,8 @@ export class GattRouter {
 
   async #connect(deviceId: string, mac: string, body: Record<string, unknown>): Promise<GattReply> {
     const now = Date.now();
+    // sessions through a proxy that died cannot end by themselves
+    for (const [id, session] of this.#sessions) if (!this.o.proxies.alive(session.proxy, now)) this.#end(id);
     const candidates = this.o.owners
       .hearings(mac, now)
       .filter((h) => this.o.proxies.alive(h.proxy, now))
@@ -126,12 +128,16 @@ export class GattRouter {
       const reply = await this.#ask(candidate.proxy, 'connect', { ...body, mac });
       if (reply.ok && reply.connection) {
         const id = `${candidate.proxy}${SEPARATOR}${reply.connection}`;
-        this.#sessions.set(id, {
+        const session: Session = {
           deviceId,
           proxy: candidate.proxy,
           connection: reply.connection,
           notify: undefined,
-        });
+        };
+        this.#sessions.set(id, session);
+        // followed from the start: the proxy's "disconnected" (idle, link lost) ends the
+        // session here too, even when the platform never subscribed or asks again
+        this.#relay(session, id);
         return { ok: true, connection: id, proxy: candidate.proxy };
       }
       last = reply;

@@ -67,7 +67,13 @@ export class BleKeyStore {
     for await (const key of await this.kv.keys()) {
       const entry = await this.kv.get(key);
       if (entry?.operation !== 'PUT') continue;
-      const parsed = BleKeyRecordSchema.safeParse(entry.json());
+      let value: unknown;
+      try {
+        value = entry.json();
+      } catch {
+        value = undefined; // junk written by someone else: not a key, and not a reason to fail the list
+      }
+      const parsed = BleKeyRecordSchema.safeParse(value);
       if (parsed.success) out.push({ device_id: key, ts: parsed.data.ts });
     }
     return out.sort((a, b) => a.device_id.localeCompare(b.device_id));

@@ -35,6 +35,15 @@ export class ProxyDirectory {
     return this.#proxies.get(proxyId);
   }
 
+  /**
+   * Forgets proxies silent for `forgetMs` (ids that come and go must not pile up).
+   * Use a span longer than the owner table's memory of hearings: a forgotten proxy
+   * counts as alive again, which is harmless once nothing it heard is remembered.
+   */
+  sweep(now: number, forgetMs: number): void {
+    for (const [id, known] of this.#proxies) if (now - known.receivedAt > forgetMs) this.#proxies.delete(id);
+  }
+
   count(now: number): number {
     let n = 0;
     for (const id of this.#proxies.keys()) if (this.alive(id, now)) n++;

@@ -18,9 +18,11 @@ export class BusUnreachableError extends Error {
 }
 
 export async function connectBus(options: BusConnectOptions): Promise<NatsConnection> {
-  const servers = (Array.isArray(options.servers) ? options.servers : options.servers.split(','))
-    .map((s) => s.trim())
-    .filter(Boolean);
+  const { servers, auth } = splitCredentials(
+    (Array.isArray(options.servers) ? options.servers : options.servers.split(','))
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
   const authenticator = options.credsFile
     ? credsAuthenticator(
         await readFile(options.credsFile).catch((error: Error) => {
@@ -37,6 +39,7 @@ export async function connectBus(options: BusConnectOptions): Promise<NatsConnec
       servers,
       name: options.name,
       authenticator,
+      ...auth,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
       reconnectJitter: 100,
@@ -63,4 +66,34 @@ export async function connectBus(options: BusConnectOptions): Promise<NatsConnec
     })();
   }
   return nc;
+}
+
+/** A server URL (or comma-separated list) as it may be shown: credentials in it are masked. */
+export const withoutPassword = (urls: string) => urls.replace(/\/\/[^/@\s,]*@/g, '//***@');
+
+/**
+ * nats://user:password@host (or nats://token@host): the client library ignores
+ * credentials in a server URL, so they are taken out and given as options; the
+ * URLs that remain (the ones error messages show) carry none.
+ */
+function splitCredentials(urls: string[]): {
+  servers: string[];
+  auth: { user: string; pass: string } | { token: string } | undefined;
+} {
+  let auth: { user: string; pass: string } | { token: string } | undefined;
+  const servers = urls.map((url) => {
+    const at = /^([a-z]+:\/\/)([^/@\s]*)@(.*)$/i.exec(url);
+    if (!at) return url;
+    const info = at[2]!;
+    const colon = info.indexOf(':');
+    auth ??=
+      colon < 0
+        ? { token: decodeURIComponent(info) }
+        : {
+            user: decodeURIComponent(info.slice(0, colon)),
+            pass: decodeURIComponent(info.slice(colon + 1)),
+          };
+    return `${at[1]}${at[3]}`;
+  });
+  return { servers, auth };
 }

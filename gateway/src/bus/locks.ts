@@ -496,5 +496,6 @@ export async function fencedUpdate<T extends Record<string, unknown>>(
       // written meanwhile: look again (a newer leader's token is refused above)
     }
   }
-  throw new StaleLeaseError(`${key} kept changing under a fenced write`);
+  // contention, not a lost lease: a plain LockError, so callers log it rather than stand down
+  throw new LockError(`${key} kept changing under a fenced write (5 attempts)`);
 }

@@ -14,6 +14,9 @@ import type { Logger } from '../log.js';
 /** extension: `<node_id>` → `{"node_id","started","ts","mqtt_port"?,"http_port"?}`, max_age = the lock TTL */
 export const NODES_BUCKET = 'sentinel_nodes';
 
+/** how long a dead node stays in the view (its devices are judged after the reconnect grace) */
+const FORGET_DEAD_MS = 24 * 3600 * 1000;
+
 export const NodeRecordSchema = z.looseObject({
   node_id: z.string().min(1),
   started: z.number().int(),
@@ -65,6 +68,7 @@ export class NodeLiveness {
     await liveness.#watch();
     liveness.#timer = setInterval(() => {
       liveness.#beat().catch((error) => liveness.log.debug({ err: error }, 'node heartbeat failed'));
+      liveness.#forgetLongDead();
     }, options.timings.heartbeatMs);
     liveness.#timer.unref();
     return liveness;
@@ -117,6 +121,20 @@ export class NodeLiveness {
     );
   }
 
+  /**
+   * Nodes dead for a day are forgotten: node ids that come and go (a container's
+   * host name) must not pile up in /status. Their devices were judged long before.
+   */
+  #forgetLongDead(): void {
+    const now = performance.now();
+    for (const [id, heard] of this.#heard) {
+      if (id !== this.nodeId && this.isDead(id) && now - heard.at > FORGET_DEAD_MS) {
+        this.#heard.delete(id);
+        this.#gone.delete(id);
+      }
+    }
+  }
+
   async #beat(): Promise<void> {
     const record: NodeRecord = {
       ...this.extra,
@@ -140,7 +158,8 @@ export class NodeLiveness {
             value = undefined;
           }
           const record = NodeRecordSchema.safeParse(value);
-          if (!record.success) continue;
+          // a record under another node's key would make that node look alive
+          if (!record.success || record.data.node_id !== entry.key) continue;
           const known = this.#heard.has(entry.key) && !this.#gone.has(entry.key);
           this.#gone.delete(entry.key);
           this.#heard.set(entry.key, { at: performance.now(), record: record.data });

@@ -6,6 +6,7 @@
 import {
   decodePartitionTable,
   describeState,
+  FlasherError,
   type FlasherPort,
   FlasherSession,
   type FlashPart,
@@ -87,7 +88,7 @@ function show(state: FlashState): void {
 }
 
 async function loadBuilds(): Promise<void> {
-  const response = await web.fetch('/api/firmware');
+  const response = await fetchOk('/api/firmware');
   const listing = (await response.json()) as { builds: Build[]; problems: { id: string; reason: string }[] };
   builds = listing.builds;
   const container = $('builds');
@@ -125,15 +126,19 @@ function selectedBuild(): Build | undefined {
   return builds.find((b) => web.document.getElementById(`build-${b.id}`)?.checked);
 }
 
-async function fetchBytes(url: string): Promise<Uint8Array> {
+async function fetchOk(url: string): ReturnType<Browser['fetch']> {
   const response = await web.fetch(url);
   if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
-  return new Uint8Array(await response.arrayBuffer());
+  return response;
+}
+
+async function fetchBytes(url: string): Promise<Uint8Array> {
+  return new Uint8Array(await (await fetchOk(url)).arrayBuffer());
 }
 
 async function partsFor(build: Build, family: string): Promise<FlashPart[]> {
   if (!isChipName(family)) throw new Error(`this page cannot flash an ${family}`);
-  const manifest = parseManifest(await (await web.fetch(build.manifest)).json());
+  const manifest = parseManifest(await (await fetchOk(build.manifest)).json());
   const manifestUrl = `${web.location.protocol}//${web.location.host}${build.manifest}`;
   return Promise.all(
     partsForChip(manifest, family, manifestUrl).map(async (part) => ({
@@ -192,7 +197,7 @@ async function run(): Promise<void> {
     if (deviceId) log(`picket-${deviceId} will connect to ${$('gateway-url').value.trim()} once it boots`);
   } catch (error) {
     // FlasherErrors were shown as their error state already; anything else is shown here
-    if ((error as Error).name !== 'FlasherError')
+    if (!(error instanceof FlasherError))
       show({
         state: 'error',
         code: 'flash_failed',

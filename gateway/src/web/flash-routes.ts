@@ -6,10 +6,12 @@
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { buildProvisioningNvs, PicketIdSchema } from '@sentinel/firmware';
+import { buildProvisioningNvs, FirmwareFormatError, firstIssue, PicketIdSchema } from '@sentinel/firmware';
 import { z } from 'zod';
+import { DeviceExistsError } from '../auth/credentials.js';
 import { FirmwareStore } from '../firmware-store.js';
 import type { Logger } from '../log.js';
+import { send as json, readBody } from '../transports/http.js';
 
 export interface FlashRoutesOptions {
   dataDir: string;
@@ -97,37 +99,45 @@ export function flashRoutes(o: FlashRoutesOptions): Handler {
   };
 
   async function provision(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const body = await readLimited(req, MAX_PROVISION_BODY);
+    const body = await readBody(req, MAX_PROVISION_BODY);
     if (body === undefined) return json(res, 413, { error: `body over ${MAX_PROVISION_BODY} bytes` });
     let parsed: z.infer<typeof ProvisionRequestSchema>;
     try {
       parsed = ProvisionRequestSchema.parse(JSON.parse(body.toString('utf8')));
     } catch (error) {
-      const reason =
-        error instanceof z.ZodError
-          ? `${error.issues[0]?.path.join('.') || 'body'}: ${error.issues[0]?.message}`
-          : 'the body is not JSON';
+      const reason = error instanceof z.ZodError ? firstIssue(error, 'body') : 'the body is not JSON';
       return json(res, 400, { error: reason });
+    }
+    const nvsFor = (token: string) =>
+      buildProvisioningNvs(
+        {
+          gatewayUrls: parsed.gateway_urls,
+          deviceId: parsed.device_id,
+          token,
+          ...(parsed.wifi ? { wifi: parsed.wifi } : {}),
+        },
+        parsed.nvs_size,
+      );
+    // The provisioning record has limits of its own (URL length, Wi-Fi password length) and must fit
+    // the NVS partition: check with a stand-in as long as a real token (32 random bytes, base64url)
+    // before the id is registered, so a refusal leaves nothing half-registered.
+    try {
+      nvsFor('x'.repeat(43));
+    } catch (error) {
+      if (error instanceof FirmwareFormatError) return json(res, 400, { error: error.message });
+      throw error;
     }
     let credentials: { device_id: string; token: string };
     try {
       credentials = await o.addDevice(parsed.device_id);
     } catch (error) {
-      if ((error as Error).name === 'DeviceExistsError')
+      if (error instanceof DeviceExistsError)
         return json(res, 409, {
           error: `device "${parsed.device_id}" is already registered: pick another id or remove it first`,
         });
       throw error;
     }
-    const nvs = buildProvisioningNvs(
-      {
-        gatewayUrls: parsed.gateway_urls,
-        deviceId: parsed.device_id,
-        token: credentials.token,
-        ...(parsed.wifi ? { wifi: parsed.wifi } : {}),
-      },
-      parsed.nvs_size,
-    );
+    const nvs = nvsFor(credentials.token);
     // the token and Wi-Fi password travel only in the NVS bytes, never into the log
     o.log.info(
       { device_id: credentials.device_id, gateway_urls: parsed.gateway_urls },
@@ -150,20 +160,4 @@ async function buildScript(): Promise<string> {
     logLevel: 'silent',
   });
   return result.outputFiles[0]!.text;
-}
-
-function json(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(body));
-}
-
-async function readLimited(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) return undefined;
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
 }

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { Kvm } from '@nats-io/kv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collect } from '../../../test/support/bus.js';
 import { killStrays, runCli, SENTINEL_BIN, track } from '../../../test/support/cli.js';
@@ -210,8 +211,12 @@ describe('sentinel ble key', () => {
     ]);
     expect(set.code).toBe(0);
     expect(JSON.parse(set.stdout)).toEqual({ device_id: 'ble-a4c138000022', set: true });
+    // junk written into the bucket by someone else is left out of the list, not fatal to it
+    await (await new Kvm(stack.bus).open('sentinel_ble_keys')).put('ble-a4c1380000ff', 'not json');
     const list = await runCli(['ble', 'key', 'list', ...nats]);
+    expect(list.code, list.stderr).toBe(0);
     expect(list.stdout).toContain('"device_id":"ble-a4c138000022"');
+    expect(list.stdout).not.toContain('ble-a4c1380000ff');
     expect(list.stdout).not.toContain('231d39c1'); // keys are never printed
     const removed = await runCli(['ble', 'key', 'remove', 'a4:c1:38:00:00:22', ...nats]);
     expect(JSON.parse(removed.stdout)).toEqual({ device_id: 'ble-a4c138000022', removed: true });

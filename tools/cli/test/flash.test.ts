@@ -12,9 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { encodePartitionTable, parsePartitionCsv, readProvisioning } from '@sentinel/firmware';
-import { PicketDevice } from '@sentinel/simulators';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectTestBus, entityIdsOf, kvValue } from '../../../test/support/bus.js';
+import { provisionedPicketEntities } from '../../../firmware/test/provisioned-picket.js';
+import { kvValue } from '../../../test/support/bus.js';
 import { killStrays, runCli, SENTINEL_BIN, track } from '../../../test/support/cli.js';
 import { startTestGateway, type TestGateway } from '../../../test/support/gateway.js';
 import { startNats, type TestNats } from '../../../test/support/nats.js';
@@ -443,28 +443,10 @@ describe('sentinel flash --provision', () => {
     });
     expect(provisioning.token).toMatch(/^\S{20,}$/);
 
-    const device = new PicketDevice({
-      id: provisioning.deviceId,
-      token: provisioning.token,
-      gateway: provisioning.gatewayUrls[0]!,
-      intervalMs: 50,
-    });
-    const bus = await connectTestBus(nats.url);
-    try {
-      // a reading acknowledged: the gateway took the hello and stored the state
-      const acked = new Promise((resolve) => device.once('acked', resolve));
-      device.start();
-      await acked;
-      await kvValue<{ online: boolean }>(bus, 'sentinel_devices', 'picket-porch', (d) => d.online);
-      expect(Object.keys(await entityIdsOf(bus, 'picket-porch')).sort()).toEqual([
-        'humidity',
-        'relay',
-        'temperature',
-      ]);
-    } finally {
-      await device.stop();
-      await bus.close();
-    }
+    const entities = await provisionedPicketEntities(nats.url, provisioning, (bus) =>
+      kvValue<{ online: boolean }>(bus, 'sentinel_devices', 'picket-porch', (d) => d.online),
+    );
+    expect(entities).toEqual(['humidity', 'relay', 'temperature']);
   });
 
   it('reads the partition table from the board when none is flashed', { timeout: 120_000 }, async () => {

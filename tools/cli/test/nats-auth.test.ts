@@ -2,12 +2,9 @@
 // against Debian's real nats-server running the generated configuration, with a
 // real gateway process (`--nats-creds`) and a real MQTT device.
 
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { Kvm } from '@nats-io/kv';
 import {
   connect,
@@ -17,7 +14,8 @@ import {
   RequestError,
 } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CliGateway, killStrays, runCli, startCliGateway } from '../../../test/support/cli.js';
+import { type CliGateway, killStrays, runCli, startLocalGateway } from '../../../test/support/cli.js';
+import { spawnNatsServer } from '../../../test/support/nats.js';
 import { CONTRACT_HELLO, connectDevice } from '../../../test/support/picket.js';
 
 /** Seeds of any kind (operator, account, user): `S` + kind letter + base32. */
@@ -31,37 +29,8 @@ interface AuthServer {
 
 /** nats-server with the generated configuration, on 127.0.0.1 and a free port (flags override the file). */
 async function startAuthServer(config: string, fixedPort = -1): Promise<AuthServer> {
-  const child: ChildProcess = spawn(
-    'nats-server',
-    ['-c', config, '-a', '127.0.0.1', '-p', String(fixedPort)],
-    {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    },
-  );
-  const lines = createInterface({ input: child.stderr! });
-  const log: string[] = [];
-  let port = 0;
-  await new Promise<void>((resolve, reject) => {
-    lines.on('line', (line) => {
-      log.push(line);
-      const listening = /Listening for client connections on [^\s]+:(\d+)/.exec(line);
-      if (listening) port = Number(listening[1]);
-      if (line.includes('Server is ready')) resolve();
-    });
-    child.once('exit', (code) =>
-      reject(new Error(`nats-server exited ${code}: ${log.slice(-5).join(' | ')}`)),
-    );
-  });
-  return {
-    url: `nats://127.0.0.1:${port}`,
-    port,
-    async stop() {
-      if (child.exitCode !== null) return;
-      const exited = once(child, 'exit');
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
+  const { port, stop } = await spawnNatsServer(['-c', config, '-a', '127.0.0.1', '-p', String(fixedPort)]);
+  return { url: `nats://127.0.0.1:${port}`, port, stop };
 }
 
 async function connectAs(url: string, credsFile: string, name: string): Promise<NatsConnection> {
@@ -79,6 +48,25 @@ async function nextViolation(nc: NatsConnection): Promise<PermissionViolationErr
     if (status.type === 'error' && status.error instanceof PermissionViolationError) return status.error;
   }
   throw new Error('connection closed without a permission violation');
+}
+
+/** Publishes `subject` and resolves once the server has refused it as a permission violation. */
+async function publishRefused(nc: NatsConnection, subject: string, body = '{}'): Promise<void> {
+  const violation = nextViolation(nc);
+  nc.publish(subject, body);
+  const error = await violation;
+  expect(error).toBeInstanceOf(PermissionViolationError);
+  expect(error).toMatchObject({ operation: 'publish', subject });
+}
+
+/** Answers every request on `subject` with {"ok":true}, once the server has the subscription. */
+async function answerOk(nc: NatsConnection, subject: string): Promise<void> {
+  nc.subscribe(subject, {
+    callback: (_error, msg) => {
+      msg.respond('{"ok":true}');
+    },
+  });
+  await nc.flush();
 }
 
 /** Subscribes and resolves once the server has the subscription; `received` fills as messages arrive. */
@@ -136,19 +124,13 @@ describe('sentinel nats-auth', () => {
     initStdout = init.stdout;
     initStderr = init.stderr;
     server = await startAuthServer(join(out, 'nats-server.conf'));
-    gateway = await startCliGateway([
+    gateway = await startLocalGateway([
       '--nats',
       server.url,
       '--nats-creds',
       creds('gateway'),
       '--data',
       join(dir, 'data'),
-      '--mqtt-port',
-      '0',
-      '--http-port',
-      '0',
-      '--host',
-      '127.0.0.1',
       '--node-id',
       'auth-test',
       '--log-level',
@@ -215,6 +197,16 @@ describe('sentinel nats-auth', () => {
     const forced = await runCli(['nats-auth', 'init', '--out', other, '--force']);
     expect(forced.code, forced.stderr).toBe(0);
     expect(await readFile(join(other, 'operator.jwt'), 'utf8')).not.toBe(oldOperator);
+
+    // a damaged seed file is named, and nothing of what it holds is printed
+    const damaged = join(other, 'keys', 'signing-SENTINEL-proxy.nk');
+    await writeFile(damaged, 'SUAnot-a-seed-at-all');
+    const broken = await runCli(['nats-auth', 'add-proxy', 'shed', '--dir', other]);
+    expect(broken.code).toBe(1);
+    expect(broken.stderr.trim().split('\n')).toHaveLength(1);
+    expect(broken.stderr).toContain(`${damaged} does not hold a valid nkey seed`);
+    expect(broken.stderr).not.toContain('not-a-seed');
+    expect(broken.stderr).not.toContain('--verbose');
   }, 120_000);
 
   it('runs a real gateway with the gateway credential: a device reading reaches automations and the relay', async () => {
@@ -317,12 +309,7 @@ describe('sentinel nats-auth', () => {
 
   it('lets automations do nothing else: publishing state or availability is refused', async () => {
     const automations = await as('automations');
-    const violation = nextViolation(automations);
-    automations.publish('sentinel.state.forged', JSON.stringify({ value: 1 }));
-    await expect(violation).resolves.toMatchObject({
-      operation: 'publish',
-      subject: 'sentinel.state.forged',
-    });
+    await publishRefused(automations, 'sentinel.state.forged', JSON.stringify({ value: 1 }));
     // the connection carries on
     const reply = await automations.request('sentinel.cmd.unknown-entity', JSON.stringify({ value: 1 }), {
       timeout: 10_000,
@@ -349,34 +336,19 @@ describe('sentinel nats-auth', () => {
       'sentinel.device.picket-x.availability',
       'sentinel.state.marker',
     ]);
-    const violation = nextViolation(relay);
-    relay.publish('sentinel.state.forged', '{}');
-    await expect(violation).resolves.toMatchObject({
-      operation: 'publish',
-      subject: 'sentinel.state.forged',
-    });
+    await publishRefused(relay, 'sentinel.state.forged');
   });
 
   it('keeps the Matter bridge to sentinel.matter.>: its events reach the gateway, it answers requests, nothing else', async () => {
     const matter = await as('matter');
     const gw = await as('gateway');
     const events = await listen(gw, 'sentinel.matter.>');
-    matter.subscribe('sentinel.matter.cmd.>', {
-      callback: (_e, msg) => {
-        msg.respond('{"ok":true}');
-      },
-    });
-    await matter.flush();
+    await answerOk(matter, 'sentinel.matter.cmd.>');
     matter.publish('sentinel.matter.event.4', '{"attribute":"on_off","value":true}');
     await events.got('sentinel.matter.event.4');
     const answer = await gw.request('sentinel.matter.cmd.read', '{}', { timeout: 10_000 });
     expect(answer.json()).toEqual({ ok: true });
-    const violation = nextViolation(matter);
-    matter.publish('sentinel.state.forged', '{}');
-    await expect(violation).resolves.toMatchObject({
-      operation: 'publish',
-      subject: 'sentinel.state.forged',
-    });
+    await publishRefused(matter, 'sentinel.state.forged');
   });
 
   it("refuses a proxy's publish to the command subjects and to another proxy's subjects", async () => {
@@ -384,18 +356,8 @@ describe('sentinel nats-auth', () => {
     const gw = await as('gateway');
     const gatewaySide = await listen(gw, 'sentinel.ble.proxy.>');
 
-    let violation = nextViolation(porch);
-    porch.publish('sentinel.cmd.some-entity', '{"value":true}');
-    const error = await violation;
-    expect(error).toBeInstanceOf(PermissionViolationError);
-    expect(error).toMatchObject({ operation: 'publish', subject: 'sentinel.cmd.some-entity' });
-
-    violation = nextViolation(porch);
-    porch.publish('sentinel.ble.proxy.attic.adv', '{}');
-    await expect(violation).resolves.toMatchObject({
-      operation: 'publish',
-      subject: 'sentinel.ble.proxy.attic.adv',
-    });
+    await publishRefused(porch, 'sentinel.cmd.some-entity', '{"value":true}');
+    await publishRefused(porch, 'sentinel.ble.proxy.attic.adv');
 
     // another proxy's GATT requests cannot be subscribed to
     const foreign = porch.subscribe('sentinel.ble.proxy.attic.gatt.>');
@@ -408,12 +370,7 @@ describe('sentinel nats-auth', () => {
     ).rejects.toBeInstanceOf(PermissionViolationError);
 
     // its own subjects work, and it answers the gateway's GATT requests
-    porch.subscribe('sentinel.ble.proxy.porch.gatt.>', {
-      callback: (_e, msg) => {
-        msg.respond('{"ok":true}');
-      },
-    });
-    await porch.flush();
+    await answerOk(porch, 'sentinel.ble.proxy.porch.gatt.>');
     porch.publish('sentinel.ble.proxy.porch.adv', '{"mac":"a4:c1:38:00:00:01"}');
     await gatewaySide.got('sentinel.ble.proxy.porch.adv');
     expect(gatewaySide.received.map((m) => m.subject)).not.toContain('sentinel.ble.proxy.attic.adv');

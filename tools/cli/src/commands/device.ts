@@ -6,9 +6,11 @@ import type { Command } from 'commander';
 import { CliError, UsageError } from '../errors.js';
 import { addGatewayOptions, gatewayOptionValues, STORE_OPTIONS } from './options.js';
 
-const addStoreOptions = (command: Command) => addGatewayOptions(command, STORE_OPTIONS);
+/** --nats, --nats-creds and --data: what finds the gateway store (also `sentinel ble key`) */
+export const addStoreOptions = (command: Command) => addGatewayOptions(command, STORE_OPTIONS);
 
-async function withStore<T>(
+/** Opens the gateway store the command's options name, runs `work`, and closes it. */
+export async function withStore<T>(
   command: Command,
   work: (store: Awaited<ReturnType<typeof openGatewayStore>>) => Promise<T>,
 ) {

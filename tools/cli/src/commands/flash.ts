@@ -4,6 +4,7 @@
 import { writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import {
+  CHIP_NAMES,
   type ChipName,
   FlasherError,
   FlasherSession,
@@ -48,7 +49,7 @@ function addPortOptions(command: Command): Command {
     .option('--baud <n>', 'baud rate for the transfer (the sync runs at 115200)', baudOption, DEFAULT_BAUD)
     .addOption(
       new Option('--chip <chip>', 'expected chip; auto accepts whatever answers')
-        .choices(['auto', 'esp32', 'esp32s3', 'esp32c3', 'esp32p4'])
+        .choices(['auto', ...CHIP_NAMES])
         .default('auto'),
     )
     .option('--no-stub', 'talk to the ROM loader only (slower; no read-flash, no --erase)')

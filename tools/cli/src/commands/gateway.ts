@@ -1,6 +1,12 @@
 // `sentinel gateway`: the gateway process (what `npm start` runs, CONTRACT.md §2).
 
-import { ConfigError, resolveGatewayConfig, startGateway } from '@sentinel/gateway';
+import {
+  ConfigError,
+  resolveGatewayConfig,
+  startGateway,
+  TlsSetupError,
+  withoutPassword,
+} from '@sentinel/gateway';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { addGatewayOptions, gatewayFlagValues } from './options.js';
@@ -11,7 +17,7 @@ export function registerGatewayCommand(program: Command): void {
     .description('run the gateway: MQTT and WebSocket for devices, the entity model, NATS')
     .addHelpText(
       'after',
-      '\nEvery option can also be set by its environment variable; flags win over the environment.\nWhen ready, prints one JSON line: {"event":"ready","node_id",…,"mqtt_port","http_port","nats_url"}.',
+      '\nEvery option can also be set by its environment variable; flags win over the environment.\nWhen ready, prints one JSON line: {"event":"ready","node_id",…,"mqtt_port","http_port","nats_url"}, plus "mqtt_tls_port" when TLS is on.',
     );
   addGatewayOptions(command).action(async (_flags: unknown, self: Command) => {
     let config: ReturnType<typeof resolveGatewayConfig>;
@@ -21,10 +27,24 @@ export function registerGatewayCommand(program: Command): void {
       if (error instanceof ConfigError) throw new UsageError(error.message);
       throw error;
     }
-    const gateway = await startGateway(config);
-    process.stdout.write(
-      `${JSON.stringify({ event: 'ready', node_id: gateway.nodeId, mqtt_port: gateway.mqttPort, http_port: gateway.httpPort, nats_url: gateway.natsUrl })}\n`,
-    );
+    let gateway: Awaited<ReturnType<typeof startGateway>>;
+    try {
+      gateway = await startGateway(config);
+    } catch (error) {
+      // certificate files that cannot be read, or cannot be made: the TLS options must change
+      if (error instanceof TlsSetupError) throw new UsageError(error.message, { cause: error });
+      throw error;
+    }
+    const ready = {
+      event: 'ready',
+      node_id: gateway.nodeId,
+      mqtt_port: gateway.mqttPort,
+      http_port: gateway.httpPort,
+      // a user:password in the URL stays off stdout
+      nats_url: withoutPassword(gateway.natsUrl),
+      ...(gateway.mqttTlsPort === undefined ? {} : { mqtt_tls_port: gateway.mqttTlsPort }),
+    };
+    process.stdout.write(`${JSON.stringify(ready)}\n`);
     await new Promise<void>((resolve) => {
       const shutdown = () => {
         process.off('SIGTERM', shutdown);

@@ -129,14 +129,22 @@ async function runEspRomSimulator(options: EspRomCliOptions): Promise<void> {
     if (options.rfc2217 !== undefined) {
       rfc2217 = await serveRfc2217(sim, { host: options.listen, port: options.rfc2217 }).catch(
         (cause: unknown) => {
-          throw new CliError(`--rfc2217: cannot listen on ${options.listen}:${options.rfc2217}`, { cause });
+          throw new CliError(
+            `--rfc2217: cannot listen on ${options.listen}:${options.rfc2217}: ${(cause as Error).message}`,
+            { cause },
+          );
         },
       );
     }
     if (options.ws !== undefined) {
       ws = await serveEspRomOverWebSocket(sim, { host: options.listen, port: options.ws }).catch(
         (cause: unknown) => {
-          throw new CliError(`--ws: cannot listen on ${options.listen}:${options.ws}`, { cause });
+          throw new CliError(
+            `--ws: cannot listen on ${options.listen}:${options.ws}: ${(cause as Error).message}`,
+            {
+              cause,
+            },
+          );
         },
       );
     }

@@ -34,7 +34,8 @@ export function registerSimulateCommands(program: Command): void {
 
 /** Options after validation; what runPicketSimulation needs. */
 export interface PicketSimulation {
-  gateway: string;
+  /** one gateway URL, or the nodes of a cluster: each device fails over between them */
+  gateway: string | readonly string[];
   devices: DeviceCredentials[];
   intervalMs: number;
   qos: 0 | 1;
@@ -62,7 +63,15 @@ const FLAGS = {
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
 const RawPicketOptionsSchema = z.object({
-  gateway: z.string(),
+  gateway: z
+    .string()
+    .transform((list) =>
+      list
+        .split(',')
+        .map((url) => url.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.string()).min(1, 'give at least one gateway URL')),
   count: int(1, 10_000).optional(),
   idPrefix: z
     .string()
@@ -89,7 +98,8 @@ function registerSimulatePicket(simulate: Command): void {
     .requiredOption(
       '--gateway <url>',
       'where to connect: mqtt://host:1883 (MQTT), ws://host:8080/mqtt (MQTT over WebSocket) or ' +
-        'ws://host:8080/picket (picket WebSocket protocol)',
+        'ws://host:8080/picket (picket WebSocket protocol); several comma-separated URLs (the nodes of a ' +
+        'cluster): each device connects to the first that answers and fails over to the next when it goes away',
     )
     .option(
       '--count <n>',
@@ -122,6 +132,7 @@ function registerSimulatePicket(simulate: Command): void {
         '  sentinel device add sim-1 >> creds.jsonl\n' +
         '  sentinel simulate picket --gateway mqtt://127.0.0.1:1883 --credentials creds.jsonl\n' +
         '  sentinel simulate picket --gateway ws://127.0.0.1:8080/picket --count 50 --register > creds.jsonl\n' +
+        '  sentinel simulate picket --gateway mqtt://node-a:1883,mqtt://node-b:1883 --credentials creds.jsonl\n' +
         '\n--nats, --nats-creds and --data matter only with --register: they find the gateway store, as for\n' +
         '`sentinel device add`.\n',
     );
@@ -154,7 +165,7 @@ function parseRawOptions(raw: Record<string, unknown>): RawPicketOptions {
   }
   const options = { ...parsed.data, flags: raw };
   try {
-    resolveGatewayEndpoint(options.gateway);
+    for (const url of options.gateway) resolveGatewayEndpoint(url);
   } catch (error) {
     if (error instanceof SimulatorOptionsError)
       throw new UsageError(`--gateway: ${error.message}`, { cause: error });
@@ -272,7 +283,7 @@ export async function runPicketSimulation(
   }
   const reporter = new FleetReporter(fleet, io.log);
   io.log(
-    `simulate: ${simulation.devices.length} picket device(s) → ${simulation.gateway}, ` +
+    `simulate: ${simulation.devices.length} picket device(s) → ${[simulation.gateway].flat().join(', ')}, ` +
       `a state every ${simulation.intervalMs} ms at QoS ${simulation.qos}; Ctrl-C stops`,
   );
   if (!io.signal.aborted) {

@@ -164,6 +164,16 @@ async function writeManifest(dir: string, manifest: Manifest): Promise<void> {
   await writeSecret(paths(dir).manifest, `${JSON.stringify(manifest, null, 2)}\n`);
 }
 
+/** The key pair of a stored seed; a damaged file is named (never its content: it is a secret). */
+async function storedKeyPair(dir: string, name: string): Promise<KeyPair> {
+  const seed = await readSeed(dir, name);
+  try {
+    return fromSeed(seed);
+  } catch (error) {
+    throw new NatsAuthDirError(`${paths(dir).key(name)} does not hold a valid nkey seed`, { cause: error });
+  }
+}
+
 async function newSeed(dir: string, name: string, create: () => KeyPair): Promise<KeyPair> {
   const kp = create();
   await writeSecret(paths(dir).key(name), kp.getSeed());
@@ -178,7 +188,7 @@ async function issueUser(
 ): Promise<ManifestUser> {
   const account: AccountName = user.role === 'system' ? ACCOUNT.system : ROLE_PERMISSIONS[user.role].account;
   const signerRole = user.role === 'system' ? 'default' : user.role;
-  const signer = fromSeed(await readSeed(dir, seedName.signing(account, signerRole)));
+  const signer = await storedKeyPair(dir, seedName.signing(account, signerRole));
   const ukp = createUser();
   const jwt = await encodeUser(
     user.jwtName,
@@ -374,7 +384,7 @@ export async function revokeUser(
   const now = Math.floor(Date.now() / 1000);
   user.revoked = now;
   manifest.accounts[user.account].revocations[user.public_key] = now;
-  const operatorSigner = fromSeed(await readSeed(dir, seedName.operatorSigning));
+  const operatorSigner = await storedKeyPair(dir, seedName.operatorSigning);
   const jwts = await writeServerConfig(dir, manifest, operatorSigner);
   await writeManifest(dir, manifest);
   // the seed in it can no longer connect; keep nothing secret that has no use

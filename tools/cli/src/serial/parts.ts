@@ -12,7 +12,7 @@ import {
 } from '@sentinel/firmware';
 import { CliError, UsageError } from '../errors.js';
 
-/** "0x10000", "65536" or "64K" style offsets, as esptool takes them (hex or decimal). */
+/** "0x10000" or "65536": offsets in hex or decimal. */
 export function parseOffset(text: string, what = 'offset'): number {
   const value = /^0x[0-9a-f]+$/i.test(text)
     ? Number.parseInt(text, 16)
@@ -65,7 +65,7 @@ export function checkOverlaps(parts: FlashPart[]): void {
   }
 }
 
-/** Reads a manifest (a file path or an http(s) URL) as text. */
+/** The bytes of a manifest or a part it names: a file path or an http(s) URL. */
 export async function readLocation(location: string, what: string): Promise<Uint8Array> {
   if (/^https?:\/\//i.test(location)) {
     let response: Response;
