@@ -15,7 +15,7 @@ export {
   bthomeV1Nonce,
   bthomeV2Nonce,
 } from './bthome.js';
-export { type NumType, readNum, writeNum } from './bytes.js';
+export { NUM_SIZE, type NumType, readNum, writeNum } from './bytes.js';
 export { ccmEncrypt } from './ccm.js';
 export { decodeAdvertisement, parseMac, shortUuid } from './decode.js';
 export { LAYOUT_FORMATS } from './formats.js';

@@ -10,7 +10,7 @@ import {
   bthomeV1Nonce,
   bthomeV2Nonce,
   ccmEncrypt,
-  type NumType,
+  NUM_SIZE,
   writeNum,
 } from '@sentinel/devices';
 import {
@@ -41,24 +41,6 @@ const ROW_BY_NAME = new Map<string, BthomeObject>();
 for (const row of BTHOME_OBJECTS)
   if (row.kind !== 'device' && !ROW_BY_NAME.has(row.name)) ROW_BY_NAME.set(row.name, row);
 
-const SIZE: Record<NumType, number> = {
-  u8: 1,
-  s8: 1,
-  u16le: 2,
-  s16le: 2,
-  u16be: 2,
-  s16be: 2,
-  u24le: 3,
-  s24le: 3,
-  u24be: 3,
-  s24be: 3,
-  u32le: 4,
-  s32le: 4,
-  u32be: 4,
-  s32be: 4,
-  f32le: 4,
-};
-
 function valueBytes(row: BthomeObject, value: unknown, name: string): Uint8Array {
   switch (row.kind) {
     case 'text':
@@ -79,7 +61,7 @@ function valueBytes(row: BthomeObject, value: unknown, name: string): Uint8Array
     }
     default: {
       if (typeof value !== 'number') throw new BleEncodeError(`BTHome: ${name} needs a number`);
-      const out = new Uint8Array(SIZE[row.type]);
+      const out = new Uint8Array(NUM_SIZE[row.type]);
       writeNum(out, 0, row.type, value / (row.factor ?? 1));
       return out;
     }
