@@ -81,11 +81,22 @@ function show(state: FlashState): void {
   else if (state.state === 'reading')
     progress.setAttribute('value', String(percent(state.read, state.total)));
   else if (state.state === 'done') progress.setAttribute('value', '100');
-  // progress ticks go to the bar only; every other state (and each part's start) gets a log line
-  const tick =
-    (state.state === 'writing' && state.written > 0) || (state.state === 'reading' && state.read > 0);
-  if (!tick) log(describeState(state));
+  // progress ticks go to the bar only; every other state, and each part once, gets a log line
+  if (state.state === 'connecting') loggedPart = '';
+  if (state.state === 'writing') {
+    const part = `${state.name}@${state.offset}`;
+    if (part === loggedPart) return;
+    loggedPart = part;
+    const how = state.compressed ? ', compressed' : '';
+    log(`writing ${state.name} at 0x${state.offset.toString(16)} (${state.part + 1}/${state.parts}${how})`);
+    return;
+  }
+  if (state.state === 'reading' && state.read > 0) return;
+  log(describeState(state));
 }
+
+/** the part whose start is in the log already (its progress goes to the bar) */
+let loggedPart = '';
 
 async function loadBuilds(): Promise<void> {
   const response = await fetchOk('/api/firmware');
