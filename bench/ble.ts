@@ -17,6 +17,7 @@ import { bthomeV2 } from '@sentinel/simulators';
 import { pino } from 'pino';
 import type { Registry } from 'prom-client';
 import { startNats } from '../test/support/nats.js';
+import { measureDecodeRate } from './ble-decode.js';
 import { formatTable } from './lib/report.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
@@ -65,26 +66,18 @@ const HELP = `usage: npm run bench -- ble [--proxies 2] [--sensors 200] [--secon
 
 const log = (line: string) => process.stderr.write(`bench ble: ${line}\n`);
 
-/** The decoder helper's measurement, when it is there. */
+/** The decode rate on one core against its JSON.parse peer (bench/ble-decode.ts). */
 async function decodeRows(): Promise<string[][]> {
-  const path = new URL('./ble-decode.ts', import.meta.url).href;
-  const mod = (await import(path).catch(() => undefined)) as
-    | { measureDecodeRate?: (o?: unknown) => Promise<unknown> | unknown }
-    | undefined;
-  if (!mod?.measureDecodeRate)
-    return [['decoded advertisements/s, one core', 'unavailable: bench/ble-decode.ts', '', '']];
-  const r = (await mod.measureDecodeRate()) as {
-    decodedPerSecond?: number;
-    peer?: { name?: string; perSecond?: number };
-    ratio?: number;
-  };
-  const fmt = (n: number | undefined) => (n === undefined ? '?' : Math.round(n).toLocaleString('en-US'));
+  const r = await measureDecodeRate();
+  // a rate over a mix that no longer decodes would measure the error path, not decoding
+  if (r.failures > 0) throw new Error(`${r.failures} advertisements of the decode mix failed to decode`);
+  const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
   return [
     [
       'decoded advertisements/s, one core (format mix of bench/ble-decode.ts)',
       fmt(r.decodedPerSecond),
-      r.peer?.name ?? 'peer',
-      `${fmt(r.peer?.perSecond)} (×${r.ratio?.toFixed(3) ?? '?'})`,
+      r.peer.name,
+      `${fmt(r.peer.perSecond)} (×${r.ratio.toFixed(3)})`,
     ],
   ];
 }

@@ -224,20 +224,25 @@ export async function registerDevices(
 
 // --- the bare brokers -----------------------------------------------------------
 
+/** A bare MQTT broker in one child process, which is also where the sink subscribes. */
+function brokerTarget(name: TargetName, port: number, child: ManagedChild): Target {
+  const url = `mqtt://127.0.0.1:${port}`;
+  return {
+    name,
+    mqttPort: port,
+    mqttUrl: url,
+    pid: child.pid,
+    cpuPids: [child.pid],
+    sink: { kind: 'mqtt', url },
+    stop: () => child.stop(),
+  };
+}
+
 export async function startAedes(verbose: boolean): Promise<Target> {
   const child = startTsProcess('aedes', AEDES_WORKER, [], { verbose });
   try {
     const ready = await waitForReadyLine<ReadyLine>(child, 20_000);
-    const port = ready.mqtt_port!;
-    return {
-      name: 'aedes',
-      mqttPort: port,
-      mqttUrl: `mqtt://127.0.0.1:${port}`,
-      pid: child.pid,
-      cpuPids: [child.pid],
-      sink: { kind: 'mqtt', url: `mqtt://127.0.0.1:${port}` },
-      stop: () => child.stop(),
-    };
+    return brokerTarget('aedes', ready.mqtt_port!, child);
   } catch (error) {
     await child.stop();
     throw error;
@@ -284,15 +289,7 @@ export async function startMosquitto(dir: string, verbose: boolean): Promise<Tar
     child.process.stdout?.resume();
     try {
       await waitForTcp(port, child, 5000);
-      return {
-        name: 'mosquitto',
-        mqttPort: port,
-        mqttUrl: `mqtt://127.0.0.1:${port}`,
-        pid: child.pid,
-        cpuPids: [child.pid],
-        sink: { kind: 'mqtt', url: `mqtt://127.0.0.1:${port}` },
-        stop: () => child.stop(),
-      };
+      return brokerTarget('mosquitto', port, child);
     } catch (error) {
       lastError = error;
       await child.stop();

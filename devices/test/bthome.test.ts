@@ -204,6 +204,23 @@ describe('BTHome v1', () => {
     expect(decodeAdvertisement(serviceAdv(MAC, '181e', data))).toMatchObject({ error: 'decrypt failed' });
   });
 
+  it('names the v1 problem for a short encrypted packet, a short key and a plain packet from a keyed device', () => {
+    expect(decodeAdvertisement(serviceAdv(MAC, '181e', '0102030405060708'), { bindkey: KEY })).toEqual({
+      ok: false,
+      error: 'malformed',
+      detail: 'BTHome v1 encrypted: 8 bytes is too short',
+    });
+    expect(
+      decodeAdvertisement(serviceAdv(MAC, '181e', '2302CA09 01000000 00000000'), {
+        bindkey: KEY.subarray(0, 12),
+      }),
+    ).toEqual({ ok: false, error: 'decrypt failed', detail: 'BTHome v1: bindkey must be 16 bytes, got 12' });
+    expect(decodeAdvertisement(serviceAdv(MAC, '181c', '2302C409'), { bindkey: KEY })).toMatchObject({
+      ok: false,
+      error: 'downgrade',
+    });
+  });
+
   it('rejects an object longer than the packet and a bad data format', () => {
     expect(decodeAdvertisement(serviceAdv(MAC, '181c', '2502C409'))).toMatchObject({
       error: 'malformed',

@@ -1,6 +1,11 @@
 // @sentinel/gateway: the gateway process as a library (the CLI and tests start it).
 
-export { CredentialStore, DeviceNotRegisteredError } from './auth/credentials.js';
+export {
+  CredentialStore,
+  DeviceExistsError,
+  DeviceNotRegisteredError,
+  InvalidDeviceIdError,
+} from './auth/credentials.js';
 export { type BleAdapter, type BleAdapterDeps, startBleAdapter } from './ble/adapter.js';
 export { BLE_KEYS_BUCKET, BleKeyStore, InvalidBleKeyError } from './ble/keys.js';
 export { withoutPassword } from './bus/connect.js';

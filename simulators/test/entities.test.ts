@@ -12,6 +12,7 @@ import {
   seededRandom,
   temperatureSensor,
 } from '../src/index.js';
+import { DEFAULT_HELLO_ENTITIES } from './support/default-entities.js';
 
 /** a day of readings, one a minute */
 function day(make: typeof temperatureSensor, seed: number): number[] {
@@ -112,23 +113,7 @@ describe('hello', () => {
       model: 'picket-sim',
       manufacturer: 'Sentinel',
       name: 'hall',
-      entities: [
-        {
-          key: 'temperature',
-          platform: 'sensor',
-          device_class: 'temperature',
-          unit: '°C',
-          state_class: 'measurement',
-        },
-        {
-          key: 'humidity',
-          platform: 'sensor',
-          device_class: 'humidity',
-          unit: '%',
-          state_class: 'measurement',
-        },
-        { key: 'relay', platform: 'switch' },
-      ],
+      entities: DEFAULT_HELLO_ENTITIES,
     });
   });
 

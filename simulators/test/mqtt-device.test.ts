@@ -3,6 +3,7 @@
 import { CommandResultSchema, HelloSchema, type State, StateSchema } from '@sentinel/firmware';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PicketDevice, type PicketDeviceOptions, waitForEvent } from '../src/index.js';
+import { DEFAULT_HELLO_ENTITIES } from './support/default-entities.js';
 import { type PublishRecord, startTestBroker, type TestBroker } from './support/mqtt-broker.js';
 
 const TOKENS = new Map([['kitchen', 'tok-kitchen']]);
@@ -64,23 +65,7 @@ describe.each([
     expect(helloAt).toBeLessThan(firstStateAt);
 
     const hello = HelloSchema.parse(JSON.parse(all[helloAt]!.payload));
-    expect(hello.entities).toEqual([
-      {
-        key: 'temperature',
-        platform: 'sensor',
-        device_class: 'temperature',
-        unit: '°C',
-        state_class: 'measurement',
-      },
-      {
-        key: 'humidity',
-        platform: 'sensor',
-        device_class: 'humidity',
-        unit: '%',
-        state_class: 'measurement',
-      },
-      { key: 'relay', platform: 'switch' },
-    ]);
+    expect(hello.entities).toEqual(DEFAULT_HELLO_ENTITIES);
 
     const states = broker.publishes.filter((p) => p.topic === topic('state'));
     expect(states.every((p) => p.qos === 1)).toBe(true);

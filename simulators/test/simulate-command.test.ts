@@ -32,11 +32,10 @@ const store = vi.hoisted(() => ({
 }));
 vi.mock('@sentinel/gateway', async () => {
   const { GATEWAY_OPTIONS } = await import('../../gateway/src/config.js');
-  class DeviceExistsError extends Error {
-    override name = 'DeviceExistsError';
-  }
+  const { DeviceExistsError } = await import('../../gateway/src/auth/credentials.js');
   return {
     GATEWAY_OPTIONS,
+    DeviceExistsError,
     openGatewayStore: async (options: unknown) => {
       store.opened.push(options);
       return {

@@ -3,13 +3,13 @@
 // port 0 for cluster routes (each server must name the others' route ports up
 // front), so route ports are picked by binding 127.0.0.1:0 and closing, and the
 // whole cluster is started again on fresh ports if one was taken meanwhile.
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { NatsServerExitError, spawnNatsServer } from './nats.js';
 
 export interface NatsClusterServer {
   readonly name: string;
@@ -47,9 +47,8 @@ interface Spec {
 }
 
 async function spawnServer(spec: Spec, routes: string[]): Promise<ChildProcess> {
-  const child = spawn(
-    'nats-server',
-    [
+  try {
+    const { child } = await spawnNatsServer([
       '-js',
       '-n',
       spec.name,
@@ -65,31 +64,15 @@ async function spawnServer(spec: Spec, routes: string[]): Promise<ChildProcess> 
       `nats://127.0.0.1:${spec.routePort}`,
       '--routes',
       routes.join(','),
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  const lines = createInterface({ input: child.stderr! });
-  const log: string[] = [];
-  await new Promise<void>((resolve, reject) => {
-    lines.on('line', (line) => {
-      log.push(line);
-      if (line.includes('Server is ready')) resolve();
-    });
-    child.once('exit', (code) => {
-      const text = log.slice(-3).join(' | ');
-      reject(
-        /address already in use/.test(log.join('\n'))
-          ? new PortTaken(text)
-          : new Error(`nats-server ${spec.name} exited ${code}: ${text}`),
-      );
-    });
-    child.once('error', (error) =>
-      reject(
-        new Error(`cannot run nats-server (install with: apt-get install nats-server): ${error.message}`),
-      ),
-    );
-  });
-  return child;
+    ]);
+    return child;
+  } catch (error) {
+    if (!(error instanceof NatsServerExitError)) throw error;
+    const message = `${spec.name}: ${error.message}`;
+    throw error.log.some((line) => line.includes('address already in use'))
+      ? new PortTaken(message, { cause: error })
+      : new Error(message, { cause: error });
+  }
 }
 
 async function end(child: ChildProcess | undefined, signal: NodeJS.Signals): Promise<void> {

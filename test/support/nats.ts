@@ -22,7 +22,6 @@ export interface TestNats {
 const spawnServer = (port: number, storeDir: string) =>
   spawnNatsServer(['-js', '-a', '127.0.0.1', '-p', String(port || -1), '-sd', storeDir]);
 
-/** Runs nats-server with `args` and resolves once it is ready, with the client port it bound. */
 export interface SpawnedNats {
   child: ChildProcess;
   port: number;
@@ -30,6 +29,18 @@ export interface SpawnedNats {
   stop(): Promise<void>;
 }
 
+/** nats-server exited before it was ready; `log` holds what it printed. */
+export class NatsServerExitError extends Error {
+  override name = 'NatsServerExitError';
+  constructor(
+    readonly code: number | null,
+    readonly log: readonly string[],
+  ) {
+    super(`nats-server exited ${code}: ${log.slice(-3).join(' | ')}`);
+  }
+}
+
+/** Runs nats-server with `args` and resolves once it is ready, with the client port it bound. */
 export async function spawnNatsServer(args: string[]): Promise<SpawnedNats> {
   const child = spawn('nats-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   const lines = createInterface({ input: child.stderr! });
@@ -42,9 +53,7 @@ export async function spawnNatsServer(args: string[]): Promise<SpawnedNats> {
       if (listening) bound = Number(listening[1]);
       if (line.includes('Server is ready')) resolve();
     });
-    child.once('exit', (code) =>
-      reject(new Error(`nats-server exited ${code}: ${log.slice(-3).join(' | ')}`)),
-    );
+    child.once('exit', (code) => reject(new NatsServerExitError(code, log)));
     child.once('error', (error) =>
       reject(
         new Error(`cannot run nats-server (install with: apt-get install nats-server): ${error.message}`),

@@ -5,7 +5,7 @@
 import { NUM_SIZE, type NumType, readNum, roundScaled } from './bytes.js';
 import { ccmDecrypt } from './ccm.js';
 import { fail, hex2, put } from './engine.js';
-import type { BleDecodeResult, BleDecodeSuccess, MeasurementValue } from './types.js';
+import type { BleDecodeFailure, BleDecodeResult, BleDecodeSuccess, MeasurementValue } from './types.js';
 
 export type BthomeKind = 'number' | 'bool' | 'event' | 'text' | 'raw' | 'dimmer' | 'device';
 
@@ -315,6 +315,36 @@ export function bthomeV1Nonce(mac: Uint8Array, counter: Uint8Array): Uint8Array 
 /** Device info bit 1: the payload starts with the device's MAC, reversed (random-address devices). */
 export const BTHOME_INFO_MAC_INCLUDED = 0x02;
 
+/**
+ * The encrypted tail both versions share (spec "Encryption"): ciphertext from
+ * `start`, then a 4-byte counter and a 4-byte MIC; the counter goes into the nonce.
+ */
+function openEncrypted(
+  label: 'BTHome v1' | 'BTHome v2',
+  data: Uint8Array,
+  start: number,
+  bindkey: Uint8Array | undefined,
+  nonce: (counter: Uint8Array) => Uint8Array,
+  aad?: Uint8Array,
+): { ok: true; plain: Uint8Array; counter: number } | BleDecodeFailure {
+  if (data.length < start + 4 + 4 + 1)
+    return fail('malformed', `${label} encrypted: ${data.length} bytes is too short`);
+  if (!bindkey)
+    return fail('decrypt failed', `${label}: the packet is encrypted and no bindkey is configured`);
+  if (bindkey.length !== 16)
+    return fail('decrypt failed', `${label}: bindkey must be 16 bytes, got ${bindkey.length}`);
+  const counterBytes = data.subarray(data.length - 8, data.length - 4);
+  const plain = ccmDecrypt(
+    bindkey,
+    nonce(counterBytes),
+    data.subarray(start, data.length - 8),
+    data.subarray(data.length - 4),
+    aad,
+  );
+  if (!plain) return fail('decrypt failed', `${label}: MIC check failed (wrong bindkey or corrupted packet)`);
+  return { ok: true, plain, counter: readNum(counterBytes, 0, 'u32le') };
+}
+
 export function decodeBthomeV2(
   data: Uint8Array,
   advMac: Uint8Array,
@@ -339,22 +369,11 @@ export function decodeBthomeV2(
     return walkResult('bthome-v2', walkV2(data, start, out), out, false);
   }
   // encrypted: info, [MAC], ciphertext, counter (4), MIC (4)
-  if (data.length < start + 4 + 4 + 1)
-    return fail('malformed', `BTHome v2 encrypted: ${data.length} bytes is too short`);
-  if (!bindkey)
-    return fail('decrypt failed', 'BTHome v2: the packet is encrypted and no bindkey is configured');
-  if (bindkey.length !== 16)
-    return fail('decrypt failed', `BTHome v2: bindkey must be 16 bytes, got ${bindkey.length}`);
-  const counterBytes = data.subarray(data.length - 8, data.length - 4);
-  const plain = ccmDecrypt(
-    bindkey,
-    bthomeV2Nonce(mac, info, counterBytes),
-    data.subarray(start, data.length - 8),
-    data.subarray(data.length - 4),
+  const opened = openEncrypted('BTHome v2', data, start, bindkey, (counter) =>
+    bthomeV2Nonce(mac, info, counter),
   );
-  if (!plain)
-    return fail('decrypt failed', 'BTHome v2: MIC check failed (wrong bindkey or corrupted packet)');
-  return walkResult('bthome-v2', walkV2(plain, 0, out), out, true, readNum(counterBytes, 0, 'u32le'));
+  if (!opened.ok) return opened;
+  return walkResult('bthome-v2', walkV2(opened.plain, 0, out), out, true, opened.counter);
 }
 
 /** BTHome v1 encrypts with this associated data (bthome-ble's v1 scheme). */
@@ -372,21 +391,15 @@ export function decodeBthomeV1(
       return fail('downgrade', 'BTHome v1: a bindkey is configured but the packet is not encrypted');
     return walkResult('bthome-v1', walkV1(data, out), out, false);
   }
-  if (data.length < 4 + 4 + 1)
-    return fail('malformed', `BTHome v1 encrypted: ${data.length} bytes is too short`);
-  if (!bindkey)
-    return fail('decrypt failed', 'BTHome v1: the packet is encrypted and no bindkey is configured');
-  if (bindkey.length !== 16)
-    return fail('decrypt failed', `BTHome v1: bindkey must be 16 bytes, got ${bindkey.length}`);
-  const counterBytes = data.subarray(data.length - 8, data.length - 4);
-  const plain = ccmDecrypt(
+  // encrypted: ciphertext, counter (4), MIC (4)
+  const opened = openEncrypted(
+    'BTHome v1',
+    data,
+    0,
     bindkey,
-    bthomeV1Nonce(mac, counterBytes),
-    data.subarray(0, data.length - 8),
-    data.subarray(data.length - 4),
+    (counter) => bthomeV1Nonce(mac, counter),
     BTHOME_V1_AAD,
   );
-  if (!plain)
-    return fail('decrypt failed', 'BTHome v1: MIC check failed (wrong bindkey or corrupted packet)');
-  return walkResult('bthome-v1', walkV1(plain, out), out, true, readNum(counterBytes, 0, 'u32le'));
+  if (!opened.ok) return opened;
+  return walkResult('bthome-v1', walkV1(opened.plain, out), out, true, opened.counter);
 }

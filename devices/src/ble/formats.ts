@@ -20,6 +20,16 @@ const probe = (name: string, at: number, more: Partial<LayoutField> = {}) =>
   f(name, at, 'u16be', undefined, { codec: 'govee-probe', ...more });
 const GOVEE_BATTERY_ERROR = { at: 5, mask: 0x80 };
 
+// SwitchBot service data (0xFD3D): byte 1 bit 6 is the PIR's motion, byte 2 the
+// battery %; the Meter and Meter Plus share one body after the model letter.
+const SWITCHBOT_MOTION = f('motion', 1, 'u8', undefined, { mask: 0x40, bool: true });
+const SWITCHBOT_BATTERY = f('battery', 2, 'u8', undefined, { mask: 0x7f });
+const SWITCHBOT_METER_FIELDS = [
+  SWITCHBOT_BATTERY,
+  f('temperature', 3, 'u16be', undefined, { codec: 'switchbot-temperature' }),
+  f('humidity', 5, 'u8', undefined, { mask: 0x7f }),
+];
+
 export const LAYOUT_FORMATS: readonly LayoutFormat[] = [
   // --- ATC1441 / pvvx custom firmware, service data 0x181A, told apart by length ---
   {
@@ -336,32 +346,21 @@ export const LAYOUT_FORMATS: readonly LayoutFormat[] = [
     id: 'switchbot-meter',
     device: { manufacturer: 'SwitchBot', model: 'Meter' },
     match: { serviceUuid: 'fd3d', length: [6], firstByte: { mask: 0x7f, value: 0x54 } },
-    fields: [
-      f('battery', 2, 'u8', undefined, { mask: 0x7f }),
-      f('temperature', 3, 'u16be', undefined, { codec: 'switchbot-temperature' }),
-      f('humidity', 5, 'u8', undefined, { mask: 0x7f }),
-    ],
+    fields: SWITCHBOT_METER_FIELDS,
   },
   {
     format: 'switchbot',
     id: 'switchbot-meter-plus',
     device: { manufacturer: 'SwitchBot', model: 'Meter Plus' },
     match: { serviceUuid: 'fd3d', length: [6], firstByte: { mask: 0x7f, value: 0x69 } },
-    fields: [
-      f('battery', 2, 'u8', undefined, { mask: 0x7f }),
-      f('temperature', 3, 'u16be', undefined, { codec: 'switchbot-temperature' }),
-      f('humidity', 5, 'u8', undefined, { mask: 0x7f }),
-    ],
+    fields: SWITCHBOT_METER_FIELDS,
   },
   {
     format: 'switchbot',
     id: 'switchbot-motion',
     device: { manufacturer: 'SwitchBot', model: 'Motion Sensor' },
     match: { serviceUuid: 'fd3d', length: [6], firstByte: { mask: 0x7f, value: 0x73 } },
-    fields: [
-      f('motion', 1, 'u8', undefined, { mask: 0x40, bool: true }),
-      f('battery', 2, 'u8', undefined, { mask: 0x7f }),
-    ],
+    fields: [SWITCHBOT_MOTION, SWITCHBOT_BATTERY],
   },
   // Bot 'H', Curtain 'c', Contact Sensor 'd', Outdoor Meter 'w', Blind Tilt 'x': battery in byte 2
   ...(
@@ -377,7 +376,7 @@ export const LAYOUT_FORMATS: readonly LayoutFormat[] = [
       id: `switchbot-${model.toLowerCase().replace(' ', '-')}`,
       device: { manufacturer: 'SwitchBot', model },
       match: { serviceUuid: 'fd3d', minLength: 3, firstByte: { mask: 0x7f, value: letter } },
-      fields: [f('battery', 2, 'u8', undefined, { mask: 0x7f })],
+      fields: [SWITCHBOT_BATTERY],
     }),
   ),
   {
@@ -386,10 +385,7 @@ export const LAYOUT_FORMATS: readonly LayoutFormat[] = [
     device: { manufacturer: 'SwitchBot', model: 'Contact Sensor' },
     match: { serviceUuid: 'fd3d', minLength: 3, firstByte: { mask: 0x7f, value: 0x64 } },
     // byte 1 bit 6: the PIR beside the contact saw motion
-    fields: [
-      f('motion', 1, 'u8', undefined, { mask: 0x40, bool: true }),
-      f('battery', 2, 'u8', undefined, { mask: 0x7f }),
-    ],
+    fields: [SWITCHBOT_MOTION, SWITCHBOT_BATTERY],
   },
   {
     format: 'switchbot',

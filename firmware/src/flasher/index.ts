@@ -9,13 +9,12 @@ export {
   ROM_BAUD,
   type WriteOptions,
 } from './flasher.js';
-export { AppReset, CHECKSUM_STATUS, CommandStatusError, SentinelLoader, STATUS_ERRORS } from './loader.js';
+export { AppReset, CommandStatusError, SentinelLoader } from './loader.js';
 export { MemoryPort, type SerialDeviceLike } from './memory-port.js';
 export { type ByteLink, type FlasherPort, LinkPort, type LinkSink, type SerialSignals } from './port.js';
 export {
   type DetectedChip,
   describeState,
-  FAILURE_HINTS,
   type FlashErrorCode,
   type FlashPart,
   type FlashState,

@@ -20,7 +20,7 @@ import type { LeaderLease } from '../bus/locks.js';
 import { type Logger, ThrottledLog } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Availability } from '../model/availability.js';
-import { isWinningSource } from '../model/bindings.js';
+import { isWinningReading } from '../model/bindings.js';
 import type { Registry } from '../model/registry.js';
 import type { StatePublisher } from '../model/state.js';
 import { type BleAdvertisementInput, type BleDecoded, type BleDecoder, devicesDecoder } from './decoder.js';
@@ -114,6 +114,7 @@ class BleAdapterImpl implements BleAdapter {
   readonly #accepted;
   readonly #notOwner;
   readonly #identical;
+  readonly #readings;
   readonly #decoder: BleDecoder;
 
   constructor(
@@ -127,6 +128,7 @@ class BleAdapterImpl implements BleAdapter {
     this.#accepted = this.#m.advertisements.labels('accepted');
     this.#notOwner = this.#m.advertisements.labels('not_owner');
     this.#identical = this.#m.advertisements.labels('identical');
+    this.#readings = d.metrics.readings.labels(BLE_PROTOCOL, '0');
   }
 
   async start(): Promise<void> {
@@ -393,27 +395,20 @@ class BleAdapterImpl implements BleAdapter {
       if (key === 'packet_id') continue;
       const entity = this.d.registry.entityFor(BLE_PROTOCOL, device.id, key);
       if (!entity) continue;
-      if (entity.bindings.length > 1) {
-        const source = entity.bindings.find(
-          (b) => b.protocol === BLE_PROTOCOL && b.device_id === device.id && b.key === key,
-        );
-        if (source && !isWinningSource(entity, source, this.d.availability.isOnline)) continue;
-      }
+      const source = { protocol: BLE_PROTOCOL, device_id: device.id, key };
+      if (!isWinningReading(entity, source, this.d.availability.isOnline)) continue;
       void this.d.state.publish({
         entity_id: entity.id,
         value,
         ts: now,
         ...(entity.unit === undefined ? {} : { unit: entity.unit }),
-        source: { protocol: BLE_PROTOCOL, device_id: device.id, key },
+        source,
       });
     }
-    this.d.metrics.readings.inc({ protocol: BLE_PROTOCOL, qos: '0' });
+    this.#readings.inc();
   }
 
-  #describe(
-    key: string,
-    value: BleDecoded extends infer _ ? number | boolean | string : never,
-  ): EntityDescription {
+  #describe(key: string, value: number | boolean | string): EntityDescription {
     const meta = this.#decoder.measurement(key);
     const platform =
       meta?.platform ??

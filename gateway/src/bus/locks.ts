@@ -70,6 +70,13 @@ export const LockRecordSchema = z.looseObject({
 });
 export type LockRecord = z.infer<typeof LockRecordSchema>;
 
+/** The lock record a KV entry holds; undefined for a delete, bad JSON or a record that is not one. */
+export function lockRecordOf(
+  entry: { operation: string; json<T>(): T } | null | undefined,
+): LockRecord | undefined {
+  return entry?.operation === 'PUT' ? LockRecordSchema.safeParse(safeJson(entry)).data : undefined;
+}
+
 export interface LockHolder extends LockRecord {
   revision: number;
 }
@@ -260,8 +267,8 @@ class LeaderLock implements LeaderHandle {
     void (async () => {
       for await (const entry of watch) {
         if (entry.operation === 'PUT') {
-          const parsed = LockRecordSchema.safeParse(safeJson(entry));
-          this.#observe(parsed.success ? { ...parsed.data, revision: entry.revision } : undefined);
+          const record = lockRecordOf(entry);
+          this.#observe(record && { ...record, revision: entry.revision });
         } else {
           this.#observe(undefined);
           if (this.#state.kind === 'standby') this.#wakeAll();
@@ -298,10 +305,8 @@ class LeaderLock implements LeaderHandle {
       }
       // someone holds it: learn who (the watch may not have told us yet)
       const entry = await this.kv.get(this.subsystem).catch(() => null);
-      if (entry?.operation === 'PUT') {
-        const parsed = LockRecordSchema.safeParse(safeJson(entry));
-        if (parsed.success) this.#observe({ ...parsed.data, revision: entry.revision });
-      }
+      const holder = lockRecordOf(entry);
+      if (entry && holder) this.#observe({ ...holder, revision: entry.revision });
       return undefined;
     }
   }
@@ -352,9 +357,7 @@ class LeaderLock implements LeaderHandle {
           if (isWrongSequence(error)) {
             // our renew may have been stored with its acknowledgement lost: then it is still ours
             const entry = await this.kv.get(this.subsystem).catch(() => null);
-            const current =
-              entry?.operation === 'PUT' ? LockRecordSchema.safeParse(safeJson(entry)) : undefined;
-            if (entry && current?.success && current.data.lease_id === record.lease_id) {
+            if (entry && lockRecordOf(entry)?.lease_id === record.lease_id) {
               revision = entry.revision;
               continue;
             }
@@ -481,8 +484,7 @@ export async function fencedUpdate<T extends Record<string, unknown>>(
         `${key} was written by a newer ${lease.subsystem} leader (token ${seen} > ${lease.revision})`,
       );
     }
-    const lock = await locks.get(lease.subsystem);
-    const holder = lock?.operation === 'PUT' ? LockRecordSchema.safeParse(safeJson(lock)).data : undefined;
+    const holder = lockRecordOf(await locks.get(lease.subsystem));
     if (holder?.lease_id !== lease.leaseId) {
       throw new StaleLeaseError(`the ${lease.subsystem} lock is no longer held by this lease`);
     }

@@ -4,8 +4,8 @@
 import type { Bus } from '../bus/bus.js';
 import {
   type LeaderHandle,
-  LockRecordSchema,
   type LockTimings,
+  lockRecordOf,
   runWhileLeader,
   SUBSYSTEMS,
 } from '../bus/locks.js';
@@ -74,7 +74,6 @@ export class Cluster {
     cluster.lead('registry', async (lease) => {
       const judge = new AvailabilityJudge({
         bus: o.bus,
-        nc: o.bus.nc,
         lease,
         registry: o.registry,
         availability: o.availability,
@@ -113,17 +112,9 @@ export class Cluster {
     await Promise.all(
       names.map(async (name) => {
         const entry = await this.o.bus.kv.locks.get(name).catch(() => null);
-        let record: unknown;
-        try {
-          record = entry?.operation === 'PUT' ? entry.json() : undefined;
-        } catch {
-          record = undefined;
-        }
-        const lock = LockRecordSchema.safeParse(record);
+        const lock = lockRecordOf(entry);
         leaders[name] =
-          entry && lock.success
-            ? { node_id: lock.data.node_id, revision: entry.revision, renewed: lock.data.renewed }
-            : null;
+          entry && lock ? { node_id: lock.node_id, revision: entry.revision, renewed: lock.renewed } : null;
       }),
     );
     return {

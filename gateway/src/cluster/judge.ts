@@ -8,7 +8,6 @@
 // What is not behind the lock, and why: entity ids are claimed first-writer-wins in
 // sentinel_bindings and entity records are written compare-and-set, so both nodes
 // may create and update entities; each node records its own devices.
-import type { NatsConnection } from '@nats-io/transport-node';
 import type { Bus } from '../bus/bus.js';
 import { fencedUpdate, type LeaderLease, StaleLeaseError } from '../bus/locks.js';
 import { subject } from '../bus/names.js';
@@ -27,7 +26,6 @@ export class AvailabilityJudge {
   constructor(
     private readonly o: {
       bus: Bus;
-      nc: NatsConnection;
       lease: LeaderLease;
       registry: Registry;
       availability: Availability;
@@ -89,7 +87,7 @@ export class AvailabilityJudge {
     this.#orphanedSince.delete(deviceId);
     if (!written) return;
     this.o.log.info({ device_id: deviceId, node: deadNode }, 'device of a dead node marked offline');
-    this.o.nc.publish(
+    this.o.bus.nc.publish(
       subject.deviceAvailability(deviceId),
       JSON.stringify({ device_id: deviceId, online: false, ts }),
     );

@@ -20,6 +20,22 @@ export function isWinningSource(entity: EntityRecord, source: Binding, isOnline:
   );
 }
 
+/**
+ * Whether a reading from this protocol/device/key is the one to publish
+ * (isWinningSource for the binding that carries it; no look-up for a single source).
+ */
+export function isWinningReading(
+  entity: EntityRecord,
+  reading: { protocol: string; device_id: string; key: string },
+  isOnline: IsOnline,
+): boolean {
+  if (entity.bindings.length === 1) return true;
+  const source = entity.bindings.find(
+    (b) => b.protocol === reading.protocol && b.device_id === reading.device_id && b.key === reading.key,
+  );
+  return source === undefined || isWinningSource(entity, source, isOnline);
+}
+
 export function isAvailable(entity: EntityRecord, isOnline: IsOnline): boolean {
   return entity.bindings.some((b) => isOnline(b.device_id));
 }

@@ -115,7 +115,7 @@ export class StatePublisher {
   };
 
   /** The latest state this node has seen for an entity (for the HTTP API and web UI). */
-  latest(entityId: string): (StateMessage & { available?: boolean }) | undefined {
+  latest(entityId: string): LatestState | undefined {
     return this.#latest.get(entityId);
   }
 

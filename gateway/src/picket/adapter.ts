@@ -19,7 +19,7 @@ import type { ResendFilter } from '../cluster/resend-filter.js';
 import type { ThrottledLog } from '../log.js';
 import type { Metrics, RejectReason } from '../metrics.js';
 import type { Availability } from '../model/availability.js';
-import { isWinningSource } from '../model/bindings.js';
+import { isWinningReading } from '../model/bindings.js';
 import { type CommandReply, type CommandRequest, type CommandTarget, failure } from '../model/commands.js';
 import type { Binding } from '../model/records.js';
 import type { Registry } from '../model/registry.js';
@@ -251,14 +251,7 @@ export class PicketAdapter implements CommandTarget {
     return ok;
   }
 
-  #state(
-    session: PicketSession,
-    body: unknown,
-    durable: boolean,
-    raw: Buffer,
-    /** keys of a resent reading that is stored already (acknowledged, not published again) */
-    storedKeys?: ReadonlySet<string>,
-  ): Outcome | Promise<Outcome> {
+  #state(session: PicketSession, body: unknown, durable: boolean, raw: Buffer): Outcome | Promise<Outcome> {
     const parsed = StateSchema.safeParse(body);
     if (!parsed.success) {
       const seq = (body as { seq?: unknown } | null)?.seq;
@@ -269,29 +262,41 @@ export class PicketAdapter implements CommandTarget {
         typeof seq === 'number' ? seq : undefined,
       );
     }
-    const { seq, values } = parsed.data;
+    const reading = parsed.data;
     const resends = this.o.resends;
-    if (durable && !storedKeys && resends?.mayBeResend(session, parsed.data.ts)) {
-      const reading = parsed.data;
-      return Promise.all(
-        Object.keys(values).map(async (key) => {
-          const entity = this.o.registry.entityFor(PROTOCOL, session.deviceId, key);
-          const known =
-            entity &&
-            (await resends.isStored(session, {
-              deviceId: session.deviceId,
-              entityId: entity.id,
-              seq,
-              key,
-              ts: reading.ts!,
-            }));
-          return known ? key : undefined;
-        }),
-      ).then((keys) =>
-        this.#state(session, body, durable, raw, new Set(keys.filter((k) => k !== undefined))),
-      );
+    if (!durable || reading.ts === undefined || !resends?.mayBeResend(session, reading.ts)) {
+      return this.#publishState(session, reading, durable, raw);
     }
-    const ts = parsed.data.ts ?? Date.now();
+    const ts = reading.ts;
+    return Promise.all(
+      Object.keys(reading.values).map(async (key) => {
+        const entity = this.o.registry.entityFor(PROTOCOL, session.deviceId, key);
+        const known =
+          entity &&
+          (await resends.isStored(session, {
+            deviceId: session.deviceId,
+            entityId: entity.id,
+            seq: reading.seq,
+            key,
+            ts,
+          }));
+        return known ? key : undefined;
+      }),
+    ).then((keys) =>
+      this.#publishState(session, reading, durable, raw, new Set(keys.filter((k) => k !== undefined))),
+    );
+  }
+
+  #publishState(
+    session: PicketSession,
+    reading: z.infer<typeof StateSchema>,
+    durable: boolean,
+    raw: Buffer,
+    /** keys of a resent reading that is stored already (acknowledged, not published again) */
+    storedKeys?: ReadonlySet<string>,
+  ): Outcome | Promise<Outcome> {
+    const { seq, values } = reading;
+    const ts = reading.ts ?? Date.now();
     const digest = durable ? createHash('sha1').update(raw).digest('base64url').slice(0, 12) : '';
     const stored: Promise<void>[] = [];
     let outcome: Outcome = ok;
@@ -317,18 +322,14 @@ export class PicketAdapter implements CommandTarget {
         );
         continue;
       }
-      if (entity.bindings.length > 1) {
-        const source = entity.bindings.find(
-          (b) => b.protocol === PROTOCOL && b.device_id === session.deviceId && b.key === key,
-        )!;
-        if (!isWinningSource(entity, source, this.isOnline)) continue;
-      }
+      const source = { protocol: PROTOCOL, device_id: session.deviceId, key };
+      if (!isWinningReading(entity, source, this.isOnline)) continue;
       const message = {
         entity_id: entity.id,
         value,
         ts,
         ...(entity.unit === undefined ? {} : { unit: entity.unit }),
-        source: { protocol: PROTOCOL, device_id: session.deviceId, key },
+        source,
       };
       const published = this.o.state.publish(
         message,

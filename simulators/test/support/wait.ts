@@ -13,11 +13,8 @@ export class Observed<T> {
   }
 
   /** the first item (already seen or still to come) that matches */
-  async first(match: (item: T) => boolean, timeoutMs = 5000): Promise<T> {
-    const seen = this.items.find(match);
-    if (seen !== undefined) return seen;
-    const [item] = await waitForEvent(this.#events, 'item', { filter: match, timeoutMs });
-    return item;
+  first(match: (item: T) => boolean, timeoutMs = 5000): Promise<T> {
+    return this.firstSince(0, match, timeoutMs);
   }
 
   /** a position in the log, for firstSince */

@@ -469,6 +469,17 @@ describe('sentinel nats-auth', () => {
     await matterAgain.flush();
     expect((await runCli(['nats-auth', 'add-user', 'gateway', '--dir', out])).code).toBe(1); // still active
     expect((await runCli(['nats-auth', 'add-user', 'root', '--dir', out])).code).toBe(2);
+    for (const reserved of ['sys', 'ble-proxy-x', 'Bad.Name']) {
+      const refused = await runCli(['nats-auth', 'add-user', 'gateway', '--name', reserved, '--dir', out]);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toContain(`invalid user name "${reserved}"`);
+    }
+    // the manifest keeps the revoked matter credential beside the new one
+    const manifest = JSON.parse(await readFile(join(out, 'sentinel-auth.json'), 'utf8')) as {
+      users: { name: string; revoked?: number }[];
+    };
+    const matters = manifest.users.filter((u) => u.name === 'matter');
+    expect(matters.map((u) => u.revoked !== undefined)).toEqual([true, false]);
 
     // a restart keeps the revocation (config preload and the resolver directory)
     const port = server.port;

@@ -1,7 +1,13 @@
 // `sentinel device add|rotate|remove|list`: picket device registration (CONTRACT.md §4).
 
 import { PicketIdSchema } from '@sentinel/firmware';
-import { CredentialStore, openGatewayStore } from '@sentinel/gateway';
+import {
+  CredentialStore,
+  DeviceExistsError,
+  DeviceNotRegisteredError,
+  InvalidDeviceIdError,
+  openGatewayStore,
+} from '@sentinel/gateway';
 import type { Command } from 'commander';
 import { CliError, UsageError } from '../errors.js';
 import { addGatewayOptions, gatewayOptionValues, STORE_OPTIONS } from './options.js';
@@ -36,12 +42,11 @@ function checkIds(ids: string[]): void {
   }
 }
 
-/** Errors the store raises for a user's input, by class name (they come from another package). */
+/** Errors the store raises for a user's input. */
 function asCliError(error: unknown): never {
-  const name = (error as Error)?.name;
-  if (name === 'InvalidDeviceIdError') throw new UsageError((error as Error).message);
-  if (name === 'DeviceExistsError' || name === 'DeviceNotRegisteredError')
-    throw new CliError((error as Error).message);
+  if (error instanceof InvalidDeviceIdError) throw new UsageError(error.message);
+  if (error instanceof DeviceExistsError || error instanceof DeviceNotRegisteredError)
+    throw new CliError(error.message, { cause: error });
   throw error;
 }
 

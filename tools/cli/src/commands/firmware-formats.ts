@@ -4,7 +4,6 @@
 // refuse exits 1 with the library's specific reason; bad options exit 2.
 
 import { readFileSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, extname, resolve } from 'node:path';
 import {
   buildNvsPartition,
@@ -30,6 +29,7 @@ import {
 } from '@sentinel/firmware';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { CliError } from '../errors.js';
+import { readUserFile, writeUserFile } from '../user-files.js';
 
 /** `0x8000`, `32768`, `24K`, `4M`, `4MB` */
 function sizeArgument(text: string): number {
@@ -37,32 +37,6 @@ function sizeArgument(text: string): number {
     return parseSize(text.replace(/b$/i, ''));
   } catch {
     throw new InvalidArgumentError('give bytes as 0x6000, 24576, 24K or 4MB');
-  }
-}
-
-async function readInput(path: string): Promise<Uint8Array> {
-  try {
-    return new Uint8Array(await readFile(path));
-  } catch (error) {
-    throw new CliError(
-      `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
-      {
-        cause: error,
-      },
-    );
-  }
-}
-
-async function writeOutput(path: string, data: Uint8Array | string): Promise<void> {
-  try {
-    await writeFile(path, data);
-  } catch (error) {
-    throw new CliError(
-      `cannot write ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
-      {
-        cause: error,
-      },
-    );
   }
 }
 
@@ -108,7 +82,7 @@ function registerImage(program: Command): void {
     .argument('<file>', 'app image (.bin), or a flash dump with --offset')
     .option('--offset <bytes>', 'where the image starts in the file (default: 0)', sizeArgument)
     .action(async (file: string, flags: { offset?: number }) => {
-      const bytes = await readInput(file);
+      const bytes = await readUserFile(file);
       const offset = flags.offset ?? 0;
       if (offset >= bytes.length)
         throw new CliError(`${file}: offset ${hex(offset)} is past the end (${bytes.length} bytes)`);
@@ -157,7 +131,7 @@ function registerPartitions(program: Command): void {
           chip?: ChipName;
         },
       ) => {
-        const raw = await readInput(file);
+        const raw = await readUserFile(file);
         if (flags.at !== undefined && flags.at >= raw.length)
           throw new CliError(`${file}: --at ${hex(flags.at)} is past the end (${raw.length} bytes)`);
         const bytes = flags.at !== undefined ? raw.subarray(flags.at) : raw;
@@ -169,7 +143,7 @@ function registerPartitions(program: Command): void {
           const { entries } = inFile(file, () => decodePartitionTable(bytes));
           inFile(file, () => validatePartitionTable(entries, checks));
           const csv = formatPartitionCsv(entries);
-          if (flags.out) await writeOutput(flags.out, csv);
+          if (flags.out) await writeUserFile(flags.out, csv);
           else process.stdout.write(csv);
           return;
         }
@@ -179,7 +153,7 @@ function registerPartitions(program: Command): void {
           return parsed;
         });
         if (flags.out)
-          await writeOutput(
+          await writeUserFile(
             flags.out,
             inFile(file, () => encodePartitionTable(entries, { md5: flags.md5 })),
           );
@@ -199,7 +173,7 @@ function registerNvs(program: Command): void {
     .requiredOption('--size <bytes>', 'partition size, a multiple of 4096 (0x6000, 24K…)', sizeArgument)
     .requiredOption('--out <file>', 'where to write the partition image')
     .action(async (input: string, flags: { size: number; out: string }) => {
-      const text = new TextDecoder().decode(await readInput(input));
+      const text = new TextDecoder().decode(await readUserFile(input));
       const json = extname(input).toLowerCase() === '.json';
       const items = inFile(input, () => {
         if (!json) {
@@ -224,7 +198,7 @@ function registerNvs(program: Command): void {
         return parseNvsJson(parsed);
       });
       const image = inFile(input, () => buildNvsPartition(items, flags.size));
-      await writeOutput(flags.out, image);
+      await writeUserFile(flags.out, image);
       const pages = readNvsPartition(image).pages;
       printJson({
         out: flags.out,
@@ -248,7 +222,7 @@ function registerNvs(program: Command): void {
     )
     .option('--lenient', 'skip damaged entries and list them under "problems" instead of failing')
     .action(async (file: string, flags: { offset?: number; size?: number; lenient?: boolean }) => {
-      const bytes = await readInput(file);
+      const bytes = await readUserFile(file);
       const offset = flags.offset ?? 0;
       if (offset >= bytes.length)
         throw new CliError(`${file}: offset ${hex(offset)} is past the end (${bytes.length} bytes)`);

@@ -12,7 +12,7 @@ import {
   type FlashState,
   PicketIdSchema,
 } from '@sentinel/firmware';
-import { openGatewayStore } from '@sentinel/gateway';
+import { DeviceExistsError, openGatewayStore } from '@sentinel/gateway';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { CliError, UsageError } from '../errors.js';
 import { openNodeSerialPort } from '../serial/node-port.js';
@@ -254,10 +254,9 @@ async function openStore(flags: FlashFlags, id: string): Promise<Store> {
   return store;
 }
 
-/** Errors the store raises, by class name (they come from another package). */
+/** Errors the store raises for a user's input. */
 function storeError(error: unknown): never {
-  if ((error as Error)?.name === 'DeviceExistsError')
-    throw new CliError((error as Error).message, { cause: error });
+  if (error instanceof DeviceExistsError) throw new CliError(error.message, { cause: error });
   throw error;
 }
 

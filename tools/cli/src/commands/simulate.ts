@@ -1,7 +1,7 @@
 // `sentinel simulate …`: simulated devices for tests, demos and load runs.
 // `simulate` is only a parent; each kind of device is one subcommand.
 import { readFile } from 'node:fs/promises';
-import { openGatewayStore } from '@sentinel/gateway';
+import { DeviceExistsError, openGatewayStore } from '@sentinel/gateway';
 import {
   type DeviceCredentials,
   type DeviceProblem,
@@ -240,8 +240,7 @@ async function registerDevices(ids: string[], options: RawPicketOptions): Promis
   try {
     for (const id of ids) {
       const { device_id, token } = await store.addDevice(id).catch((cause: unknown) => {
-        // the store's errors come from another package: told apart by class name, never by text
-        if ((cause as Error)?.name === 'DeviceExistsError') {
+        if (cause instanceof DeviceExistsError) {
           throw new CliError(
             `${id} is already registered and its token cannot be shown again; use the credentials an earlier ` +
               '--register printed (--credentials <file>), another --id-prefix, or `sentinel device remove` first',

@@ -2,7 +2,7 @@
 //
 //   <dir>/                       0700
 //     sentinel-auth.json         public keys, users, revocations (no secrets)
-//     nats-server.conf           operator, system account, MEMORY resolver preload
+//     nats-server.conf           operator, system account, full resolver preload
 //     operator.jwt               made once at init (a server cannot reload a changed operator)
 //     keys/<name>.nk             seeds: operator, accounts, signing keys (0600)
 //     creds/<user>.creds         one per user: JWT + seed (0600)

@@ -213,7 +213,7 @@ async function issueUser(
   };
 }
 
-export const summarize = (dir: string, user: ManifestUser): UserSummary => ({
+const summarize = (dir: string, user: ManifestUser): UserSummary => ({
   name: user.name,
   role: user.role,
   account: user.account,
@@ -315,6 +315,21 @@ const active = (manifest: Manifest, name: string) =>
   manifest.users.find((u) => u.name === name && !u.revoked);
 
 /**
+ * Issues a user after init and records it. Callers have checked that the name has
+ * no active credential; revoked entries of that name stay (they keep the history).
+ */
+async function addIssuedUser(
+  dir: string,
+  manifest: Manifest,
+  request: Parameters<typeof issueUser>[2],
+): Promise<UserSummary> {
+  const user = await issueUser(dir, manifest, request);
+  manifest.users.push(user);
+  await writeManifest(dir, manifest);
+  return summarize(dir, user);
+}
+
+/**
  * A new proxy credential. The account JWT does not change (the proxy signing key
  * is already trusted), so a running server needs no reload.
  */
@@ -325,10 +340,7 @@ export async function addProxy(dirOption: string, id: string): Promise<UserSumma
   const name = proxyUserName(id);
   if (active(manifest, name))
     throw new NatsAuthError(`proxy "${id}" already has a credential; revoke it first to issue a new one`);
-  const user = await issueUser(dir, manifest, { name, jwtName: id, role: 'proxy' });
-  manifest.users = [...manifest.users.filter((u) => u.name !== name || u.revoked), user];
-  await writeManifest(dir, manifest);
-  return summarize(dir, user);
+  return addIssuedUser(dir, manifest, { name, jwtName: id, role: 'proxy' });
 }
 
 /** Roles `add-user` issues (proxies have `add-proxy`; `sys` only comes from init). */
@@ -351,10 +363,7 @@ export async function addUser(dirOption: string, role: string, nameOption?: stri
   const manifest = await readManifest(dir);
   if (active(manifest, name))
     throw new NatsAuthError(`"${name}" already has a credential; revoke it first or give another --name`);
-  const user = await issueUser(dir, manifest, { name, jwtName: name, role: role as UserRole });
-  manifest.users = [...manifest.users.filter((u) => u.name !== name || u.revoked), user];
-  await writeManifest(dir, manifest);
-  return summarize(dir, user);
+  return addIssuedUser(dir, manifest, { name, jwtName: name, role: role as UserRole });
 }
 
 /**
@@ -392,5 +401,3 @@ export async function revokeUser(
   if (options.push) await pushAccountJwt(options.push, paths(dir).userCreds('sys'), jwts[user.account]);
   return { ...summarize(dir, user), revoked: now, pushed: Boolean(options.push) };
 }
-
-export { NatsAuthDirError };

@@ -11,6 +11,7 @@ import {
   partsForChip,
 } from '@sentinel/firmware';
 import { CliError, UsageError } from '../errors.js';
+import { readUserFile } from '../user-files.js';
 
 /** "0x10000" or "65536": offsets in hex or decimal. */
 export function parseOffset(text: string, what = 'offset'): number {
@@ -24,18 +25,8 @@ export function parseOffset(text: string, what = 'offset'): number {
   return value;
 }
 
-export async function readPartFile(path: string, offset: number): Promise<FlashPart> {
-  let data: Uint8Array;
-  try {
-    data = new Uint8Array(await readFile(path));
-  } catch (error) {
-    throw new CliError(
-      `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
-      {
-        cause: error,
-      },
-    );
-  }
+async function readPartFile(path: string, offset: number): Promise<FlashPart> {
+  const data = await readUserFile(path);
   if (data.length === 0) throw new CliError(`${path} is empty`);
   return { offset, data, name: basename(path) };
 }
