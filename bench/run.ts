@@ -24,6 +24,11 @@ const BENCHES: Record<string, Bench> = {
       'BLE advertisements decoded/s per core, and end to end from simulated proxies through dedupe to sentinel.state.>',
     run: async (argv) => (await import('./ble.js')).runBle(argv),
   },
+  cli: {
+    summary:
+      '`sentinel --help` and `sentinel device list`: wall time and peak RSS, median of 10, beside `node -e 0`',
+    run: async (argv) => (await import('./cli.js')).runCli(argv),
+  },
   failover: {
     summary:
       'time for each single-writer subsystem to move to the other node after SIGKILL and after a graceful stop',

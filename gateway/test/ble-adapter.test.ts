@@ -1,8 +1,8 @@
 // The BLE adapter end to end: simulated sensors → real proxy code over the
 // simulated noble bindings → a real nats-server → a real gateway → sentinel.state.>.
 import type { NatsConnection } from '@nats-io/transport-node';
-import { encodeAdStructures, encodeAdvBatch } from '@sentinel/ble-proxy';
 import { BleKeyStore } from '@sentinel/gateway';
+import { encodeAdStructures, encodeAdvBatch } from '@sentinel/protocol';
 import { BleAir, bthomeV2, SimulatedBleSensor, SimulatedPeripheral } from '@sentinel/simulators';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SimulatedProxy, startSimulatedProxy } from '../../test/support/ble.js';

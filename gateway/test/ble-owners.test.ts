@@ -2,7 +2,7 @@
 // after the owner's silence judged by the device's own learned interval, and proxies
 // that said they are gone.
 
-import { WIRE_VERSION } from '@sentinel/ble-proxy/wire';
+import { WIRE_VERSION } from '@sentinel/protocol';
 import { describe, expect, it } from 'vitest';
 import { OwnerTable } from '../src/ble/owners.js';
 import { ProxyDirectory } from '../src/ble/proxies.js';

@@ -4,10 +4,6 @@
 // while an operation runs and resumes after (see scanner.ts).
 
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
-import type { Characteristic, Noble, Peripheral } from '@stoprocent/noble';
-import type { Logger } from './log.js';
-import type { ScanSupervisor } from './scanner.js';
-import { withTimeout } from './timeout.js';
 import {
   bleSubject,
   compactMac,
@@ -19,7 +15,11 @@ import {
   GattRequestSchemas,
   type GattService,
   gattFailure,
-} from './wire.js';
+} from '@sentinel/protocol';
+import type { Characteristic, Noble, Peripheral } from '@stoprocent/noble';
+import type { Logger } from './log.js';
+import type { ScanSupervisor } from './scanner.js';
+import { withTimeout } from './timeout.js';
 
 export interface GattServerOptions {
   proxyId: string;

@@ -3,13 +3,19 @@
 // While NATS is unreachable advertisements wait in a bounded ring (oldest dropped,
 // counted); nothing grows with an outage.
 import type { NatsConnection } from '@nats-io/transport-node';
+import {
+  bleSubject,
+  encodeAdvBatch,
+  type ProxyStatus,
+  type RawAdvertisement,
+  WIRE_VERSION,
+} from '@sentinel/protocol';
 import type { Noble } from '@stoprocent/noble';
 import manifest from '../package.json' with { type: 'json' };
 import { GattServer } from './gatt.js';
 import type { Logger } from './log.js';
 import { Ring } from './ring.js';
 import { ScanSupervisor } from './scanner.js';
-import { bleSubject, encodeAdvBatch, type ProxyStatus, type RawAdvertisement, WIRE_VERSION } from './wire.js';
 
 // imported, not read at run time: the bundle for a Pi has no package.json beside it
 export const PROXY_VERSION: string = manifest.version;

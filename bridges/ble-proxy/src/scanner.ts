@@ -5,11 +5,11 @@
 // BlueZ/HCI a connection attempt during an active scan is the classic way to
 // stall both.
 import { EventEmitter } from 'node:events';
+import { type AdapterState, compactMac, encodeAdStructures, type RawAdvertisement } from '@sentinel/protocol';
 import type { Noble, Peripheral } from '@stoprocent/noble';
 import { Backoff } from './backoff.js';
 import type { Logger } from './log.js';
 import { withTimeout } from './timeout.js';
-import { type AdapterState, compactMac, encodeAdStructures, type RawAdvertisement } from './wire.js';
 
 export type ScanState = 'active' | 'paused' | 'stopped';
 

@@ -2,7 +2,7 @@
 // status, GATT with slot accounting and scan pausing, and survival of adapter
 // resets, a pulled dongle, noble errors and NATS going away.
 import type { NatsConnection } from '@nats-io/transport-node';
-import { decodeAdvBatch, type ProxyStatus, parseAdStructures } from '@sentinel/ble-proxy';
+import { decodeAdvBatch, type ProxyStatus, parseAdStructures } from '@sentinel/protocol';
 import { BleAir, bthomeV2, SimulatedBleSensor, SimulatedPeripheral } from '@sentinel/simulators';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type SimulatedProxyOptions, startSimulatedProxy } from '../../../test/support/ble.js';

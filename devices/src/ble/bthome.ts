@@ -5,6 +5,7 @@
 import { NUM_SIZE, type NumType, readNum, roundScaled } from './bytes.js';
 import { ccmDecrypt } from './ccm.js';
 import { fail, hex2, put } from './engine.js';
+import { hexOf, textOf } from './hex.js';
 import type { BleDecodeFailure, BleDecodeResult, BleDecodeSuccess, MeasurementValue } from './types.js';
 
 export type BthomeKind = 'number' | 'bool' | 'event' | 'text' | 'raw' | 'dimmer' | 'device';
@@ -200,11 +201,7 @@ function walkV2(p: Uint8Array, at: number, out: Record<string, MeasurementValue>
       if (i + 1 + len > p.length)
         return `object ${hex2(id)} truncated: needs ${len} bytes, has ${p.length - i - 1}`;
       const body = p.subarray(i + 1, i + 1 + len);
-      put(
-        out,
-        row.name,
-        row.kind === 'text' ? Buffer.from(body).toString('utf8') : Buffer.from(body).toString('hex'),
-      );
+      put(out, row.name, row.kind === 'text' ? textOf(body) : hexOf(body));
       i += 1 + len;
       continue;
     }

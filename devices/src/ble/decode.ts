@@ -12,6 +12,7 @@ import {
 import { readNum } from './bytes.js';
 import { hex4 } from './engine.js';
 import { LAYOUT_FORMATS } from './formats.js';
+import { bytesOfHex } from './hex.js';
 import { decodeLayout, type LayoutFormat, type RejectedFrame } from './layout.js';
 import { decodeMibeacon, MIBEACON_UUID } from './mibeacon.js';
 import { decodeQingping, QINGPING_UUID } from './qingping.js';
@@ -62,7 +63,7 @@ export function parseMac(mac: string): Uint8Array | undefined {
   let bytes = macCache.get(mac);
   if (bytes !== undefined || macCache.has(mac)) return bytes;
   const hex = mac.replace(/[:-]/g, '');
-  bytes = /^[0-9a-fA-F]{12}$/.test(hex) ? Uint8Array.from(Buffer.from(hex, 'hex')) : undefined;
+  bytes = /^[0-9a-fA-F]{12}$/.test(hex) ? bytesOfHex(hex) : undefined;
   if (macCache.size > 50_000) macCache.clear();
   macCache.set(mac, bytes);
   return bytes;

@@ -2,6 +2,7 @@
 // cannot say it: Xiaomi scales (0x181D, 0x181B), iBeacon, Eddystone.
 import { readNum } from './bytes.js';
 import { fail, hex2 } from './engine.js';
+import { hexOf } from './hex.js';
 import type { BleDecodeResult, MeasurementValue } from './types.js';
 
 const LB = 0.45359237;
@@ -39,7 +40,7 @@ export function decodeXiaomiScale(uuid: '181d' | '181b', data: Uint8Array): BleD
 }
 
 function uuidString(b: Uint8Array): string {
-  const h = Buffer.from(b).toString('hex');
+  const h = hexOf(b);
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
@@ -99,8 +100,8 @@ export function decodeEddystone(data: Uint8Array): BleDecodeResult {
         return fail('malformed', `Eddystone-UID: ${data.length} bytes, expected 18 or 20`);
       return ok('eddystone-uid', {
         tx_power: readNum(data, 1, 's8'),
-        uuid: Buffer.from(data.subarray(2, 12)).toString('hex'),
-        instance_id: Buffer.from(data.subarray(12, 18)).toString('hex'),
+        uuid: hexOf(data.subarray(2, 12)),
+        instance_id: hexOf(data.subarray(12, 18)),
       });
     }
     case 0x10: {

@@ -281,9 +281,11 @@ export class FlasherSession {
     // finished; esptool-js's disconnect would wait for it forever. Close the port itself.
     const failed = this.deviceLost || (this.port as { failure?: PortError }).failure !== undefined;
     if (!failed) {
-      const gaveUp = new Promise<'timeout'>((resolve) =>
-        setTimeout(() => resolve('timeout'), 2000).unref?.(),
-      );
+      const gaveUp = new Promise<'timeout'>((resolve) => {
+        const timer: unknown = setTimeout(() => resolve('timeout'), 2000);
+        // Node's timers would hold the process open after a clean close; a browser's are numbers
+        (timer as { unref?: () => void }).unref?.();
+      });
       const outcome = await Promise.race([
         this.transport.disconnect().then(() => 'closed' as const),
         gaveUp,

@@ -6,6 +6,7 @@
 // batch from one proxy is counted and dropped; every other proxy carries on.
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { EntityDescription } from '@sentinel/firmware';
 import {
   bleDeviceId,
   bleSubject,
@@ -14,8 +15,7 @@ import {
   MalformedAdError,
   parseAdStructures,
   type RawAdvertisement,
-} from '@sentinel/ble-proxy/wire';
-import type { EntityDescription } from '@sentinel/firmware';
+} from '@sentinel/protocol';
 import type { LeaderLease } from '../bus/locks.js';
 import { type Logger, ThrottledLog } from '../log.js';
 import type { Metrics } from '../metrics.js';

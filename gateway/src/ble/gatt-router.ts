@@ -13,7 +13,7 @@ import {
   type GattReply,
   GattReplySchema,
   gattFailure,
-} from '@sentinel/ble-proxy/wire';
+} from '@sentinel/protocol';
 import type { Logger } from '../log.js';
 import type { BleMetrics } from './metrics.js';
 import type { OwnerTable } from './owners.js';

@@ -4,7 +4,7 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { StorageType } from '@nats-io/jetstream';
 import { type KV, Kvm } from '@nats-io/kv';
-import { bleDeviceId, compactMac } from '@sentinel/ble-proxy/wire';
+import { bleDeviceId, compactMac } from '@sentinel/protocol';
 import { z } from 'zod';
 import { mirrorBucket } from '../bus/mirror.js';
 

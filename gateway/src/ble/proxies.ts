@@ -1,5 +1,5 @@
 // What the adapter knows of each proxy, from its status heartbeats.
-import { type ProxyStatus, ProxyStatusSchema } from '@sentinel/ble-proxy/wire';
+import { type ProxyStatus, ProxyStatusSchema } from '@sentinel/protocol';
 
 export interface KnownProxy {
   status: ProxyStatus;

@@ -1,17 +1,16 @@
-// The browser flasher's HTTP side: the /flash page, its script (bundled from
-// firmware's flasher core with esbuild on first request, then cached), the firmware
+// The browser flasher's HTTP side: the /flash page, its script (flash-bundle.ts), the firmware
 // builds under <data>/firmware, and POST /api/provision, which registers a device and
 // answers with the NVS partition that carries its gateway URLs and credentials.
 
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { fileURLToPath } from 'node:url';
 import { buildProvisioningNvs, FirmwareFormatError, firstIssue, PicketIdSchema } from '@sentinel/firmware';
 import { z } from 'zod';
 import { DeviceExistsError } from '../auth/credentials.js';
 import { FirmwareStore } from '../firmware-store.js';
 import type { Logger } from '../log.js';
 import { send as json, readBody } from '../transports/http.js';
+import { flashAppScript } from './flash-bundle.js';
 
 export interface FlashRoutesOptions {
   dataDir: string;
@@ -21,7 +20,6 @@ export interface FlashRoutesOptions {
 }
 
 const PAGE = new URL('./flash.html', import.meta.url);
-const APP_ENTRY = fileURLToPath(new URL('./flash-app.ts', import.meta.url));
 const MAX_PROVISION_BODY = 8 * 1024;
 
 const GatewayUrlSchema = z
@@ -49,7 +47,7 @@ export function flashRoutes(o: FlashRoutesOptions): Handler {
   let bundle: Promise<string> | undefined;
 
   const script = () => {
-    bundle ??= buildScript().catch((error: unknown) => {
+    bundle ??= flashAppScript().catch((error: unknown) => {
       bundle = undefined; // try again on the next request
       throw error;
     });
@@ -145,19 +143,4 @@ export function flashRoutes(o: FlashRoutesOptions): Handler {
     );
     json(res, 200, { device_id: credentials.device_id, nvs: Buffer.from(nvs).toString('base64') });
   }
-}
-
-async function buildScript(): Promise<string> {
-  const esbuild = await import('esbuild');
-  const result = await esbuild.build({
-    entryPoints: [APP_ENTRY],
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'chrome110',
-    minify: true,
-    write: false,
-    logLevel: 'silent',
-  });
-  return result.outputFiles[0]!.text;
 }

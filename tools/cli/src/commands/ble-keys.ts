@@ -1,6 +1,6 @@
 // `sentinel ble key set|remove|list`: bindkeys of encrypted BLE sensors, stored in
 // KV bucket sentinel_ble_keys; the gateway's BLE adapter picks a change up at once.
-import { BleKeyStore, InvalidBleKeyError } from '@sentinel/gateway';
+import { BleKeyStore, InvalidBleKeyError } from '@sentinel/gateway/store';
 import type { Command } from 'commander';
 import { CliError, UsageError } from '../errors.js';
 import { addStoreOptions, withStore } from './device.js';

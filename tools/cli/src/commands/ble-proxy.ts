@@ -9,8 +9,8 @@ import {
   createProxyLogger,
   type Logger,
   PROXY_DEFAULTS,
-  ProxyIdSchema,
 } from '@sentinel/ble-proxy';
+import { ProxyIdSchema } from '@sentinel/protocol';
 import type { BleAir, BleScenario } from '@sentinel/simulators';
 import { type Command, Option } from 'commander';
 import { z } from 'zod';

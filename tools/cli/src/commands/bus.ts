@@ -1,7 +1,7 @@
 // `sentinel watch` and `sentinel command`: look at and poke the bus the way the
 // rest of the platform does, without installing a NATS client.
 
-import { openGatewayStore } from '@sentinel/gateway';
+import { openGatewayStore } from '@sentinel/gateway/store';
 import type { Command } from 'commander';
 import { CliError, UsageError } from '../errors.js';
 import { addGatewayOptions, gatewayOptionValues, STORE_OPTIONS } from './options.js';
@@ -24,6 +24,9 @@ export function registerBusCommands(program: Command): void {
   ).action(async (subject: string, _flags: unknown, self: Command) => {
     const store = await openStore(self);
     const subscription = store.bus.nc.subscribe(subject);
+    // once the server has the subscription, say so: what is published from now on is shown
+    await store.bus.nc.flush();
+    process.stderr.write(`watching ${subject}; Ctrl-C stops\n`);
     const stop = () => subscription.unsubscribe();
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);

@@ -7,7 +7,7 @@ import {
   DeviceNotRegisteredError,
   InvalidDeviceIdError,
   openGatewayStore,
-} from '@sentinel/gateway';
+} from '@sentinel/gateway/store';
 import type { Command } from 'commander';
 import { CliError, UsageError } from '../errors.js';
 import { addGatewayOptions, gatewayOptionValues, STORE_OPTIONS } from './options.js';

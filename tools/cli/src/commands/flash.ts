@@ -12,7 +12,7 @@ import {
   type FlashState,
   PicketIdSchema,
 } from '@sentinel/firmware';
-import { DeviceExistsError, openGatewayStore } from '@sentinel/gateway';
+import { DeviceExistsError, openGatewayStore } from '@sentinel/gateway/store';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { CliError, UsageError } from '../errors.js';
 import { openNodeSerialPort } from '../serial/node-port.js';

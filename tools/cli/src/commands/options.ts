@@ -1,7 +1,7 @@
 // Gateway options as commander options: one table (GATEWAY_OPTIONS) drives flags,
 // environment variables and help for every command that needs them.
 
-import { GATEWAY_OPTIONS, type GatewayConfigInput } from '@sentinel/gateway';
+import { GATEWAY_OPTIONS, type GatewayConfigInput } from '@sentinel/gateway/store';
 import { type Command, Option } from 'commander';
 
 type OptionKey = keyof typeof GATEWAY_OPTIONS;

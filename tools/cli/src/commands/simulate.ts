@@ -1,7 +1,7 @@
 // `sentinel simulate …`: simulated devices for tests, demos and load runs.
 // `simulate` is only a parent; each kind of device is one subcommand.
 import { readFile } from 'node:fs/promises';
-import { DeviceExistsError, openGatewayStore } from '@sentinel/gateway';
+import { DeviceExistsError, openGatewayStore } from '@sentinel/gateway/store';
 import {
   type DeviceCredentials,
   type DeviceProblem,

@@ -1,5 +1,6 @@
 // What a BLE proxy and the gateway say to each other over NATS (bridges/ble-proxy/README.md).
-// Pure: no noble, no NATS, so the gateway can import it without loading a radio.
+// Pure (zod only, no noble, no NATS): the protocol module both sides import, so the
+// gateway never loads the proxy's package (DESIGN.md, dependency direction).
 //
 // Advertisements travel as raw AD structures (Bluetooth Core Specification v5.4,
 // Vol 3, Part C, §11: length, AD type, data), so a decoder added to the gateway

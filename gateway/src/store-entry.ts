@@ -1,0 +1,14 @@
+// @sentinel/gateway/store: what the CLI's store commands (device, ble key, watch,
+// command) need, without loading the gateway process itself (brokers, HTTP, metrics),
+// so that they start quickly.
+export {
+  CredentialStore,
+  DeviceExistsError,
+  DeviceNotRegisteredError,
+  InvalidDeviceIdError,
+} from './auth/credentials.js';
+export { BleKeyStore, InvalidBleKeyError } from './ble/keys.js';
+export type { GatewayConfigInput } from './config.js';
+export { GATEWAY_OPTIONS } from './config.js';
+export type { GatewayStore } from './store.js';
+export { openGatewayStore } from './store.js';

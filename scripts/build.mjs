@@ -1,0 +1,70 @@
+// `npm run build`: compiles every workspace to <workspace>/dist (JavaScript with
+// declarations, tsc -b in dependency order, incremental), copies the web pages,
+// bundles the browser flasher, indexes the CLI's commands and checks the workspaces' declared dependencies.
+// Plain JavaScript, so it runs before anything is compiled. `--clean` starts over.
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { checkDependencies } from './check-deps.mjs';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const started = performance.now();
+
+function fail(message) {
+  console.error(`build: ${message}`);
+  process.exit(1);
+}
+
+const problems = checkDependencies(root);
+if (problems.length > 0) {
+  for (const problem of problems) console.error(`build: ${problem}`);
+  fail(
+    'declare each import in the importing workspace’s package.json (or drop the import), then build again',
+  );
+}
+
+if (process.argv.includes('--clean')) {
+  // only our workspaces' outputs: never a glob that could reach into node_modules
+  const { workspaces } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  for (const pattern of workspaces) {
+    const dirs = pattern.endsWith('/*')
+      ? readdirSync(join(root, pattern.slice(0, -2)), { withFileTypes: true })
+          .filter((e) => e.isDirectory())
+          .map((e) => join(root, pattern.slice(0, -2), e.name))
+      : [join(root, pattern)];
+    for (const dir of dirs) rmSync(join(dir, 'dist'), { recursive: true, force: true });
+  }
+}
+
+const tsc = spawnSync(
+  process.execPath,
+  [join(root, 'node_modules/typescript/bin/tsc'), '-b', 'tsconfig.build.json'],
+  {
+    cwd: root,
+    stdio: 'inherit',
+  },
+);
+if (tsc.status !== 0) fail('TypeScript reported errors (above); fix them and run `npm run build` again');
+
+// the pages the gateway serves are plain files beside its compiled modules
+const webSource = join(root, 'gateway/src/web');
+const webDist = join(root, 'gateway/dist/web');
+mkdirSync(webDist, { recursive: true });
+for (const file of readdirSync(webSource)) {
+  if (!file.endsWith('.ts')) copyFileSync(join(webSource, file), join(webDist, file));
+}
+const { writeFlashAppBundle } = await import(
+  pathToFileURL(join(root, 'gateway/dist/web/flash-bundle.js')).href
+);
+await writeFlashAppBundle();
+
+// `sentinel --help` lists the commands from this index instead of loading every module
+const { indexCommands } = await import(pathToFileURL(join(root, 'tools/cli/dist/main.js')).href);
+writeFileSync(
+  join(root, 'tools/cli/dist/commands.json'),
+  `${JSON.stringify(await indexCommands(), null, 2)}\n`,
+);
+
+if (!process.argv.includes('--quiet'))
+  console.error(`build: done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
