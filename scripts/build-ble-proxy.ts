@@ -1,6 +1,6 @@
 // `npm run build:ble-proxy`: bundles the BLE proxy node into plain JavaScript that
-// node runs without tsx (bridges/ble-proxy/dist/), for a Raspberry Pi Zero 2 W:
-// ~60 MB RSS instead of ~150 MB through the full CLI under tsx. The simulated radio
+// node runs on its own (bridges/ble-proxy/bundle/), for a Raspberry Pi Zero 2 W:
+// one file to copy, and ~60 MB RSS where the full CLI takes more. The simulated radio
 // (--simulate) stays in a separate chunk that a proxy on real hardware never loads;
 // noble stays outside the bundle because it carries its native HCI binding.
 import { rm } from 'node:fs/promises';
@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const outdir = process.argv[2] ?? `${root}bridges/ble-proxy/dist`;
+const outdir = process.argv[2] ?? `${root}bridges/ble-proxy/bundle`;
 
 await rm(outdir, { recursive: true, force: true });
 await build({
@@ -19,6 +19,8 @@ await build({
   splitting: true,
   format: 'esm',
   platform: 'node',
+  // from the workspaces' sources, so the bundle does not depend on a prior `npm run build`
+  conditions: ['sentinel-source'],
   target: 'node20',
   external: ['@stoprocent/noble'],
   // CommonJS dependencies inside an ES module bundle still call require()
