@@ -30,7 +30,7 @@ const store = vi.hoisted(() => ({
   existing: new Set<string>(),
   closed: 0,
 }));
-vi.mock('@sentinel/gateway', async () => {
+vi.mock('@sentinel/gateway/store', async () => {
   const { GATEWAY_OPTIONS } = await import('../../gateway/src/config.js');
   const { DeviceExistsError } = await import('../../gateway/src/auth/credentials.js');
   return {
