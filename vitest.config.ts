@@ -2,10 +2,10 @@ import { defaultServerConditions } from 'vite';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
-  // tests import the workspaces' TypeScript sources (the `source` export condition);
+  // tests import the workspaces' TypeScript sources (the `sentinel-source` export condition);
   // processes they spawn (bin/sentinel.js) run the compiled dist/ that globalSetup builds
-  resolve: { conditions: ['source', ...defaultServerConditions] },
-  ssr: { resolve: { conditions: ['source', ...defaultServerConditions] } },
+  resolve: { conditions: ['sentinel-source', ...defaultServerConditions] },
+  ssr: { resolve: { conditions: ['sentinel-source', ...defaultServerConditions] } },
   test: {
     include: ['*/test/**/*.test.ts', '*/*/test/**/*.test.ts', 'test/**/*.test.ts'],
     globalSetup: ['./test/support/build.ts'],
