@@ -3,7 +3,15 @@
 // bundles the browser flasher, indexes the CLI's commands and checks the workspaces' declared dependencies.
 // Plain JavaScript, so it runs before anything is compiled. `--clean` starts over.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { checkDependencies } from './check-deps.mjs';
@@ -16,9 +24,10 @@ function fail(message) {
   process.exit(1);
 }
 
-const problems = checkDependencies(root);
-if (problems.length > 0) {
-  for (const problem of problems) console.error(`build: ${problem}`);
+const { errors, warnings } = checkDependencies(root);
+for (const warning of warnings) console.error(`build: warning: ${warning}`);
+if (errors.length > 0) {
+  for (const error of errors) console.error(`build: ${error}`);
   fail(
     'declare each import in the importing workspace’s package.json (or drop the import), then build again',
   );
@@ -58,6 +67,26 @@ const { writeFlashAppBundle } = await import(
   pathToFileURL(join(root, 'gateway/dist/web/flash-bundle.js')).href
 );
 await writeFlashAppBundle();
+
+// the household web app: one browser bundle (Preact, uPlot) and its page, served by the gateway
+if (existsSync(join(root, 'web/src/main.tsx'))) {
+  const { build } = await import('esbuild');
+  await build({
+    entryPoints: [join(root, 'web/src/main.tsx')],
+    outdir: join(root, 'web/dist/assets'),
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'chrome110',
+    conditions: ['sentinel-source'],
+    jsx: 'automatic',
+    jsxImportSource: 'preact',
+    minify: true,
+    sourcemap: 'linked',
+    logLevel: 'warning',
+  });
+  copyFileSync(join(root, 'web/src/index.html'), join(root, 'web/dist/index.html'));
+}
 
 // `sentinel --help` lists the commands from this index instead of loading every module
 const { indexCommands } = await import(pathToFileURL(join(root, 'tools/cli/dist/main.js')).href);
