@@ -226,8 +226,8 @@ describe('BTHome v1', () => {
       error: 'malformed',
       detail: expect.stringMatching(/truncated/),
     });
-    // float (format 2) with 2 data bytes is not a BTHome encoding
-    expect(decodeAdvertisement(serviceAdv(MAC, '181c', '4302C409'))).toMatchObject({
+    // float (format 2) with 3 data bytes: IEEE 754 has 2-, 4- and 8-byte floats only
+    expect(decodeAdvertisement(serviceAdv(MAC, '181c', '4402C40900'))).toMatchObject({
       error: 'malformed',
       detail: expect.stringMatching(/data format 2/),
     });

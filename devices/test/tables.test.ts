@@ -36,6 +36,8 @@ const SPECIAL_NAMES = [
   'count',
   'uptime',
   'dimmer_steps',
+  'command_steps',
+  'command_args',
 ];
 
 function allNames(): string[] {

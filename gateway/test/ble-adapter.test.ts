@@ -224,6 +224,26 @@ describe('BLE adapter', () => {
     await keys.remove(mac);
   });
 
+  it('takes a unit the packet gives and the firmware version a BTHome device reports', async () => {
+    // BTHome v2 (bthome.io format): 0x48 volume in mL (not the table's L), 0xF1 firmware 4.2.1.0
+    const data = Uint8Array.of(0x40, 0x48, 0xdc, 0x87, 0xf1, 0x00, 0x01, 0x02, 0x04);
+    const entry = {
+      mac: 'a4c138000008',
+      addressType: 'public' as const,
+      rssi: -60,
+      ts: Date.now(),
+      ad: encodeAdStructures({ serviceData: [{ uuid: 'fcd2', data }] }),
+    };
+    bus.publish('sentinel.ble.proxy.lab.adv', encodeAdvBatch('lab', 500, [entry]));
+    const state = await states.next((s) => s.source.device_id === 'ble-a4c138000008', 10_000);
+    expect(state.value).toBe(34780);
+    const api = `http://127.0.0.1:${stack.gateway.httpPort}/api`;
+    const entities = (await (await fetch(`${api}/entities`)).json()) as { id: string; unit?: string }[];
+    expect(entities.find((e) => e.id === state.entity_id)?.unit).toBe('mL');
+    const devices = (await (await fetch(`${api}/devices`)).json()) as { id: string; sw_version?: string }[];
+    expect(devices.find((d) => d.id === 'ble-a4c138000008')?.sw_version).toBe('4.2.1.0');
+  });
+
   it('routes GATT read, write and notify from the platform through a proxy to the peripheral', async () => {
     const device = 'ble-a4c138000003';
     await states.next((s) => s.source.device_id === device, 15_000);

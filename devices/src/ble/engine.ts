@@ -6,17 +6,17 @@ export function fail(error: BleDecodeErrorCode, detail: string): BleDecodeFailur
   return { ok: false, error, detail };
 }
 
-/** Stores `value` under `name`, or `name_2`, `name_3`, … when the packet already had one. */
-export function put(out: Record<string, MeasurementValue>, name: string, value: MeasurementValue): void {
+/** Stores `value` under `name`, or `name_2`, `name_3`, … when the packet already had one; returns the key used. */
+export function put(out: Record<string, MeasurementValue>, name: string, value: MeasurementValue): string {
   if (!(name in out)) {
     out[name] = value;
-    return;
+    return name;
   }
   for (let n = 2; ; n++) {
     const key = `${name}_${n}`;
     if (!(key in out)) {
       out[key] = value;
-      return;
+      return key;
     }
   }
 }

@@ -87,6 +87,10 @@ export const BLE_MEASUREMENTS: Record<string, MeasurementMeta> = {
   precipitation: m('precipitation', 'mm'),
   channel: plain(),
   rotational_speed: m(undefined, 'rpm'),
+  // BTHome 0x64: 0 dark, 1 twilight, 2 bright
+  light_level: m(undefined),
+  // BTHome 0x65: which revision of its settings the device runs
+  settings_revision: plain(),
   movement_counter: total(undefined),
   measurement_sequence: plain(),
   steps: total(undefined),
@@ -100,6 +104,9 @@ export const BLE_MEASUREMENTS: Record<string, MeasurementMeta> = {
   url: plain(),
   uptime: m('duration', 's'),
   dimmer_steps: m(undefined),
+  // BTHome 0x3B command arguments: steps of step_up / step_down, or the raw arguments of other opcodes
+  command_steps: m(undefined),
+  command_args: plain(),
   counter: m('duration', 's'),
   score: m(undefined, '%'),
   profile_id: plain(),
@@ -144,6 +151,7 @@ export const BLE_MEASUREMENTS: Record<string, MeasurementMeta> = {
   // events
   button: event('button'),
   dimmer: event('dimmer'),
+  command: event('command'),
 };
 
 /** Metadata for a name: `temperature_2` and `temperature_probe_2` resolve to `temperature`. */

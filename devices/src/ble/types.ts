@@ -29,6 +29,10 @@ export type MeasurementValue = number | boolean | string;
 export interface BleDeviceInfo {
   manufacturer?: string;
   model?: string;
+  /** firmware version the device announces (BTHome 0xF1/0xF2: '4.2.1.0', '6.1.0') */
+  swVersion?: string;
+  /** BTHome device type id (0xF0) */
+  deviceTypeId?: number;
 }
 
 export type BleDecodeErrorCode = 'unsupported' | 'decrypt failed' | 'malformed' | 'downgrade';
@@ -44,6 +48,11 @@ export type BleDecodeResult =
       /** the 32-bit (BTHome) or 24-bit (MiBeacon) encryption counter of an encrypted packet */
       counter?: number;
       device?: BleDeviceInfo;
+      /**
+       * the unit of a measurement whose unit is not BLE_MEASUREMENTS' for its name
+       * (BTHome 0x48: `volume` in mL, where 0x47/0x4E give L), by measurement key
+       */
+      units?: Record<string, string>;
       /** decoding stopped early and kept what came before (BTHome: an unknown object id, as bthome-ble does) */
       warning?: string;
     }

@@ -348,7 +348,7 @@ class BleAdapterImpl implements BleAdapter {
     const missing: EntityDescription[] = [];
     for (const key of Object.keys(result.measurements)) {
       if (key === 'packet_id' || device.keys.has(key)) continue;
-      missing.push(this.#describe(key, result.measurements[key]!));
+      missing.push(this.#describe(key, result.measurements[key]!, result.units?.[key]));
     }
     if (missing.length > 0 || !device.online) {
       const work = this.#register(device, missing, result).then(() =>
@@ -383,6 +383,7 @@ class BleAdapterImpl implements BleAdapter {
         name: device.name,
         model: result.device?.model ?? result.format,
         manufacturer: result.device?.manufacturer,
+        sw_version: result.device?.swVersion,
         mac: colonMac(device.mac),
       });
     }
@@ -408,14 +409,16 @@ class BleAdapterImpl implements BleAdapter {
     this.#readings.inc();
   }
 
-  #describe(key: string, value: number | boolean | string): EntityDescription {
+  /** `unit`: the packet's own unit where it differs from the measurement's usual one (BTHome 0x48: mL) */
+  #describe(key: string, value: number | boolean | string, unit: string | undefined): EntityDescription {
     const meta = this.#decoder.measurement(key);
     const platform =
       meta?.platform ??
       (typeof value === 'boolean' ? 'binary_sensor' : typeof value === 'string' ? 'event' : 'sensor');
     const description: EntityDescription = { key, platform };
     if (meta?.device_class) description.device_class = meta.device_class;
-    if (meta?.unit) description.unit = meta.unit;
+    const chosenUnit = unit ?? meta?.unit;
+    if (chosenUnit) description.unit = chosenUnit;
     if (meta?.state_class) description.state_class = meta.state_class;
     return description;
   }

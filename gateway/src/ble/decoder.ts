@@ -21,7 +21,9 @@ export type BleDecoded =
       encrypted: boolean;
       packetId?: number;
       counter?: number;
-      device?: { manufacturer?: string; model?: string };
+      device?: { manufacturer?: string; model?: string; swVersion?: string };
+      /** units differing from the measurement table's, by measurement name */
+      units?: Record<string, string>;
     }
   | { ok: false; error: 'unsupported' | 'decrypt failed' | 'malformed' | 'downgrade'; detail: string };
 

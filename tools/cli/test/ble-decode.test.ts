@@ -21,16 +21,24 @@ describe('sentinel ble decode', () => {
     });
   });
 
-  it('takes the company id in hex or decimal, and the local name', async () => {
-    // Govee H5075 0xEC88 = 60552: 034DB2 → 21.6 °C / 49.8 %, battery 100
-    const hex = await decode('--manufacturer-data', '0xec88=00034db26400', '--name', 'GVH5075_1234');
-    const dec = await decode('--manufacturer-data', '60552=00034db26400');
-    expect(hex.code).toBe(0);
-    expect(JSON.parse(hex.stdout)).toEqual({
+  it('takes the company id in hex, as the SIG assigns it, with or without 0x, and the local name', async () => {
+    // Govee H5075, company 0xEC88: 034DB2 → 21.6 °C / 49.8 %, battery 100
+    const bare = await decode('--manufacturer-data', 'ec88=00034db26400', '--name', 'GVH5075_1234');
+    expect(bare.stderr).toBe('');
+    expect(bare.code).toBe(0);
+    expect(JSON.parse(bare.stdout)).toEqual({
       format: 'govee',
       measurements: { temperature: 21.6, humidity: 49.8, battery: 100 },
     });
-    expect(dec.stdout).toBe(hex.stdout);
+    const prefixed = await decode('--manufacturer-data', '0xEC88=00034db26400', '--name', 'GVH5075_1234');
+    expect(prefixed.stdout).toBe(bare.stdout);
+    // Ruuvi is 0x0499 (1177 in decimal): RAWv2 from Ruuvi's format 5 spec example, 24.3 °C
+    const ruuvi = '0512fc5394c37c0004fffc040cac364200cdcbb8334c884f';
+    for (const id of ['0499', '0x0499']) {
+      const r = await decode('--manufacturer-data', `${id}=${ruuvi}`);
+      expect(r.code, id).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ format: 'ruuvi', measurements: { temperature: 24.3 } });
+    }
   });
 
   it('passes listed service UUIDs (--service-uuid) to the decoders that need them', async () => {
@@ -92,9 +100,18 @@ describe('sentinel ble decode', () => {
     const badHex = await decode('--service-data', 'fcd2=4x');
     expect(badHex.code).toBe(2);
     expect(badHex.stderr).toMatch(/--service-data "fcd2=4x": the data must be hex/);
-    const badCompany = await decode('--manufacturer-data', '0x12345=00');
-    expect(badCompany.code).toBe(2);
-    expect(badCompany.stderr).toMatch(/--manufacturer-data/);
+    for (const bad of ['zz12', '0x12345', '12345', '']) {
+      const r = await decode('--manufacturer-data', `${bad}=00`);
+      expect(r.code, bad).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(
+        new RegExp(`--manufacturer-data "${bad}=00": the key must be a 16-bit company id in hex`),
+      );
+    }
+    // a decimal id from older habits: refused, with its hex spelling (60552 = 0xec88)
+    const decimal = await decode('--manufacturer-data', '60552=00034db26400');
+    expect(decimal.code).toBe(2);
+    expect(decimal.stderr).toMatch(/did you mean ec88\?/);
     const badMac = await runCli(['ble', 'decode', '--mac', 'nope', '--service-data', 'fcd2=40']);
     expect(badMac.code).toBe(2);
     expect(badMac.stderr).toMatch(/--mac "nope"/);

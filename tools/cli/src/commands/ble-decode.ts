@@ -26,13 +26,27 @@ const UuidSchema = z
     'must be a 16-bit UUID (fcd2) or the 128-bit form',
   );
 
-/** hex (0x0499) or decimal (1177), 0–65535 */
-const CompanyIdSchema = z
-  .string()
-  .transform((s) =>
-    /^0x[0-9a-f]+$/i.test(s) ? Number.parseInt(s.slice(2), 16) : /^\d+$/.test(s) ? Number(s) : Number.NaN,
-  )
-  .refine((n) => Number.isInteger(n) && n >= 0 && n <= 0xffff, 'must be 0x0000–0xffff or 0–65535');
+/**
+ * A company id in hexadecimal, as the Bluetooth SIG assigns them and every tool
+ * prints them: `ec88`, `0499` or `0x0499` (1–4 hex digits). Decimal is not read:
+ * `1177` is 0x1177, and a five-digit number is refused with its hex spelling.
+ */
+export function parseCompanyId(raw: string): number | string {
+  const digits = raw.replace(/^0x/i, '');
+  if (/^[0-9a-f]{1,4}$/i.test(digits)) return Number.parseInt(digits, 16);
+  const hint =
+    /^\d{5}$/.test(raw) && Number(raw) <= 0xffff
+      ? ` (company ids are hexadecimal: did you mean ${Number(raw).toString(16).padStart(4, '0')}?)`
+      : '';
+  return `must be a 16-bit company id in hex, 1–4 digits with or without 0x (e.g. 0499, ec88, 0x0499)${hint}`;
+}
+
+const CompanyIdSchema = z.string().transform((s, ctx) => {
+  const id = parseCompanyId(s);
+  if (typeof id === 'number') return id;
+  ctx.addIssue({ code: 'custom', message: id });
+  return z.NEVER;
+});
 
 function pair<K>(flag: string, raw: string, key: z.ZodType<K, string>): [K, Uint8Array] {
   const at = raw.indexOf('=');
@@ -97,7 +111,7 @@ export function registerBleDecodeCommand(ble: Command): void {
     .option('--service-data <uuid=hex>', 'service data, e.g. fcd2=40020c09 (repeatable)', collect, [])
     .option(
       '--manufacturer-data <company-id=hex>',
-      'manufacturer data without the company id bytes; company id in hex (0x0499) or decimal (repeatable)',
+      'manufacturer data without the company id bytes, e.g. ec88=00034db26400; the company id in hex (ec88, 0499 or 0x0499) as the Bluetooth SIG assigns it (repeatable)',
       collect,
       [],
     )
