@@ -71,6 +71,7 @@ await writeFlashAppBundle();
 // the household web app: one browser bundle (Preact, uPlot) and its page, served by the gateway
 if (existsSync(join(root, 'web/src/main.tsx'))) {
   const { build } = await import('esbuild');
+  rmSync(join(root, 'web/dist'), { recursive: true, force: true });
   await build({
     entryPoints: [join(root, 'web/src/main.tsx')],
     outdir: join(root, 'web/dist/assets'),
@@ -81,6 +82,9 @@ if (existsSync(join(root, 'web/src/main.tsx'))) {
     conditions: ['sentinel-source'],
     jsx: 'automatic',
     jsxImportSource: 'preact',
+    // uPlot loads only with the history view: the dashboard stays small
+    splitting: true,
+    chunkNames: 'chunks/[name]-[hash]',
     minify: true,
     sourcemap: 'linked',
     logLevel: 'warning',

@@ -1,0 +1,2 @@
+// esbuild bundles imported stylesheets into assets/main.css.
+declare module '*.css';
