@@ -1,16 +1,15 @@
 #!/usr/bin/env bash
-# Makes a fresh clone runnable: npm dependencies, and Debian's nats-server (plus
-# mosquitto and its clients with --test, used as a peer by tests and benchmarks;
-# socat and chromium with --test, for the flasher's pty and browser tests).
-# Quiet when everything is already there.
+# Makes a fresh clone runnable: npm dependencies (exactly as package-lock.json
+# says, so nothing tracked changes), Debian's nats-server (plus mosquitto and its
+# clients with --test, used as a peer by tests and benchmarks; socat and chromium
+# with --test, for the flasher's pty and browser tests), and the compiled
+# JavaScript the `sentinel` command runs. Quiet when everything is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: installing npm dependencies…" >&2
-  # npm install, not npm ci: npm ci rejects a lock that lacks other platforms'
-  # optional packages (biome's per-platform binaries), which this lock may not list
-  npm install --no-audit --no-fund --loglevel=error >&2
+  npm ci --no-audit --no-fund --loglevel=error >&2
 fi
 
 need=()
@@ -24,14 +23,17 @@ if [ "${1:-}" = "--test" ]; then
   # pyserial's RFC 2217 client drives the ROM simulator the way esptool does
   [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import serial' 2>/dev/null || need+=(python3-serial)
 fi
-[ ${#need[@]} -eq 0 ] && exit 0
-
-if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-  echo "setup: installing ${need[*]} from Debian…" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >&2
-  apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
-else
-  echo "setup: missing ${need[*]}; install with: sudo apt-get install ${need[*]}" >&2
-  exit 1
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing ${need[*]} from Debian…" >&2
+    # without starting their services: a system mosquitto would hold port 1883
+    bash scripts/apt-install.sh "${need[@]}"
+  else
+    echo "setup: missing ${need[*]}; install with: sudo apt-get install ${need[*]}" >&2
+    exit 1
+  fi
 fi
+
+# Compile the workspaces: incremental, a fraction of a second when nothing changed
+# (and what changed is for tsc -b and esbuild to know, not for this script to guess)
+node scripts/build.mjs --quiet >&2

@@ -483,7 +483,50 @@ describe('flasher stub', () => {
     host.send(Op.MEM_END, u32(0, 0x400a8000));
     expect((await host.reply()).status).toEqual(OK4);
     expect((await reset)[0].cause).toBe('software');
+    // a CPU reset does not sample the strapping pins again: back in the loader they chose
+    expect(sim.state).toBe('download');
+  });
+
+  it('a software reset boots the mode latched at the last chip reset, not what IO0 says now', async () => {
+    // esptool `--after no_reset` from the stub: FLASH_BEGIN(0, 0), FLASH_END(reboot)
+    // "will re-load the ROM bootloader" (strapping pins are latched only on chip resets)
+    const { host, sim } = downloadMode({ chip: 'esp32c3' });
+    await startStub(host, 0x40380000);
+    host.send(Op.FLASH_BEGIN, u32(0, 0, 0x4000, 0, 0));
+    expect((await host.reply()).status).toEqual([0, 0]);
+    const reset = waitForEvent(sim, 'reset');
+    host.send(Op.FLASH_END, u32(0));
+    expect((await host.reply()).status).toEqual([0, 0]);
+    expect((await reset)[0]).toEqual({ mode: 'download', cause: 'software' });
+    expect(sim.state).toBe('download');
+    // an EN reset with IO0 released samples the pins again: the app
+    const app = waitForEvent(sim, 'app-booted');
+    sim.setSignals({ dtr: false, rts: true });
+    sim.setSignals({ rts: false });
+    expect((await app)[0].image).toBe('invalid');
     expect(sim.state).toBe('app');
+  });
+
+  it('the stub takes FLASH_BEGIN / FLASH_DEFL_BEGIN with or without the encrypt word esptool ≥ 4 sends', async () => {
+    const { host, sim } = downloadMode({ chip: 'esp32s3' });
+    await startStub(host, 0x40380000);
+    const data = bytes('0011223344556677');
+    for (const begin of [u32(8, 1, 0x4000, 0x10000), u32(8, 1, 0x4000, 0x10000, 0)]) {
+      host.send(Op.FLASH_BEGIN, begin);
+      expect((await host.reply()).status).toEqual([0, 0]);
+      host.sendData(Op.FLASH_DATA, 0, data);
+      expect((await host.reply()).status).toEqual([0, 0]);
+      host.send(Op.FLASH_END, u32(1));
+      expect((await host.reply()).status).toEqual([0, 0]);
+      expect(Array.from(sim.flash.subarray(0x10000, 0x10008))).toEqual(Array.from(data));
+    }
+    // 12 or 24 bytes: ESP_BAD_DATA_LEN; an encrypted write: refused (no key in this chip)
+    host.send(Op.FLASH_DEFL_BEGIN, u32(8, 1, 0x4000));
+    expect((await host.reply()).status).toEqual([0xc0, 0]);
+    host.send(Op.FLASH_DEFL_BEGIN, u32(8, 1, 0x4000, 0x10000, 0, 0));
+    expect((await host.reply()).status).toEqual([0xc0, 0]);
+    host.send(Op.FLASH_DEFL_BEGIN, u32(8, 1, 0x4000, 0x10000, 1));
+    expect((await host.reply()).status).toEqual([0xc4, 0]);
   });
 });
 

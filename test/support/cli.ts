@@ -1,6 +1,7 @@
 // Runs the real `sentinel` command (bin/sentinel.js) as a user would.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
@@ -97,4 +98,54 @@ export async function startCliGateway(args: string[], env: NodeJS.ProcessEnv = {
 /** `sentinel gateway` as tests run it: on 127.0.0.1, any free MQTT and HTTP port, then `args`. */
 export function startLocalGateway(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliGateway> {
   return startCliGateway(['--host', '127.0.0.1', '--mqtt-port', '0', '--http-port', '0', ...args], env);
+}
+
+/** The pids of every process below `pid` (children, their children, …), from /proc. */
+export function descendants(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    // "pid (comm) state ppid …": comm may hold spaces and parentheses
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+  }
+  const found: number[] = [];
+  const walk = (parent: number) => {
+    for (const child of children.get(parent) ?? []) {
+      found.push(child);
+      walk(child);
+    }
+  };
+  walk(pid);
+  return found;
+}
+
+/** Whether a process exists (a zombie counts as gone: it runs nothing). */
+export function isRunning(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Resolves with the pids still running after `ms` (empty once all are gone, as early as
+ * that happens). Processes that are not our children send no event when they end, so
+ * this looks at /proc every 50 ms.
+ */
+export async function survivors(pids: number[], ms: number): Promise<number[]> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const left = pids.filter(isRunning);
+    if (left.length === 0 || Date.now() >= deadline) return left;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }

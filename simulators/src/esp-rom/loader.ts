@@ -420,14 +420,32 @@ export class Loader {
   // "Writing Data": flash download, plain and compressed
 
   private flashBegin({ op, data }: Request, compressed: boolean): void {
-    if (!this.lengthOk(op, data, 16)) return;
+    // The stub takes 16 bytes or 20 with a fifth "encrypt" word, which esptool ≥ 4
+    // always sends it (stub_flasher.c: data_len 16 or 20, else ESP_BAD_DATA_LEN).
+    if (this.mode === 'stub' && data.length !== 16 && data.length !== 20) {
+      this.reply(op, StubError.BAD_DATA_LEN);
+      return;
+    }
+    if (!this.lengthOk(op, data, data.length === 20 ? 20 : 16, 16)) return;
     if (!this.flashReady(op)) return;
-    const [size, , blockSize, offset] = words(data) as [number, number, number, number];
-    const encrypted = this.mode === 'rom' && this.host.profile.romBeginHasEncryptWord && words(data)[4] === 1;
+    const [size, , blockSize, offset, encryptWord = 0] = words(data) as [
+      number,
+      number,
+      number,
+      number,
+      number?,
+    ];
+    const encrypted = (this.mode === 'stub' || this.host.profile.romBeginHasEncryptWord) && encryptWord !== 0;
     this.closeFlashSession();
     if (this.mode === 'stub') {
       if (blockSize > STUB_FLASH_WRITE_SIZE) {
         this.reply(op, StubError.BAD_BLOCKSIZE);
+        return;
+      }
+      // The simulated chip has no flash-encryption key: an encrypted write is
+      // refused rather than silently written in plain.
+      if (encrypted) {
+        this.reply(op, StubError.FAILED_SPI_OP);
         return;
       }
       // The stub erases just in time, sector by sector, as data arrives.

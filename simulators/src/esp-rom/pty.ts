@@ -7,6 +7,7 @@
 // host side simply follows the chip's new rate.
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
+import { diesWithParent, findExecutable, terminationSignal } from './pty-process.js';
 import type { EspRomSimulator } from './simulator.js';
 
 export class PtyHostError extends Error {
@@ -29,6 +30,11 @@ export interface PtyHostEvents {
   closed: [];
   /** socat could not be started or could not create the pty */
   failed: [PtyHostError];
+  /**
+   * socat was ended by a signal that did not come from us (a service manager stopping
+   * every process of the service, say): the host is stopping too, it is not a failure
+   */
+  terminated: [{ signal: NodeJS.Signals }];
 }
 
 export class PtyHost extends EventEmitter<PtyHostEvents> {
@@ -49,8 +55,6 @@ export class PtyHost extends EventEmitter<PtyHostEvents> {
     this.unsubscribe = sim.onTransmit((bytes) => {
       if (this.connected && this.child?.stdin.writable) this.child.stdin.write(bytes);
     });
-    // The host side of a pty has no baud rate of its own: it follows the chip.
-    sim.setHostFollowsDeviceBaud(true);
   }
 
   /** Starts socat; resolves once the pty link exists. */
@@ -82,11 +86,22 @@ export class PtyHost extends EventEmitter<PtyHostEvents> {
   }
 
   private spawnSocat(): void {
-    const child = spawn(
-      this.options.socat ?? 'socat',
-      ['-d', '-d', '-t', '0', `PTY,link=${this.options.link},rawer,wait-slave`, 'STDIO'],
-      { stdio: ['pipe', 'pipe', 'pipe'] },
+    const socat = findExecutable(this.options.socat ?? 'socat');
+    if (!socat) {
+      this.emit('failed', new PtyHostError('cannot run socat (install it: apt-get install socat)'));
+      return;
+    }
+    const { command, args } = diesWithParent(
+      socat,
+      // pty-interval: how often socat polls for the client's open (default 1 s); a
+      // board in download mode answers at once, so the first SYNC must not go unheard.
+      ['-d', '-d', '-t', '0', `PTY,link=${this.options.link},rawer,wait-slave,pty-interval=0.005`, 'STDIO'],
     );
+    // its own process group: see pty-process.ts
+    const child = spawn(command, args, {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      detached: true,
+    });
     this.child = child;
     let log = '';
     child.on('error', (error: NodeJS.ErrnoException) => {
@@ -106,6 +121,10 @@ export class PtyHost extends EventEmitter<PtyHostEvents> {
       if (!this.connected && log.includes('starting data transfer loop')) {
         this.connected = true;
         this.sessions++;
+        // The host side of a pty has no baud rate of its own: it follows the chip
+        // while a pty client is connected (RFC 2217 clients, which do carry a rate,
+        // are held to theirs at other times).
+        this.sim.setHostFollowsDeviceBaud(true);
         this.sim.resetIntoDownloadMode();
         this.emit('opened');
       }
@@ -114,12 +133,22 @@ export class PtyHost extends EventEmitter<PtyHostEvents> {
       if (this.connected) this.sim.receive(new Uint8Array(chunk));
     });
     child.stdin.on('error', () => {});
-    child.on('exit', (code) => {
+    child.on('exit', (code, signal) => {
       const wasConnected = this.connected;
       this.connected = false;
       this.device = undefined;
-      if (wasConnected) this.emit('closed');
+      if (wasConnected) {
+        this.sim.setHostFollowsDeviceBaud(false);
+        this.emit('closed');
+      }
       if (this.stopping) return;
+      const stoppedBy = terminationSignal(code, signal);
+      if (stoppedBy) {
+        // not a socat failure: whoever signalled it is stopping us as well
+        this.stopping = true;
+        this.emit('terminated', { signal: stoppedBy });
+        return;
+      }
       if (!wasConnected && code !== 0) {
         this.emit(
           'failed',

@@ -159,6 +159,13 @@ export class EspRomSimulator extends EventEmitter<EspRomEvents> implements Seria
   private readonly corruptions: { op?: string; seq: number; left: number }[];
   private readonly enRiseMs: number;
   private enRising: NodeJS.Timeout | undefined;
+  /**
+   * The boot mode the strapping pins were latched at on the last chip reset
+   * (power-on, EN, pty open). A software reset (RTC_SW_SYS_RST / SW_CPU_RESET)
+   * does not sample IO0 again but boots the latched mode, which is why esptool's
+   * `--after no_reset` can send the stub a "reboot" and find the ROM loader again.
+   */
+  private latchedBoot: 'download' | 'app' = 'app';
 
   constructor(options: EspRomSimulatorOptions) {
     super();
@@ -336,6 +343,7 @@ export class EspRomSimulator extends EventEmitter<EspRomEvents> implements Seria
   }
 
   private boot(mode: 'download' | 'app', cause: ResetCause): void {
+    if (cause !== 'software') this.latchedBoot = mode;
     this.stopLoader();
     this.toDevice.clear();
     this.setDeviceBaud(ROM_BAUD, 'reset');
@@ -480,7 +488,7 @@ export class EspRomSimulator extends EventEmitter<EspRomEvents> implements Seria
         if (epoch === this.epoch) this.runApp();
       },
       softwareReset: () => {
-        if (epoch === this.epoch) this.boot(this.pins.io0 ? 'app' : 'download', 'software');
+        if (epoch === this.epoch) this.boot(this.latchedBoot, 'software');
       },
       answered: (op, error) => {
         this.stats.commands++;

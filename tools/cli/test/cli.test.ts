@@ -106,7 +106,9 @@ describe('sentinel CLI', () => {
       const again = await runCli(['device', 'add', 'cli-a', '--nats', nats.url]);
       expect(again.code).toBe(1);
       expect(again.stderr.trim().split('\n')).toHaveLength(1);
-      expect(again.stderr).toContain('already registered');
+      expect(again.stderr).toMatch(
+        /^sentinel: device "cli-a" is already registered: for a new token run `npx sentinel device rotate cli-a`, or `npx sentinel device remove cli-a` first$/m,
+      );
 
       // the environment names the store too
       const listed = await runCli(['device', 'list'], { SENTINEL_NATS_URL: nats.url });

@@ -2,12 +2,13 @@
 // the addresses to look at, and a clean stop on Ctrl-C.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { collect, connectTestBus } from '../../../test/support/bus.js';
-import { killStrays, SENTINEL_BIN, track } from '../../../test/support/cli.js';
+import { killStrays, runCli, SENTINEL_BIN, track } from '../../../test/support/cli.js';
+import { startNats } from '../../../test/support/nats.js';
 
 it('runs a gateway with three devices online, prints where to look, and stops on SIGINT', async () => {
   const dataDir = await mkdtemp(join(tmpdir(), 'sentinel-demo-'));
@@ -60,5 +61,57 @@ it('runs a gateway with three devices online, prints where to look, and stops on
   } finally {
     killStrays();
     await rm(dataDir, { recursive: true, force: true });
+  }
+}, 60_000);
+
+it('leaves nothing behind: no ./data, its throwaway store deleted, its devices removed', async () => {
+  // where a person runs `npm run demo`: the demo must not create ./data there
+  const cwd = await mkdtemp(join(tmpdir(), 'sentinel-demo-cwd-'));
+  const nats = await startNats();
+  const child = track(
+    spawn(
+      process.execPath,
+      [
+        SENTINEL_BIN,
+        'demo',
+        '--nats',
+        nats.url,
+        '--mqtt-port',
+        '0',
+        '--http-port',
+        '0',
+        '--host',
+        '127.0.0.1',
+      ],
+      { cwd, stdio: ['ignore', 'pipe', 'pipe'] },
+    ),
+  );
+  try {
+    let out = '';
+    const text = await new Promise<string>((resolve, reject) => {
+      child.stdout.on('data', (d) => {
+        out += d;
+        if (out.includes('Ctrl-C')) resolve(out);
+      });
+      child.once('exit', (code) => reject(new Error(`demo exited ${code}`)));
+    });
+    const data = /data\s+(\S+)\s+\(throwaway/.exec(text)?.[1];
+    expect(data).toBeDefined();
+    expect((await stat(String(data))).isDirectory()).toBe(true);
+    const listed = await runCli(['device', 'list', '--nats', nats.url]);
+    expect(listed.stdout).toContain('picket-demo-porch');
+
+    child.kill('SIGTERM');
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(0);
+    expect(await readdir(cwd)).toEqual([]);
+    await expect(stat(String(data))).rejects.toMatchObject({ code: 'ENOENT' });
+    const after = await runCli(['device', 'list', '--nats', nats.url]);
+    expect(after.code, after.stderr).toBe(0);
+    expect(after.stdout).not.toMatch(/demo-/);
+  } finally {
+    killStrays();
+    await nats.stop();
+    await rm(cwd, { recursive: true, force: true });
   }
 }, 60_000);

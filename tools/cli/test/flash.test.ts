@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { encodePartitionTable, parsePartitionCsv, readProvisioning } from '@sentinel/firmware';
+import { buildAppImage, encodePartitionTable, parsePartitionCsv, readProvisioning } from '@sentinel/firmware';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { provisionedPicketEntities } from '../../../firmware/test/provisioned-picket.js';
 import { kvValue } from '../../../test/support/bus.js';
@@ -247,6 +247,38 @@ describe('sentinel flash over a pseudo-terminal', () => {
       ).toBe(0);
   });
 
+  it('refuses an image built for another chip before writing anything, unless --force', {
+    timeout: 120_000,
+  }, async () => {
+    const rom = await startEspRom('esp32s3', 'wrong-chip');
+    const c3 = buildAppImage({ chip: 'esp32c3' });
+    const c3Path = await file('picket-c3.bin', c3);
+    const tablePath = await file('wrong-chip-table.bin', TABLE);
+    const refused = await runCli(['flash', '--port', rom.pty, '0x8000', tablePath, '0x10000', c3Path]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(
+      /^sentinel: picket-c3\.bin \(at 0x10000\) is built for esp32c3, but the board is an esp32s3: flash the esp32s3 build, or pass --force to write it anyway$/m,
+    );
+    expect(refused.stdout).toBe('');
+    expect(refused.stderr).not.toMatch(/^writing/m);
+    // nothing was written, not even the partition table that came first
+    const backup = join(dir, 'wrong-chip-backup.bin');
+    const read = await runCli(['read-flash', '--port', rom.pty, '0x8000', '0x10000', backup]);
+    expect(read.code, read.stderr).toBe(0);
+    expect((await readFile(backup)).every((b) => b === 0xff)).toBe(true);
+
+    // the image for this chip goes through; so does the other one with --force
+    const s3Path = await file('picket-s3.bin', buildAppImage({ chip: 'esp32s3' }));
+    expect((await runCli(['flash', '--port', rom.pty, '0x10000', s3Path])).code).toBe(0);
+    const forced = await runCli(['flash', '--port', rom.pty, '--force', '0x10000', c3Path]);
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(JSON.parse(forced.stdout)).toMatchObject({ chip: 'esp32s3', verified: true });
+    const flash = await rom.stop();
+    expect(Buffer.compare(Buffer.from(flash.subarray(0x10000, 0x10000 + c3.length)), Buffer.from(c3))).toBe(
+      0,
+    );
+  });
+
   it('a second flasher on a port in use gets "port busy"', { timeout: 120_000 }, async () => {
     const rom = await startEspRom('esp32c3', 'busy');
     const big = await file('big.bin', bytes(1_500_000, 11));
@@ -317,7 +349,26 @@ describe('sentinel flash over a pseudo-terminal', () => {
 
 describe('sentinel flash: bad input', () => {
   const cases: [string, string[], number, RegExp][] = [
-    ['an offset without a file', ['0x1000'], 2, /give <offset> <file> pairs/],
+    ['an offset without a file', ['0x1000'], 2, /^sentinel: 0x1000 has no file after it/],
+    [
+      'a last offset without a file',
+      ['0x1000', 'x.bin', '0x10000'],
+      2,
+      /^sentinel: 0x10000 has no file after it/,
+    ],
+    [
+      'an offset followed by another offset',
+      ['0x1000', '0x8000', 'x.bin'],
+      2,
+      /^sentinel: 0x1000 has no file after it/,
+    ],
+    ['a file without an offset', ['picket.bin'], 2, /^sentinel: \S*picket\.bin is not an offset/],
+    [
+      'a second file without an offset',
+      ['0x1000', 'x.bin', 'picket.bin'],
+      2,
+      /^sentinel: \S*picket\.bin is not an offset/,
+    ],
     ['a bad offset', ['0xZZ', 'x.bin'], 2, /invalid offset "0xZZ"/],
     ['an unaligned offset', ['0x1001', 'x.bin'], 2, /not a multiple of 4/],
     ['a missing file', ['0x1000', 'no-such.bin'], 1, /cannot read .*no-such\.bin: ENOENT/],

@@ -111,7 +111,7 @@ describe('sentinel nats-auth', () => {
     const init = await runCli([
       'nats-auth',
       'init',
-      '--out',
+      '--dir',
       out,
       '--proxy',
       'porch',
@@ -173,7 +173,7 @@ describe('sentinel nats-auth', () => {
 
   it('refuses to overwrite an existing directory without --force, and leaves it untouched', async () => {
     const before = await readFile(creds('gateway'), 'utf8');
-    const again = await runCli(['nats-auth', 'init', '--out', out]);
+    const again = await runCli(['nats-auth', 'init', '--dir', out]);
     expect(again.code).toBe(1);
     expect(again.stderr.trim().split('\n')).toHaveLength(1);
     expect(again.stderr).toContain('--force');
@@ -191,12 +191,23 @@ describe('sentinel nats-auth', () => {
 
     // --force replaces every key of a directory that is in the way
     const other = join(dir, 'other');
-    expect((await runCli(['nats-auth', 'init', '--out', other])).code).toBe(0);
+    // (--out, the first name of --dir, still works and says it is deprecated)
+    const byOldName = await runCli(['nats-auth', 'init', '--out', other]);
+    expect(byOldName.code, byOldName.stderr).toBe(0);
+    expect(byOldName.stderr).toMatch(/^nats-auth: --out is deprecated, use --dir/m);
+    expect(JSON.parse(byOldName.stdout).server_config).toBe(join(other, 'nats-server.conf'));
     const oldOperator = await readFile(join(other, 'operator.jwt'), 'utf8');
-    expect((await runCli(['nats-auth', 'init', '--out', other])).code).toBe(1);
-    const forced = await runCli(['nats-auth', 'init', '--out', other, '--force']);
+    expect((await runCli(['nats-auth', 'init', '--dir', other])).code).toBe(1);
+    const forced = await runCli(['nats-auth', 'init', '--dir', other, '--force']);
     expect(forced.code, forced.stderr).toBe(0);
     expect(await readFile(join(other, 'operator.jwt'), 'utf8')).not.toBe(oldOperator);
+    // init needs a directory, by one name
+    const none = await runCli(['nats-auth', 'init']);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/--dir <dir>/);
+    const both = await runCli(['nats-auth', 'init', '--dir', other, '--out', join(dir, 'elsewhere')]);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/--out is the old name of --dir/);
 
     // a damaged seed file is named, and nothing of what it holds is printed
     const damaged = join(other, 'keys', 'signing-SENTINEL-proxy.nk');

@@ -3,6 +3,7 @@
 
 import { openGatewayStore } from '@sentinel/gateway/store';
 import type { Command } from 'commander';
+import { z } from 'zod';
 import { CliError, UsageError } from '../errors.js';
 import { addGatewayOptions, gatewayOptionValues, STORE_OPTIONS } from './options.js';
 
@@ -49,12 +50,12 @@ export function registerBusCommands(program: Command): void {
       throw new UsageError(`the request is not JSON: ${request}`);
     }
     const store = await openStore(self);
+    let text: string;
     try {
       const reply = await store.bus.nc.request(`sentinel.cmd.${entityId}`, request, {
         timeout: Number(flags.timeout),
       });
-      process.stdout.write(`${reply.string()}\n`);
-      if (!reply.json<{ ok: boolean }>().ok) process.exitCode = 1;
+      text = reply.string();
     } catch (error) {
       throw new CliError(`no reply from a gateway: ${(error as Error).message}; is one running?`, {
         cause: error,
@@ -62,5 +63,32 @@ export function registerBusCommands(program: Command): void {
     } finally {
       await store.close();
     }
+    // the reply is printed whatever it says: scripts read the error code from stdout
+    process.stdout.write(`${text}\n`);
+    const reply = parseReply(text);
+    // thrown rather than set as process.exitCode, which the entry point overwrites with
+    // the action's result
+    if (!reply.ok)
+      throw new CliError(
+        reply.error ? `${reply.error.code}: ${reply.error.message}` : `the gateway refused the command`,
+      );
   });
+}
+
+/** The reply of `sentinel.cmd.<entity_id>` (CONTRACT.md §3). */
+const ReplySchema = z.object({
+  ok: z.boolean(),
+  error: z.object({ code: z.string(), message: z.string() }).optional(),
+});
+
+function parseReply(text: string): z.output<typeof ReplySchema> {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new CliError(`the gateway's reply is not JSON: ${text.slice(0, 200)}`, { cause: error });
+  }
+  const reply = ReplySchema.safeParse(json);
+  if (!reply.success) throw new CliError(`the gateway's reply is not a command reply: ${text.slice(0, 200)}`);
+  return reply.data;
 }

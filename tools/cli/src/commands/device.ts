@@ -42,6 +42,15 @@ function checkIds(ids: string[]): void {
   }
 }
 
+/** A device that exists already: how to get a new token for it, or start over. */
+function alreadyRegistered(id: string, cause?: unknown): CliError {
+  return new CliError(
+    `device "${id}" is already registered: for a new token run \`npx sentinel device rotate ${id}\`, ` +
+      `or \`npx sentinel device remove ${id}\` first`,
+    { cause },
+  );
+}
+
 /** Errors the store raises for a user's input. */
 function asCliError(error: unknown): never {
   if (error instanceof InvalidDeviceIdError) throw new UsageError(error.message);
@@ -62,7 +71,10 @@ export function registerDeviceCommands(program: Command): void {
     checkIds(ids);
     await withStore(self, async (store) => {
       for (const id of ids) {
-        const credentials = await store.addDevice(id).catch(asCliError);
+        const credentials = await store.addDevice(id).catch((error: unknown) => {
+          if (error instanceof DeviceExistsError) throw alreadyRegistered(id, error);
+          return asCliError(error);
+        });
         process.stdout.write(`${JSON.stringify(credentials)}\n`);
       }
     });

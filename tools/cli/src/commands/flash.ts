@@ -15,6 +15,7 @@ import {
 import { DeviceExistsError, openGatewayStore } from '@sentinel/gateway/store';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { CliError, UsageError } from '../errors.js';
+import { checkImagesForChip } from '../serial/image-chip.js';
 import { openNodeSerialPort } from '../serial/node-port.js';
 import { loadManifest, parseOffset, partsFromArguments, partsFromManifest } from '../serial/parts.js';
 import { progressRenderer } from '../serial/progress.js';
@@ -101,6 +102,7 @@ export function registerFlashCommands(program: Command): void {
         'flash the parts an esp-web-tools manifest lists for the chip that answers',
       )
       .option('--erase', 'erase the whole flash first (needs the stub)')
+      .option('--force', 'write images built for another chip than the one that answers')
       .option('--no-compress', 'send the bytes uncompressed (FLASH_DATA instead of FLASH_DEFL_DATA)')
       .option('--no-reset', 'stay in the bootloader afterwards instead of resetting into the app')
       .option(
@@ -138,6 +140,8 @@ export function registerFlashCommands(program: Command): void {
         manifest && flags.manifest
           ? await partsFromManifest(manifest, flags.manifest, info.family as ChipName)
           : given;
+      // before the first byte is written (or erased): an image for another chip never boots
+      if (!flags.force) checkImagesForChip(parts, info.family);
       const nvs = request ? await nvsPartition(parts, run, flags.stub).catch(asCliError) : undefined;
       const written = await run
         .write(parts, { compress: flags.compress, erase: flags.erase ?? false })
@@ -208,6 +212,7 @@ export function registerFlashCommands(program: Command): void {
 
 interface FlashFlags extends PortFlags, Record<string, unknown> {
   erase?: boolean;
+  force?: boolean;
   compress: boolean;
   reset: boolean;
   provision?: string;

@@ -9,7 +9,11 @@ import {
 } from '@sentinel/gateway';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
+import { captureLauncher } from '../launcher.js';
 import { addGatewayOptions, gatewayFlagValues } from './options.js';
+
+/** signals this close to the first one are the same request to stop */
+const SAME_STOP_MS = 1000;
 
 export function registerGatewayCommand(program: Command): void {
   const command = program
@@ -20,6 +24,8 @@ export function registerGatewayCommand(program: Command): void {
       '\nEvery option can also be set by its environment variable; flags win over the environment.\nWhen ready, prints one JSON line: {"event":"ready","node_id",…,"mqtt_port","http_port","nats_url"}, plus "mqtt_tls_port" when TLS is on.',
     );
   addGatewayOptions(command).action(async (_flags: unknown, self: Command) => {
+    // first thing: a signal during start-up may orphan us before we look
+    const launcher = captureLauncher();
     let config: ReturnType<typeof resolveGatewayConfig>;
     try {
       config = resolveGatewayConfig(gatewayFlagValues(self), process.env);
@@ -45,17 +51,27 @@ export function registerGatewayCommand(program: Command): void {
       ...(gateway.mqttTlsPort === undefined ? {} : { mqtt_tls_port: gateway.mqttTlsPort }),
     };
     process.stdout.write(`${JSON.stringify(ready)}\n`);
+    let unwatch = () => {};
     await new Promise<void>((resolve) => {
+      let stopping = 0;
       const shutdown = () => {
-        process.off('SIGTERM', shutdown);
-        process.off('SIGINT', shutdown);
-        // a second signal while stopping ends the process at once
-        process.once('SIGTERM', () => process.exit(1));
-        process.once('SIGINT', () => process.exit(1));
-        void gateway.stop().finally(resolve);
+        if (stopping === 0) {
+          stopping = Date.now();
+          void gateway.stop().finally(() => {
+            process.off('SIGTERM', shutdown);
+            process.off('SIGINT', shutdown);
+            resolve();
+          });
+          return;
+        }
+        // Ctrl-C reaches us twice (from the terminal, and forwarded by npm, which the
+        // terminal signalled too): only a signal a person sends later ends it at once
+        if (Date.now() - stopping > SAME_STOP_MS) process.exit(1);
       };
-      process.once('SIGTERM', shutdown);
-      process.once('SIGINT', shutdown);
+      process.on('SIGTERM', shutdown);
+      process.on('SIGINT', shutdown);
+      unwatch = launcher.watch();
     });
+    unwatch();
   });
 }

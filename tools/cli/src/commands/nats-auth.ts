@@ -2,7 +2,7 @@
 // credentials for the bus (docs/security.md). The work is in ../nats-auth/; this
 // file maps its errors to exit codes. Only paths and public keys are printed.
 
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { CliError, UsageError } from '../errors.js';
 import { NatsAuthDirError } from '../nats-auth/files.js';
 import {
@@ -29,7 +29,9 @@ function asCliError(error: unknown): never {
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 interface InitFlags {
-  out: string;
+  dir?: string;
+  /** the first name of --dir, kept working (CONTRACT.md, older scripts) */
+  out?: string;
   proxy: string[];
   listen: string;
   storeDir?: string;
@@ -47,19 +49,21 @@ export function registerNatsAuthCommands(program: Command): void {
     .description(
       'create an operator, the SYS, SENTINEL and RELAY accounts, credentials for the gateway, matter bridge, automations, relay and BLE proxies, and a nats-server.conf; prints paths and public keys as JSON',
     )
-    .requiredOption('--out <dir>', 'directory to create (owner-only permissions)')
+    .option('--dir <dir>', 'directory to create (owner-only permissions)')
+    .addOption(new Option('--out <dir>', 'deprecated name of --dir, still accepted'))
     .option('--proxy <id>', 'also issue a credential for this BLE proxy (repeatable)', collect, [])
     .option('--listen <host:port>', 'listen address written into nats-server.conf', '0.0.0.0:4222')
-    .option('--store-dir <dir>', 'JetStream store written into nats-server.conf (default: <out>/jetstream)')
-    .option('--resolver-dir <dir>', 'where nats-server keeps account JWTs (default: <out>/resolver)')
+    .option('--store-dir <dir>', 'JetStream store written into nats-server.conf (default: <dir>/jetstream)')
+    .option('--resolver-dir <dir>', 'where nats-server keeps account JWTs (default: <dir>/resolver)')
     .option(
       '--force',
       'replace the keys and credentials of an existing directory (all old ones stop working)',
       false,
     )
     .action(async (flags: InitFlags) => {
+      const out = initDir(flags);
       const result = await initNatsAuth({
-        out: flags.out,
+        out,
         force: flags.force,
         proxies: flags.proxy,
         listen: flags.listen,
@@ -118,4 +122,15 @@ export function registerNatsAuthCommands(program: Command): void {
           : `nats-auth: revoked ${user.name}; it applies when nats-server next starts (or give --push <nats-url>)\n`,
       );
     });
+}
+
+/** `init` takes --dir like the other nats-auth commands; --out is its first name. */
+function initDir(flags: InitFlags): string {
+  if (flags.dir !== undefined && flags.out !== undefined && flags.dir !== flags.out)
+    throw new UsageError('--out is the old name of --dir: give one of them');
+  const dir = flags.dir ?? flags.out;
+  if (dir === undefined) throw new UsageError("required option '--dir <dir>' not specified");
+  if (flags.dir === undefined)
+    process.stderr.write('nats-auth: --out is deprecated, use --dir (it works the same)\n');
+  return dir;
 }

@@ -16,6 +16,7 @@ import {
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { CliError, UsageError } from '../errors.js';
+import { captureLauncher, type Launcher } from '../launcher.js';
 
 const SIZE_UNITS: Record<string, number> = { '': 1, K: 1024, KB: 1024, M: 1024 ** 2, MB: 1024 ** 2 };
 
@@ -85,13 +86,15 @@ export function registerEspRomSimulator(simulate: Command): void {
         '  esptool.py --port rfc2217://127.0.0.1:4000 chip_id\n',
     )
     .action(async (raw: Record<string, unknown>) => {
+      // first thing: a signal during start-up may orphan us before we look
+      const launcher = captureLauncher();
       const parsed = OptionsSchema.safeParse(raw);
       if (!parsed.success) throw new UsageError(parsed.error.issues[0]!.message);
-      await runEspRomSimulator(parsed.data);
+      await runEspRomSimulator(parsed.data, launcher);
     });
 }
 
-async function runEspRomSimulator(options: EspRomCliOptions): Promise<void> {
+async function runEspRomSimulator(options: EspRomCliOptions, launcher: Launcher): Promise<void> {
   const log = (line: string) => process.stderr.write(`esp-rom: ${line}\n`);
   const sim = new EspRomSimulator({ chip: options.chip, flashSize: options.flashSize });
   sim.on('stub-running', () => log('flasher stub running'));
@@ -105,9 +108,12 @@ async function runEspRomSimulator(options: EspRomCliOptions): Promise<void> {
   });
 
   const stop = new AbortController();
+  // `on`, not `once`: Ctrl-C under npm arrives twice (from the terminal, and forwarded by
+  // npm), and a second signal must not kill the process before it stopped socat and dumped
   const onSignal = () => stop.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const unwatch = launcher.watch();
 
   const pty = new PtyHost(sim, { link: options.pty });
   pty.on('opened', () => log(`pty opened (client ${pty.sessions}): reset into download mode`));
@@ -119,6 +125,8 @@ async function runEspRomSimulator(options: EspRomCliOptions): Promise<void> {
     failure = error;
     stop.abort();
   });
+  // socat signalled along with us (a service manager stopping the whole group): a stop
+  pty.on('terminated', () => stop.abort());
   try {
     const { device } = await pty.start().catch((cause: unknown) => {
       throw new CliError(
@@ -161,19 +169,23 @@ async function runEspRomSimulator(options: EspRomCliOptions): Promise<void> {
     if (!stop.signal.aborted) await new Promise((resolve) => stop.signal.addEventListener('abort', resolve));
     if (failure) throw new CliError((failure as Error).message, { cause: failure });
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    unwatch();
     await pty.stop();
     await rfc2217?.close();
     await ws?.close();
-    if (options.dump) {
-      try {
-        await writeFile(options.dump, sim.flash);
-        log(`wrote ${sim.flash.length} bytes of flash to ${options.dump}`);
-      } catch (cause) {
-        // biome-ignore lint/correctness/noUnsafeFinally: a lost dump is the failure the user must see
-        throw new CliError(`--dump: cannot write ${options.dump}: ${(cause as Error).message}`, { cause });
+    try {
+      if (options.dump) {
+        try {
+          await writeFile(options.dump, sim.flash);
+          log(`wrote ${sim.flash.length} bytes of flash to ${options.dump}`);
+        } catch (cause) {
+          // biome-ignore lint/correctness/noUnsafeFinally: a lost dump is the failure the user must see
+          throw new CliError(`--dump: cannot write ${options.dump}: ${(cause as Error).message}`, { cause });
+        }
       }
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
     }
   }
 }

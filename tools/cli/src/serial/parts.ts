@@ -31,15 +31,32 @@ async function readPartFile(path: string, offset: number): Promise<FlashPart> {
   return { offset, data, name: basename(path) };
 }
 
-/** `<offset> <file> [<offset> <file>]…` → parts, checked for pairs, alignment and overlaps. */
+/** Text that is meant as a number (and gets parseOffset's error if it is a bad one). */
+const looksLikeNumber = (text: string) => /^(0x|\d)/i.test(text);
+
+/**
+ * `<offset> <file> [<offset> <file>]…` → parts, checked for pairs, alignment and overlaps.
+ * A miscount names the argument at fault: an offset with no file after it, or a file
+ * where an offset belongs.
+ */
 export async function partsFromArguments(args: string[]): Promise<FlashPart[]> {
-  if (args.length % 2 !== 0) throw new UsageError('give <offset> <file> pairs (an offset without a file?)');
-  const parts: FlashPart[] = [];
+  const pairs: [number, string][] = [];
   for (let i = 0; i < args.length; i += 2) {
-    const offset = parseOffset(args[i]!);
-    if (offset % 4 !== 0) throw new UsageError(`offset ${args[i]} is not a multiple of 4`);
-    parts.push(await readPartFile(args[i + 1]!, offset));
+    const offsetText = args[i] ?? '';
+    if (!looksLikeNumber(offsetText))
+      throw new UsageError(
+        `${offsetText} is not an offset: give <offset> <file> pairs, e.g. 0x10000 ${offsetText}`,
+      );
+    const offset = parseOffset(offsetText);
+    const file = args[i + 1];
+    // with an odd count, an offset where a file belongs is the one missing its file
+    if (file === undefined || (args.length % 2 === 1 && looksLikeNumber(file)))
+      throw new UsageError(`${offsetText} has no file after it: give <offset> <file> pairs`);
+    if (offset % 4 !== 0) throw new UsageError(`offset ${offsetText} is not a multiple of 4`);
+    pairs.push([offset, file]);
   }
+  const parts: FlashPart[] = [];
+  for (const [offset, file] of pairs) parts.push(await readPartFile(file, offset));
   checkOverlaps(parts);
   return parts;
 }
