@@ -17,6 +17,8 @@ import { Cluster } from './cluster/cluster.js';
 import { replicasFor } from './cluster/replicas.js';
 import { ResendFilter } from './cluster/resend-filter.js';
 import type { GatewayConfig } from './config.js';
+import { createHttpApp } from './http/app.js';
+import type { Authenticator, PeopleApi } from './http/auth.js';
 import { createLogger, type Logger, ThrottledLog } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { Availability } from './model/availability.js';
@@ -48,7 +50,26 @@ export interface Gateway {
   stop(): Promise<void>;
 }
 
-export async function startGateway(config: GatewayConfig, options: { log?: Logger } = {}): Promise<Gateway> {
+/**
+ * The people side of the HTTP API. Given, the Fastify app (http/app.ts) serves every route
+ * behind authentication; until the people module is wired in here, a gateway started
+ * without it keeps the previous unauthenticated server (the lead decides the default).
+ */
+export interface GatewayHttpPeople {
+  auth: Authenticator;
+  people: PeopleApi;
+  /** --public-url */
+  publicUrl?: string | undefined;
+  /** --metrics-public */
+  metricsPublic?: boolean | undefined;
+  /** the built web app; default: the @sentinel/web package's dist */
+  webRoot?: string | undefined;
+}
+
+export async function startGateway(
+  config: GatewayConfig,
+  options: { log?: Logger; http?: GatewayHttpPeople } = {},
+): Promise<Gateway> {
   const log = options.log ?? createLogger(config.logLevel);
   const metrics = createMetrics();
   const cleanup: (() => Promise<unknown> | unknown)[] = [];
@@ -170,28 +191,54 @@ export async function startGateway(config: GatewayConfig, options: { log?: Logge
       tls && createTlsServer({ cert: tls.cert, key: tls.key }, (socket) => mqtt.attach(socket));
     if (mqttTlsServer) watchHandshakeFailures(mqttTlsServer, 'mqtt', metrics, log);
     const mqttTls = mqttTlsServer ? new ClosableServer(mqttTlsServer) : undefined;
-    const http = new ClosableServer(
-      createHttpServer({
+    const httpApp =
+      options.http &&
+      (await createHttpApp({
         nodeId: config.nodeId,
-        // shown on /status, to anyone who can reach the port
-        natsUrl: withoutPassword(natsUrl),
+        natsUrl,
         metrics,
         registry,
-        state,
         availability,
         router,
         cluster,
+        bus,
+        credentials: credentialStore,
+        dataDir: config.dataDir,
         log,
+        tls,
+        auth: options.http.auth,
+        people: options.http.people,
+        publicUrl: options.http.publicUrl,
+        metricsPublic: options.http.metricsPublic ?? false,
+        webRoot: options.http.webRoot,
         upgradePicket: picketWs.upgrade,
         attachMqtt: mqtt.attach,
-        flash: flashRoutes({ dataDir: config.dataDir, addDevice: (id) => credentialStore.add(id), log }),
-        tls,
-      }),
+      }));
+    const http = new ClosableServer(
+      httpApp?.server ??
+        createHttpServer({
+          nodeId: config.nodeId,
+          // shown on /status, to anyone who can reach the port
+          natsUrl: withoutPassword(natsUrl),
+          metrics,
+          registry,
+          state,
+          availability,
+          router,
+          cluster,
+          log,
+          upgradePicket: picketWs.upgrade,
+          attachMqtt: mqtt.attach,
+          flash: flashRoutes({ dataDir: config.dataDir, addDevice: (id) => credentialStore.add(id), log }),
+          tls,
+        }),
     );
     // the steps below run in reverse: stop accepting connections and commands, answer
     // the commands under way, close device connections (devices go offline), then
     // wait for the servers to be closed
     cleanup.push(() => Promise.all([tcp.closed(), http.closed(), mqttTls?.closed()]));
+    // live-feed sockets close before the server is awaited closed (they hold it open)
+    if (httpApp) cleanup.push(() => httpApp.close());
     cleanup.push(async () => {
       picketWs.close();
       await mqtt.close();

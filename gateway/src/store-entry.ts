@@ -8,7 +8,10 @@ export {
   InvalidDeviceIdError,
 } from './auth/credentials.js';
 export { BleKeyStore, InvalidBleKeyError } from './ble/keys.js';
+export { replicasFor } from './cluster/replicas.js';
 export type { GatewayConfigInput } from './config.js';
 export { GATEWAY_OPTIONS } from './config.js';
+// people: accounts, sessions, API tokens, throttling, audit (also what the HTTP layer uses)
+export * from './people/index.js';
 export type { GatewayStore } from './store.js';
 export { openGatewayStore } from './store.js';

@@ -58,6 +58,8 @@ export interface CliGateway {
   ready: Ready;
   process: ChildProcess;
   stderr(): string;
+  /** resolves with the first JSON log line on stderr (past or future) that matches */
+  logged(predicate: (line: Record<string, unknown>) => boolean): Promise<Record<string, unknown>>;
   /** SIGTERM, resolves with the exit code and how long the stop took */
   stop(): Promise<{ code: number | null; ms: number }>;
 }
@@ -73,6 +75,7 @@ export async function startCliGateway(args: string[], env: NodeJS.ProcessEnv = {
   child.stderr.on('data', (d) => {
     stderr += d;
   });
+  const logLines = new LogLines(child);
   const lines = createInterface({ input: child.stdout });
   const ready = await new Promise<Ready>((resolve, reject) => {
     lines.once('line', (line) => resolve(JSON.parse(line) as Ready));
@@ -84,6 +87,7 @@ export async function startCliGateway(args: string[], env: NodeJS.ProcessEnv = {
     ready,
     process: child,
     stderr: () => stderr,
+    logged: (predicate) => logLines.find(predicate),
     async stop() {
       if (child.exitCode !== null) return { code: child.exitCode, ms: 0 };
       const started = Date.now();
@@ -93,6 +97,40 @@ export async function startCliGateway(args: string[], env: NodeJS.ProcessEnv = {
       return { code: code as number | null, ms: Date.now() - started };
     },
   };
+}
+
+/** The JSON lines a process logs on stderr (other lines, meant for people, are skipped). */
+class LogLines {
+  readonly #seen: Record<string, unknown>[] = [];
+  readonly #waiting = new Set<(line: Record<string, unknown>) => void>();
+
+  constructor(child: ChildProcess) {
+    if (!child.stderr) throw new Error('the process has no stderr pipe to read logs from');
+    createInterface({ input: child.stderr }).on('line', (text) => {
+      let line: unknown;
+      try {
+        line = JSON.parse(text);
+      } catch {
+        return;
+      }
+      if (typeof line !== 'object' || line === null) return;
+      this.#seen.push(line as Record<string, unknown>);
+      for (const notify of [...this.#waiting]) notify(line as Record<string, unknown>);
+    });
+  }
+
+  find(predicate: (line: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> {
+    const found = this.#seen.find(predicate);
+    if (found) return Promise.resolve(found);
+    return new Promise((resolve) => {
+      const notify = (line: Record<string, unknown>) => {
+        if (!predicate(line)) return;
+        this.#waiting.delete(notify);
+        resolve(line);
+      };
+      this.#waiting.add(notify);
+    });
+  }
 }
 
 /** `sentinel gateway` as tests run it: on 127.0.0.1, any free MQTT and HTTP port, then `args`. */

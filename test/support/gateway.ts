@@ -31,6 +31,8 @@ export interface TestGateway extends Gateway {
 export async function startTestGateway(
   nats: TestNats,
   overrides: GatewayConfigInput = {},
+  /** startGateway's other options (the HTTP layer's people: an Authenticator and PeopleApi) */
+  options: Omit<Parameters<typeof startGateway>[1] & object, 'log'> = {},
 ): Promise<TestGateway> {
   const dataDir = await mkdtemp(join(tmpdir(), 'sentinel-test-gw-'));
   const logs: Record<string, unknown>[] = [];
@@ -56,7 +58,7 @@ export async function startTestGateway(
     logLevel: 'debug',
     ...overrides,
   });
-  const gateway = await startGateway(config, { log: pino({ level: config.logLevel }, sink) });
+  const gateway = await startGateway(config, { ...options, log: pino({ level: config.logLevel }, sink) });
   const store = await openGatewayStore({ natsUrl: gateway.natsUrl });
   return Object.assign(Object.create(gateway) as Gateway, {
     logs,

@@ -31,6 +31,11 @@ export class ProxyDirectory {
     return now - known.receivedAt <= 2.5 * known.status.interval_ms;
   }
 
+  /** the proxies known now (the HTTP API lists them) */
+  ids(): string[] {
+    return [...this.#proxies.keys()];
+  }
+
   get(proxyId: string): KnownProxy | undefined {
     return this.#proxies.get(proxyId);
   }

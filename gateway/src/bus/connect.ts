@@ -68,6 +68,21 @@ export async function connectBus(options: BusConnectOptions): Promise<NatsConnec
   return nc;
 }
 
+/**
+ * Whether the connection is up now: false from a disconnect until the reconnect. A
+ * stop does not wait for NATS work while the bus is away: it could not finish.
+ */
+export function followConnection(nc: NatsConnection): () => boolean {
+  let up = true;
+  void (async () => {
+    for await (const status of nc.status()) {
+      if (status.type === 'disconnect') up = false;
+      else if (status.type === 'reconnect') up = true;
+    }
+  })();
+  return () => up && !nc.isClosed();
+}
+
 /** A server URL (or comma-separated list) as it may be shown: credentials in it are masked. */
 export const withoutPassword = (urls: string) => urls.replace(/\/\/[^/@\s,]*@/g, '//***@');
 

@@ -18,6 +18,15 @@ import {
   EntityRecordSchema,
 } from './records.js';
 
+/** A record that changed (record undefined: deleted), for whoever shows the registry live (the HTTP live feed). */
+export type RegistryChange =
+  | { kind: 'entity'; id: string; record: EntityRecord | undefined }
+  | { kind: 'device'; id: string; record: DeviceRecord | undefined };
+
+export class UnknownRecordError extends Error {
+  override name = 'UnknownRecordError';
+}
+
 export interface RegistryBuckets {
   entities: KV;
   devices: KV;
@@ -39,6 +48,7 @@ export class Registry {
   readonly #devices = new Map<string, DeviceRecord>();
   readonly #bindings = new BindingIndex();
   readonly #stops: (() => void)[] = [];
+  readonly #listeners = new Set<(change: RegistryChange) => void>();
 
   private constructor(
     private readonly kv: RegistryBuckets,
@@ -58,6 +68,16 @@ export class Registry {
 
   stop(): void {
     for (const stop of this.#stops) stop();
+  }
+
+  /** Calls `listener` with every applied change (local writes and other nodes' alike); returns unsubscribe. */
+  onChange(listener: (change: RegistryChange) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #emit(change: RegistryChange): void {
+    for (const listener of this.#listeners) listener(change);
   }
 
   entity(id: string): EntityRecord | undefined {
@@ -93,7 +113,11 @@ export class Registry {
     presence: { online: boolean; last_seen: number },
   ): Promise<DeviceRecord> {
     const current = this.#devices.get(description.id);
-    const next = DeviceRecordSchema.parse(dropUndefined({ ...current, ...description, ...presence }));
+    // a name a person gave (PATCH /api/devices) stays over the device's own in later hellos
+    const kept = current?.named_by_user ? { name: current.name } : {};
+    const next = DeviceRecordSchema.parse(
+      dropUndefined({ ...current, ...description, ...kept, ...presence }),
+    );
     if (!current || !sameJson(current, next)) await this.#putDevice(next);
     return next;
   }
@@ -125,6 +149,77 @@ export class Registry {
     const current = this.#devices.get(deviceId);
     if (!current) return;
     await this.#putDevice({ ...current, ...presence });
+  }
+
+  /** A person's edits of a device record: name (then kept over the device's hellos) and area. */
+  async editDevice(deviceId: string, edit: { name?: string | undefined; area?: string | undefined }) {
+    for (let attempt = 0; ; attempt++) {
+      const entry = await this.kv.devices.get(deviceId);
+      const current =
+        entry?.operation === 'PUT' ? DeviceRecordSchema.safeParse(entry.json()).data : undefined;
+      if (!entry || !current) throw new UnknownRecordError(`no device ${deviceId}`);
+      const next: DeviceRecord = {
+        ...current,
+        ...(edit.name !== undefined ? { name: edit.name, named_by_user: true } : {}),
+        ...(edit.area !== undefined ? { area: edit.area } : {}),
+      };
+      try {
+        await this.kv.devices.update(deviceId, JSON.stringify(next), entry.revision);
+        this.#applyDevice(deviceId, next);
+        return next;
+      } catch (error) {
+        if (attempt >= 4) throw error;
+        // written meanwhile (online, last_seen): edit the newer record
+      }
+    }
+  }
+
+  /** Forgets a device record (its entities stay: their history and ids outlive the hardware). */
+  async removeDevice(deviceId: string): Promise<boolean> {
+    const entry = await this.kv.devices.get(deviceId);
+    if (entry?.operation !== 'PUT') return false;
+    await this.kv.devices.delete(deviceId);
+    this.#applyDevice(deviceId, undefined);
+    return true;
+  }
+
+  /** A person's edits of an entity: name (kept over later hellos, which never touch it) and area. */
+  async editEntity(id: string, edit: { name?: string | undefined; area?: string | undefined }) {
+    if (!this.#entities.has(id)) throw new UnknownRecordError(`no entity ${id}`);
+    return this.#updateEntity(id, (current) => {
+      if (!current) throw new UnknownRecordError(`no entity ${id}`);
+      return {
+        ...current,
+        ...(edit.name !== undefined ? { name: edit.name } : {}),
+        ...(edit.area !== undefined ? { area: edit.area } : {}),
+      };
+    });
+  }
+
+  /**
+   * Re-binding (the hardware swap): the entity takes exactly these sources. Each source
+   * is first claimed for it in sentinel_bindings (so the source's next hello feeds this
+   * entity and no new one), then taken off any other entity that had it; sources the
+   * entity gives up are released, so their device gets a fresh entity if it comes back.
+   */
+  async setBindings(id: string, bindings: Binding[]): Promise<EntityRecord> {
+    const entity = this.#entities.get(id);
+    if (!entity) throw new UnknownRecordError(`no entity ${id}`);
+    const key = (b: Binding) => bindingKey(b.protocol, b.device_id, b.key);
+    const wanted = new Set(bindings.map(key));
+    for (const b of bindings) await this.kv.bindings.put(key(b), id);
+    for (const other of this.#entities.values()) {
+      if (other.id === id || !other.bindings.some((b) => wanted.has(key(b)))) continue;
+      await this.#updateEntity(other.id, (current) =>
+        current ? { ...current, bindings: current.bindings.filter((b) => !wanted.has(key(b))) } : other,
+      );
+    }
+    for (const b of entity.bindings) if (!wanted.has(key(b))) await this.kv.bindings.delete(key(b));
+    const primary = [...bindings].sort((a, b) => b.priority - a.priority)[0];
+    return this.#updateEntity(id, (current) => {
+      if (!current) throw new UnknownRecordError(`no entity ${id}`);
+      return { ...current, bindings, ...(primary ? { device_id: primary.device_id } : {}) };
+    });
   }
 
   /**
@@ -257,16 +352,19 @@ export class Registry {
     } else {
       this.#entities.delete(key);
     }
+    if (previous || next) this.#emit({ kind: 'entity', id: key, record: next });
   }
 
   #applyDevice(key: string, value: unknown): void {
     if (value === undefined) {
-      this.#devices.delete(key);
+      if (this.#devices.delete(key)) this.#emit({ kind: 'device', id: key, record: undefined });
       return;
     }
     const parsed = DeviceRecordSchema.safeParse(value);
-    if (parsed.success) this.#devices.set(key, parsed.data);
-    else
+    if (parsed.success) {
+      this.#devices.set(key, parsed.data);
+      this.#emit({ kind: 'device', id: key, record: parsed.data });
+    } else
       this.log.warn(
         { device_id: key, issue: parsed.error.issues[0] },
         'ignoring an invalid record in sentinel_devices',

@@ -25,6 +25,8 @@ export const COMMAND_MODULES: Record<string, () => Promise<Register>> = {
   ble: async () => (await import('./commands/ble.js')).registerBleCommands,
   'ble-proxy': async () => (await import('./commands/ble-proxy.js')).registerBleProxyCommand,
   'nats-auth': async () => (await import('./commands/nats-auth.js')).registerNatsAuthCommands,
+  user: async () => (await import('./commands/user.js')).registerUserCommands,
+  token: async () => (await import('./commands/token.js')).registerTokenCommands,
 };
 
 export interface CommandIndexEntry {

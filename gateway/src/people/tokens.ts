@@ -1,0 +1,202 @@
+// API tokens for scripts and Prometheus in KV bucket sentinel_tokens, key = the
+// token's name. A token is `sen_` + 32 random bytes in base64url; only its
+// SHA-256 is stored (256 random bits need no slow hash). A started store keeps a
+// map SHA-256 → record, current through a KV watch: validating costs no round
+// trip, and a revocation on any node is seen at once (onRevoked fires).
+import { randomBytes } from 'node:crypto';
+import type { JetStreamClient } from '@nats-io/jetstream';
+import type { KV } from '@nats-io/kv';
+import { z } from 'zod';
+import { type BucketLayout, openPeopleBucket } from './buckets.js';
+import { TokenExistsError, UnknownTokenError } from './errors.js';
+import { followBucket, readJson } from './kv-watch.js';
+import {
+  type Clock,
+  NameSchema,
+  parseName,
+  parseRole,
+  type Role,
+  RoleSchema,
+  Sha256Schema,
+  sha256Hex,
+  TOKENS_BUCKET,
+} from './model.js';
+import { type RevokedListener, RevokedListeners } from './revocation.js';
+
+export const TokenRecordSchema = z.object({
+  name: NameSchema,
+  role: RoleSchema,
+  sha256: Sha256Schema,
+  created: z.number().int(),
+  last_used: z.number().int().optional(),
+});
+export type TokenRecord = z.infer<typeof TokenRecordSchema>;
+
+/** A token as listed: no hash. */
+export interface TokenInfo {
+  name: string;
+  role: Role;
+  created: number;
+  last_used?: number;
+}
+
+export const API_TOKEN_PATTERN = /^sen_[A-Za-z0-9_-]{43}$/;
+
+export interface TokenOptions {
+  clock?: Clock;
+  /** last_used is written back at most this often */
+  touchMs?: number;
+}
+
+const info = ({ name, role, created, last_used }: TokenRecord): TokenInfo => ({
+  name,
+  role,
+  created,
+  ...(last_used !== undefined ? { last_used } : {}),
+});
+
+/** `token-<yyyymmdd>-<4 hex>`: sortable by day, unique enough to retry on a clash. */
+function defaultName(now: number): string {
+  const day = new Date(now).toISOString().slice(0, 10).replaceAll('-', '');
+  return `token-${day}-${randomBytes(2).toString('hex')}`;
+}
+
+export class TokenStore {
+  readonly #clock: Clock;
+  readonly #touchMs: number;
+  /** sha256 → record and revision, while started */
+  readonly #byHash = new Map<string, { record: TokenRecord; revision: number }>();
+  /** name → sha256, to find what a delete removed */
+  readonly #byName = new Map<string, string>();
+  readonly #touching = new Map<string, Promise<void>>();
+  readonly #listeners = new RevokedListeners();
+  #stopWatch: (() => void) | undefined;
+
+  constructor(
+    readonly kv: KV,
+    options: TokenOptions = {},
+  ) {
+    this.#clock = options.clock ?? Date.now;
+    this.#touchMs = options.touchMs ?? 60_000;
+  }
+
+  static async open(js: JetStreamClient, layout: BucketLayout = {}, options: TokenOptions = {}) {
+    return new TokenStore(await openPeopleBucket(js, TOKENS_BUCKET, layout), options);
+  }
+
+  /** Follows the bucket so `validate` works from memory (the gateway; the CLI needs no watch). */
+  async start(): Promise<void> {
+    this.#stopWatch = await followBucket(this.kv, ({ key, revision, value, operation }) => {
+      const parsed = operation === 'PUT' ? TokenRecordSchema.safeParse(value) : undefined;
+      const previous = this.#byName.get(key);
+      if (parsed?.success && parsed.data.name === key) {
+        if (previous !== undefined && previous !== parsed.data.sha256) this.#forget(key);
+        this.#byHash.set(parsed.data.sha256, { record: parsed.data, revision });
+        this.#byName.set(key, parsed.data.sha256);
+      } else {
+        this.#forget(key);
+      }
+    });
+  }
+
+  stop(): void {
+    this.#stopWatch?.();
+  }
+
+  /** Fires for every token revoked (on any node) while started. */
+  onRevoked(listener: RevokedListener): () => void {
+    return this.#listeners.add(listener);
+  }
+
+  /** A new token, returned once. First writer wins on the name. */
+  async create(role: string, name?: string): Promise<{ name: string; role: Role; token: string }> {
+    const checkedRole = parseRole(role);
+    if (name !== undefined) parseName(name, 'token');
+    for (let attempt = 0; ; attempt++) {
+      const now = this.#clock();
+      const tokenName = name ?? defaultName(now);
+      const token = `sen_${randomBytes(32).toString('base64url')}`;
+      const record: TokenRecord = {
+        name: tokenName,
+        role: checkedRole,
+        sha256: sha256Hex(token),
+        created: now,
+      };
+      try {
+        await this.kv.create(tokenName, JSON.stringify(record));
+        return { name: tokenName, role: checkedRole, token };
+      } catch (error) {
+        if (!(await readJson(this.kv, tokenName))) throw error;
+        // a generated name that clashed: draw another; a chosen one is the caller's to change
+        if (name !== undefined || attempt >= 4)
+          throw new TokenExistsError(`a token named "${tokenName}" exists already`, { cause: error });
+      }
+    }
+  }
+
+  /** Revokes a token by name; UnknownTokenError when there is none. */
+  async revoke(name: string): Promise<TokenInfo> {
+    parseName(name, 'token');
+    const found = await this.#read(name);
+    if (!found) throw new UnknownTokenError(`no token named "${name}"`);
+    await this.kv.delete(name);
+    this.#forget(name);
+    return info(found.record);
+  }
+
+  async list(): Promise<TokenInfo[]> {
+    const tokens: TokenInfo[] = [];
+    for await (const key of await this.kv.keys()) {
+      const found = await this.#read(key);
+      if (found) tokens.push(info(found.record));
+    }
+    return tokens.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** The token's name and role, or undefined; from memory (call `start` first). */
+  validate(token: string): { name: string; role: Role } | undefined {
+    if (!API_TOKEN_PATTERN.test(token)) return undefined;
+    const found = this.#byHash.get(sha256Hex(token));
+    if (!found) return undefined;
+    const now = this.#clock();
+    if (now - (found.record.last_used ?? 0) >= this.#touchMs) this.#touch(found, now);
+    return { name: found.record.name, role: found.record.role };
+  }
+
+  #forget(name: string): void {
+    const hash = this.#byName.get(name);
+    if (hash === undefined) return;
+    this.#byName.delete(name);
+    this.#byHash.delete(hash);
+    this.#listeners.emit({ kind: 'token', id: name });
+  }
+
+  async #read(name: string): Promise<{ record: TokenRecord; revision: number } | undefined> {
+    if (!NameSchema.safeParse(name).success) return undefined;
+    const entry = await readJson(this.kv, name);
+    const parsed = TokenRecordSchema.safeParse(entry?.value);
+    return entry && parsed.success && parsed.data.name === name
+      ? { record: parsed.data, revision: entry.revision }
+      : undefined;
+  }
+
+  /** last_used, compare-and-set: a write-back never revives a token revoked meanwhile. */
+  #touch(found: { record: TokenRecord; revision: number }, now: number): void {
+    const { name } = found.record;
+    if (this.#touching.has(name)) return;
+    const record = { ...found.record, last_used: now };
+    // shown in memory at once, so a burst of requests writes once
+    found.record = record;
+    const write = this.kv
+      .update(name, JSON.stringify(record), found.revision)
+      .then(() => undefined)
+      .catch(() => undefined) // revoked or changed meanwhile: the watch brings what is true
+      .finally(() => this.#touching.delete(name));
+    this.#touching.set(name, write);
+  }
+
+  /** Resolves once every last_used write-back started so far has landed (tests, shutdown). */
+  async settled(): Promise<void> {
+    await Promise.all(this.#touching.values());
+  }
+}

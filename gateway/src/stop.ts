@@ -1,0 +1,95 @@
+// The gateway's stop: its steps in order against one overall deadline, so that SIGTERM
+// ends the process within the contract's 5 s whatever state NATS is in. Each step that
+// waits on NATS (a lock release, a node record removed, a device marked offline, the
+// drain) has its own timeout; run one after another while NATS is away they added up
+// to 10–17 s. Here every step still starts, in order (the local part of a step —
+// closing sockets, failing pending commands — happens at once), but is waited for only
+// while the shared budget lasts, and steps that need the bus are not waited for at all
+// while the bus is down. Nothing acknowledged is lost by cutting a wait short: a reading
+// is acknowledged to a device only once JetStream stored it, and what is still waiting
+// when the deadline comes was never acknowledged.
+import type { Logger } from './log.js';
+
+export interface StopStep {
+  /** for the log, when the step is cut short or fails */
+  name: string;
+  /** the step; `deadline` is a performance.now() time it should be done by */
+  run(deadline: number): Promise<unknown> | unknown;
+  /** waits on NATS: not waited for while the bus is down */
+  bus?: boolean;
+  /** bounds its own wait (closing NATS, stopping nats-server): waited for even past the deadline */
+  final?: boolean;
+}
+
+export interface StopSequenceOptions {
+  log: Logger;
+  /** how long the whole stop may wait, in ms */
+  budgetMs: number;
+  /** whether the NATS connection is up (a step that needs it cannot finish otherwise) */
+  busUp: () => boolean;
+}
+
+export class StopSequence {
+  readonly #steps: StopStep[] = [];
+  #running: Promise<void> | undefined;
+
+  constructor(private readonly o: StopSequenceOptions) {}
+
+  /** Adds a step; steps run in the reverse order of adding (the last started runs first). */
+  add(step: StopStep): void {
+    this.#steps.push(step);
+  }
+
+  /** Runs every step once; a second call waits for the first. */
+  run(): Promise<void> {
+    this.#running ??= this.#run();
+    return this.#running;
+  }
+
+  async #run(): Promise<void> {
+    const deadline = performance.now() + this.o.budgetMs;
+    const steps = this.#steps.splice(0).reverse();
+    for (const step of steps) {
+      let work: Promise<unknown>;
+      try {
+        work = Promise.resolve(step.run(deadline));
+      } catch (error) {
+        work = Promise.reject(error);
+      }
+      const failed = work.then(
+        () => false,
+        (error: unknown) => {
+          this.o.log.warn({ err: error, step: step.name }, 'error while stopping');
+          return true;
+        },
+      );
+      const left = step.final
+        ? Number.POSITIVE_INFINITY
+        : step.bus && !this.o.busUp()
+          ? 0
+          : deadline - performance.now();
+      if (!(await settlesWithin(failed, left))) {
+        this.o.log.warn(
+          { step: step.name, bus_up: this.o.busUp() },
+          'stop step not done in time; going on without it',
+        );
+      }
+    }
+  }
+}
+
+/** True when the promise settled within `ms` (it goes on either way). */
+export async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  if (ms === Number.POSITIVE_INFINITY) return promise.then(() => true);
+  if (ms <= 0) {
+    // what settles in this turn (a step with nothing to wait for) counts as done
+    return Promise.race([promise.then(() => true), new Promise<boolean>((r) => setImmediate(() => r(false)))]);
+  }
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise.then(() => true),
+    new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
