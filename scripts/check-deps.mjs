@@ -24,7 +24,8 @@ const MAY_IMPORT = {
 /** libraries that must also run in a browser: no node: imports in their sources */
 const BROWSER_SAFE = new Set(['@sentinel/firmware', '@sentinel/devices', '@sentinel/web']);
 
-const SPECIFIER = /(?:\bfrom\s*|\bimport\s*\(\s*|\brequire\s*\(\s*|^\s*import\s+)['"]([^'"\s]+)['"]/gm;
+const SPECIFIER =
+  /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\.meta\.resolve\s*\(\s*|\brequire\s*\(\s*|^\s*import\s+)['"]([^'"\s]+)['"]/gm;
 
 /** The package a bare specifier names: `@scope/name/sub` → `@scope/name`, `name/sub` → `name`. */
 function packageOf(specifier) {

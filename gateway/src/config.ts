@@ -71,6 +71,30 @@ export const GATEWAY_OPTIONS = {
     help: 'PEM private key of --tls-cert',
     schema: z.string().min(1).optional(),
   },
+  publicUrl: {
+    flag: '--public-url <url>',
+    env: 'SENTINEL_PUBLIC_URL',
+    help: 'the URL people open the gateway at (behind a proxy or a DNS name): its host passes the HTTP Host check, its origin the cross-site check, and onboarding links use it',
+    schema: z
+      .string()
+      .refine(
+        (url) => URL.canParse(url) && /^https?:$/.test(new URL(url).protocol),
+        'use an http:// or https:// URL',
+      )
+      .optional(),
+  },
+  metricsPublic: {
+    flag: '--metrics-public',
+    env: 'SENTINEL_METRICS_PUBLIC',
+    help: 'serve GET /metrics without a token (only where whoever reaches the HTTP port may read them)',
+    schema: z
+      .preprocess(
+        (value) =>
+          typeof value === 'string' ? !['', '0', 'false', 'no', 'off'].includes(value.toLowerCase()) : value,
+        z.boolean(),
+      )
+      .default(false),
+  },
   host: {
     flag: '--host <addr>',
     env: 'SENTINEL_HOST',

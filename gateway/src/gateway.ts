@@ -9,7 +9,7 @@ import { createServer as createTlsServer } from 'node:tls';
 import { CredentialStore, CredentialVerifier } from './auth/credentials.js';
 import { startBleAdapter } from './ble/adapter.js';
 import { openBus } from './bus/bus.js';
-import { connectBus, withoutPassword } from './bus/connect.js';
+import { connectBus, followConnection, withoutPassword } from './bus/connect.js';
 import { DurablePublisher } from './bus/durable-publisher.js';
 import { ensureLockTtl, lockTimings } from './bus/locks.js';
 import { BUCKET } from './bus/names.js';
@@ -19,6 +19,7 @@ import { ResendFilter } from './cluster/resend-filter.js';
 import type { GatewayConfig } from './config.js';
 import { createHttpApp } from './http/app.js';
 import type { Authenticator, PeopleApi } from './http/auth.js';
+import { peopleForHttp } from './http/people-adapter.js';
 import { createLogger, type Logger, ThrottledLog } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { Availability } from './model/availability.js';
@@ -26,13 +27,14 @@ import { CommandRouter } from './model/commands.js';
 import { Registry } from './model/registry.js';
 import { StatePublisher } from './model/state.js';
 import { NatsServerSupervisor } from './nats/supervisor.js';
+import { firstStartOnboarding, People } from './people/people.js';
 import { PicketAdapter } from './picket/adapter.js';
+import { ensurePortFree, isAddressInUse, type ListenerOption, PortInUseError } from './ports.js';
+import { StopSequence, settlesWithin } from './stop.js';
 import { embeddedStoreDir } from './store.js';
-import { createHttpServer } from './transports/http.js';
 import { createMqttTransport } from './transports/mqtt.js';
 import { createPicketWsEndpoint } from './transports/picket-ws.js';
 import { loadTls, watchHandshakeFailures } from './transports/tls.js';
-import { flashRoutes } from './web/flash-routes.js';
 
 export interface Gateway {
   readonly nodeId: string;
@@ -46,25 +48,39 @@ export interface Gateway {
   readonly metrics: Metrics;
   /** the embedded nats-server's pid (undefined with --nats) */
   readonly natsServerPid: number | undefined;
+  /** accounts, sessions, API tokens and the audit log */
+  readonly people: People;
+  /**
+   * While nobody has set a password: the one-time link where the first admin does
+   * (`<public url or http://localhost:<http port>>/onboarding#<token>`), fresh on every start.
+   */
+  readonly onboardingUrl?: string | undefined;
   /** Stops taking connections, lets commands under way finish, flushes state, closes NATS. */
   stop(): Promise<void>;
 }
 
 /**
- * The people side of the HTTP API. Given, the Fastify app (http/app.ts) serves every route
- * behind authentication; until the people module is wired in here, a gateway started
- * without it keeps the previous unauthenticated server (the lead decides the default).
+ * Overrides for the HTTP API's people side. By default the gateway's own People
+ * (accounts in NATS) authenticate every request; tests may put a stand-in there.
  */
 export interface GatewayHttpPeople {
-  auth: Authenticator;
-  people: PeopleApi;
-  /** --public-url */
+  auth?: Authenticator | undefined;
+  people?: PeopleApi | undefined;
+  /** default: --public-url */
   publicUrl?: string | undefined;
-  /** --metrics-public */
+  /** default: --metrics-public */
   metricsPublic?: boolean | undefined;
   /** the built web app; default: the @sentinel/web package's dist */
   webRoot?: string | undefined;
 }
+
+/**
+ * How long a stop may wait for its steps (CONTRACT.md §2: SIGTERM stops it within 5 s);
+ * the rest of the 5 s is for stopping the embedded nats-server and the process's exit.
+ */
+const STOP_BUDGET_MS = 3000;
+/** how long the embedded nats-server may take to stop (it writes its store) before SIGKILL */
+const NATS_SERVER_STOP_MS = 1000;
 
 export async function startGateway(
   config: GatewayConfig,
@@ -72,19 +88,18 @@ export async function startGateway(
 ): Promise<Gateway> {
   const log = options.log ?? createLogger(config.logLevel);
   const metrics = createMetrics();
-  const cleanup: (() => Promise<unknown> | unknown)[] = [];
-  const stop = async () => {
-    for (const step of cleanup.reverse()) {
-      await Promise.resolve()
-        .then(step)
-        .catch((error) => log.warn({ err: error }, 'error while stopping'));
-    }
-    cleanup.length = 0;
-  };
+  let busUp = () => false;
+  // steps that need NATS are marked `bus`: while it is away they are started, not waited for
+  const cleanup = new StopSequence({ log, budgetMs: STOP_BUDGET_MS, busUp: () => busUp() });
+  const stop = () => cleanup.run();
 
   try {
     // first, so a bad certificate option fails before anything starts
     const tls = await loadTls(config);
+    // a taken port fails here, naming the option that moves it, before anything starts
+    await ensurePortFree('mqttPort', config.mqttPort, config.host);
+    await ensurePortFree('httpPort', config.httpPort, config.host);
+    if (tls) await ensurePortFree('mqttTlsPort', config.mqttTlsPort, config.host);
     let supervisor: NatsServerSupervisor | undefined;
     if (!config.natsUrl) {
       supervisor = await NatsServerSupervisor.start({
@@ -93,7 +108,8 @@ export async function startGateway(
         log,
         onRestart: () => metrics.natsRestarts.inc(),
       });
-      cleanup.push(() => supervisor!.stop());
+      const embedded = supervisor;
+      cleanup.push(() => embedded.stop(NATS_SERVER_STOP_MS), { name: 'nats-server', final: true });
     }
     const natsUrl = config.natsUrl ?? supervisor!.url;
     const nc = await connectBus({
@@ -102,8 +118,17 @@ export async function startGateway(
       name: `sentinel-gateway-${config.nodeId}`,
       log,
     });
-    // drain fails while NATS is away; the connection must still close, or its reconnect timer keeps the process alive
-    cleanup.push(() => nc.drain().catch(() => nc.close()));
+    busUp = followConnection(nc);
+    // what is published (the last states) goes out while the server answers; past the
+    // deadline, or with NATS away, the connection is closed as it is (its reconnect
+    // timer would keep the process alive)
+    cleanup.push(
+      async (deadline) => {
+        const drained = nc.drain().catch(() => undefined);
+        if (!(await settlesWithin(drained, busUp() ? deadline - performance.now() : 0))) await nc.close();
+      },
+      { name: 'nats drain', final: true },
+    );
     const timings = lockTimings({
       ttlMs: config.lockTtlMs,
       heartbeatMs: config.lockHeartbeatMs,
@@ -127,6 +152,8 @@ export async function startGateway(
       log,
       config.stateFlushMs,
     );
+    // the last known states, before a device or a person is served: a restart shows them at once
+    await state.load();
     cleanup.push(() => state.stop());
     const availability = new Availability(nc, registry, state, config.nodeId, metrics, log);
     cleanup.push(() => availability.stop());
@@ -157,7 +184,7 @@ export async function startGateway(
       metrics,
       log,
     });
-    cleanup.push(() => cluster.leave());
+    cleanup.push(() => cluster.leave(), { name: 'leave the cluster', bus: true });
     // BLE: one adapter per cluster, on whichever node holds the `ble` lock
     cluster.lead('ble', (lease) =>
       startBleAdapter(
@@ -174,6 +201,17 @@ export async function startGateway(
         lease,
       ),
     );
+    const people = await People.start(bus.js, bus.jsm, { replicas });
+    cleanup.push(() => people.stop());
+    // last_seen and last_used write-backs under way land before NATS closes
+    cleanup.push(() => Promise.all([people.sessions.settled(), people.tokens.settled()]), {
+      name: 'people write-backs',
+      bus: true,
+    });
+    // nobody can log in yet: a fresh link for the first admin (printed once ready)
+    const firstAdmin = options.http?.people ? undefined : await firstStartOnboarding(people);
+    const forHttp = peopleForHttp(people);
+    const publicUrl = options.http?.publicUrl ?? config.publicUrl;
     const credentialStore = new CredentialStore(bus.kv.credentials);
     const verifier = await CredentialVerifier.start(bus.kv.credentials, (id) => adapter.revoke(id));
     cleanup.push(() => verifier.stop());
@@ -191,72 +229,56 @@ export async function startGateway(
       tls && createTlsServer({ cert: tls.cert, key: tls.key }, (socket) => mqtt.attach(socket));
     if (mqttTlsServer) watchHandshakeFailures(mqttTlsServer, 'mqtt', metrics, log);
     const mqttTls = mqttTlsServer ? new ClosableServer(mqttTlsServer) : undefined;
-    const httpApp =
-      options.http &&
-      (await createHttpApp({
-        nodeId: config.nodeId,
-        natsUrl,
-        metrics,
-        registry,
-        availability,
-        router,
-        cluster,
-        bus,
-        credentials: credentialStore,
-        dataDir: config.dataDir,
-        log,
-        tls,
-        auth: options.http.auth,
-        people: options.http.people,
-        publicUrl: options.http.publicUrl,
-        metricsPublic: options.http.metricsPublic ?? false,
-        webRoot: options.http.webRoot,
-        upgradePicket: picketWs.upgrade,
-        attachMqtt: mqtt.attach,
-      }));
-    const http = new ClosableServer(
-      httpApp?.server ??
-        createHttpServer({
-          nodeId: config.nodeId,
-          // shown on /status, to anyone who can reach the port
-          natsUrl: withoutPassword(natsUrl),
-          metrics,
-          registry,
-          state,
-          availability,
-          router,
-          cluster,
-          log,
-          upgradePicket: picketWs.upgrade,
-          attachMqtt: mqtt.attach,
-          flash: flashRoutes({ dataDir: config.dataDir, addDevice: (id) => credentialStore.add(id), log }),
-          tls,
-        }),
-    );
+    const httpApp = await createHttpApp({
+      nodeId: config.nodeId,
+      natsUrl,
+      metrics,
+      registry,
+      availability,
+      router,
+      cluster,
+      bus,
+      credentials: credentialStore,
+      dataDir: config.dataDir,
+      log,
+      tls,
+      auth: options.http?.auth ?? forHttp.auth,
+      people: options.http?.people ?? forHttp.people,
+      publicUrl,
+      metricsPublic: options.http?.metricsPublic ?? config.metricsPublic,
+      webRoot: options.http?.webRoot,
+      upgradePicket: picketWs.upgrade,
+      attachMqtt: mqtt.attach,
+    });
+    const http = new ClosableServer(httpApp.server);
     // the steps below run in reverse: stop accepting connections and commands, answer
     // the commands under way, close device connections (devices go offline), then
     // wait for the servers to be closed
     cleanup.push(() => Promise.all([tcp.closed(), http.closed(), mqttTls?.closed()]));
     // live-feed sockets close before the server is awaited closed (they hold it open)
-    if (httpApp) cleanup.push(() => httpApp.close());
-    cleanup.push(async () => {
-      picketWs.close();
-      await mqtt.close();
-      await Promise.all(adapter.sessions().map((session) => adapter.closed(session)));
-    });
-    cleanup.push(() => router.settled());
+    cleanup.push(() => httpApp.close());
+    cleanup.push(
+      async () => {
+        picketWs.close();
+        await mqtt.close();
+        await Promise.all(adapter.sessions().map((session) => adapter.closed(session)));
+      },
+      // devices are marked offline in KV
+      { name: 'device connections', bus: true },
+    );
+    cleanup.push(() => router.settled(), { name: 'commands under way', bus: true });
     cleanup.push(() => adapter.failPending('the gateway is stopping'));
     cleanup.push(() => router.stop());
-    await tcp.listen(config.mqttPort, config.host);
-    await http.listen(config.httpPort, config.host);
-    await mqttTls?.listen(config.mqttTlsPort, config.host);
+    await tcp.listen(config.mqttPort, config.host, 'mqttPort');
+    await http.listen(config.httpPort, config.host, 'httpPort');
+    await mqttTls?.listen(config.mqttTlsPort, config.host, 'mqttTlsPort');
     cleanup.push(() => {
       tcp.stopAccepting();
       http.stopAccepting();
       mqttTls?.stopAccepting();
     });
     // the first step of a stop: leadership moves to another node at once
-    cleanup.push(() => cluster.release());
+    cleanup.push(() => cluster.release(), { name: 'release locks', bus: true });
     availability.reconcileAfter(config.reconnectGraceMs);
 
     const gateway: Gateway = {
@@ -270,6 +292,9 @@ export async function startGateway(
       get natsServerPid() {
         return supervisor?.pid;
       },
+      people,
+      // the token stays out of the log: whoever reads the log must not become admin
+      onboardingUrl: firstAdmin && onboardingUrl(publicUrl, tls !== undefined, http.port, firstAdmin.token),
       stop,
     };
     log.info(
@@ -279,6 +304,7 @@ export async function startGateway(
         http_port: gateway.httpPort,
         nats_url: withoutPassword(natsUrl),
         ...(tls ? { mqtt_tls_port: mqttTls?.port, tls: tls.source, tls_ca: tls.caFile } : {}),
+        ...(firstAdmin ? { onboarding_pending: firstAdmin.user } : {}),
       },
       'gateway ready',
     );
@@ -289,17 +315,35 @@ export async function startGateway(
   }
 }
 
+/** `<public url or http(s)://localhost:<http port>>/onboarding#<token>` (the token in the fragment never reaches a server). */
+export function onboardingUrl(
+  publicUrl: string | undefined,
+  https: boolean,
+  httpPort: number,
+  token: string,
+): string {
+  const base = publicUrl
+    ? `${new URL(publicUrl).origin}${new URL(publicUrl).pathname.replace(/\/+$/, '')}`
+    : `${https ? 'https' : 'http'}://localhost:${httpPort}`;
+  return `${base}/onboarding#${token}`;
+}
+
 /** A listening server that can stop accepting first and be awaited closed later. */
 class ClosableServer {
   #closed: Promise<void> | undefined;
 
   constructor(private readonly server: TcpServer | HttpServer) {}
 
-  async listen(port: number, host: string): Promise<void> {
+  async listen(port: number, host: string, option: ListenerOption): Promise<void> {
     this.server.listen(port, host);
     await Promise.race([
       once(this.server, 'listening'),
-      once(this.server, 'error').then(([error]) => Promise.reject(error)),
+      once(this.server, 'error').then(([error]) =>
+        // taken since it was tried at start
+        Promise.reject(
+          isAddressInUse(error) ? new PortInUseError(option, port, host, { cause: error }) : error,
+        ),
+      ),
     ]);
   }
 

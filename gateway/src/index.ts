@@ -29,6 +29,7 @@ export type { GatewayConfig, GatewayConfigInput } from './config.js';
 export { ConfigError, GATEWAY_OPTIONS, resolveGatewayConfig } from './config.js';
 export type { Gateway } from './gateway.js';
 export { startGateway } from './gateway.js';
+export { PortInUseError } from './ports.js';
 export type { GatewayStore } from './store.js';
 export { openGatewayStore } from './store.js';
 export { TlsSetupError } from './transports/tls.js';

@@ -14,7 +14,10 @@ export type RejectReason =
 
 export function createMetrics() {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'sentinel_process_' });
+  // the process and Node.js metrics under the names every Prometheus client library and
+  // ready-made dashboard use (process_cpu_seconds_total, process_resident_memory_bytes,
+  // nodejs_eventloop_lag_seconds, …): the `job`/`instance` labels tell gateways apart
+  collectDefaultMetrics({ register: registry });
   const counter = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
     new Counter<L>({ name, help, labelNames, registers: [registry] });
   const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>

@@ -10,16 +10,17 @@
 // when the deadline comes was never acknowledged.
 import type { Logger } from './log.js';
 
-export interface StopStep {
+export interface StopStepOptions {
   /** for the log, when the step is cut short or fails */
-  name: string;
-  /** the step; `deadline` is a performance.now() time it should be done by */
-  run(deadline: number): Promise<unknown> | unknown;
+  name?: string;
   /** waits on NATS: not waited for while the bus is down */
   bus?: boolean;
   /** bounds its own wait (closing NATS, stopping nats-server): waited for even past the deadline */
   final?: boolean;
 }
+
+/** A step; `deadline` is the performance.now() time by which the whole stop should be done. */
+export type StopStep = (deadline: number) => Promise<unknown> | unknown;
 
 export interface StopSequenceOptions {
   log: Logger;
@@ -30,14 +31,14 @@ export interface StopSequenceOptions {
 }
 
 export class StopSequence {
-  readonly #steps: StopStep[] = [];
+  readonly #steps: { run: StopStep; options: StopStepOptions }[] = [];
   #running: Promise<void> | undefined;
 
   constructor(private readonly o: StopSequenceOptions) {}
 
-  /** Adds a step; steps run in the reverse order of adding (the last started runs first). */
-  add(step: StopStep): void {
-    this.#steps.push(step);
+  /** Adds a step; steps run in the reverse order of adding (what started last stops first). */
+  push(run: StopStep, options: StopStepOptions = {}): void {
+    this.#steps.push({ run, options });
   }
 
   /** Runs every step once; a second call waits for the first. */
@@ -49,26 +50,22 @@ export class StopSequence {
   async #run(): Promise<void> {
     const deadline = performance.now() + this.o.budgetMs;
     const steps = this.#steps.splice(0).reverse();
-    for (const step of steps) {
+    for (const { run, options: step } of steps) {
       let work: Promise<unknown>;
       try {
-        work = Promise.resolve(step.run(deadline));
+        work = Promise.resolve(run(deadline));
       } catch (error) {
         work = Promise.reject(error);
       }
-      const failed = work.then(
-        () => false,
-        (error: unknown) => {
-          this.o.log.warn({ err: error, step: step.name }, 'error while stopping');
-          return true;
-        },
-      );
+      const settled = work.catch((error: unknown) => {
+        this.o.log.warn({ err: error, step: step.name }, 'error while stopping');
+      });
       const left = step.final
         ? Number.POSITIVE_INFINITY
         : step.bus && !this.o.busUp()
           ? 0
           : deadline - performance.now();
-      if (!(await settlesWithin(failed, left))) {
+      if (!(await settlesWithin(settled, left))) {
         this.o.log.warn(
           { step: step.name, bus_up: this.o.busUp() },
           'stop step not done in time; going on without it',
@@ -83,7 +80,10 @@ export async function settlesWithin(promise: Promise<unknown>, ms: number): Prom
   if (ms === Number.POSITIVE_INFINITY) return promise.then(() => true);
   if (ms <= 0) {
     // what settles in this turn (a step with nothing to wait for) counts as done
-    return Promise.race([promise.then(() => true), new Promise<boolean>((r) => setImmediate(() => r(false)))]);
+    return Promise.race([
+      promise.then(() => true),
+      new Promise<boolean>((r) => setImmediate(() => r(false))),
+    ]);
   }
   let timer: NodeJS.Timeout | undefined;
   return Promise.race([

@@ -237,10 +237,10 @@ describe('BLE adapter', () => {
     bus.publish('sentinel.ble.proxy.lab.adv', encodeAdvBatch('lab', 500, [entry]));
     const state = await states.next((s) => s.source.device_id === 'ble-a4c138000008', 10_000);
     expect(state.value).toBe(34780);
-    const api = `http://127.0.0.1:${stack.gateway.httpPort}/api`;
-    const entities = (await (await fetch(`${api}/entities`)).json()) as { id: string; unit?: string }[];
+    const api = (path: string) => stack.gateway.api(`/api${path}`);
+    const entities = (await (await api('/entities')).json()) as { id: string; unit?: string }[];
     expect(entities.find((e) => e.id === state.entity_id)?.unit).toBe('mL');
-    const devices = (await (await fetch(`${api}/devices`)).json()) as { id: string; sw_version?: string }[];
+    const devices = (await (await api('/devices')).json()) as { id: string; sw_version?: string }[];
     expect(devices.find((d) => d.id === 'ble-a4c138000008')?.sw_version).toBe('4.2.1.0');
   });
 

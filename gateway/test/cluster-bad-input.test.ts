@@ -10,8 +10,7 @@ import { startStack, type TestStack } from '../../test/support/gateway.js';
 import { startNats } from '../../test/support/nats.js';
 
 let stack: TestStack;
-const status = async () =>
-  (await (await fetch(`http://127.0.0.1:${stack.gateway.httpPort}/status`)).json()) as NodeStatus;
+const status = async () => (await (await stack.gateway.api('/status')).json()) as NodeStatus;
 
 beforeAll(async () => {
   stack = await startStack({ nodeId: 'solo', lockTtlMs: 3000, lockHeartbeatMs: 1000, lockGraceMs: 1000 });
@@ -40,9 +39,7 @@ describe('cluster bad input', () => {
       nats.storeDir,
     ]);
     await until(async () => {
-      const view = (await (
-        await fetch(`http://127.0.0.1:${node.ready.http_port}/status`)
-      ).json()) as NodeStatus;
+      const view = (await (await node.api('/status')).json()) as NodeStatus;
       return view.leading.includes('registry') || undefined;
     });
     await nats.kill();

@@ -93,10 +93,13 @@ describe('two gateway nodes', () => {
     const relayB = (await until(() => entityIdsOf(bus, 'picket-on-b').then((ids) => ids.relay)))!;
     // both nodes must know the other's devices (their registries follow KV)
     const post = (via: ClusterNode, entity: string, value: boolean) =>
-      fetch(`${via.httpUrl}/api/entities/${entity}/command`, {
-        method: 'POST',
-        body: JSON.stringify({ value }),
-      }).then(async (r) => ({ status: r.status, body: await r.json() }));
+      via.gateway
+        .api(`/api/entities/${entity}/command`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ value }),
+        })
+        .then(async (r) => ({ status: r.status, body: await r.json() }));
     const commanded = (device: PicketDevice) =>
       new Promise<unknown>((resolve) => device.once('command', ({ command }) => resolve(command.value)));
 

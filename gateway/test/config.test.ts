@@ -26,6 +26,8 @@ describe('gateway options', () => {
       mqttPort: ['1884', 1885],
       httpPort: ['8081', 8082],
       host: ['127.0.0.1', '::1'],
+      publicUrl: ['https://home.example', 'https://gw.example:8443'],
+      metricsPublic: ['true', false],
       mqttTlsPort: ['8884', 8885],
       tls: ['auto', 'off'],
       tlsCert: ['/a.pem', '/b.pem'],
@@ -70,6 +72,17 @@ describe('gateway options', () => {
     expect(GATEWAY_OPTIONS.mqttPort.env).toBe('SENTINEL_MQTT_PORT');
     expect(GATEWAY_OPTIONS.httpPort.env).toBe('SENTINEL_HTTP_PORT');
     expect(GATEWAY_OPTIONS.nodeId.env).toBe('SENTINEL_NODE_ID');
+  });
+
+  it('reads --metrics-public from the environment as a switch, and wants an http(s) --public-url', () => {
+    expect(resolveGatewayConfig({}, {}).metricsPublic).toBe(false);
+    expect(resolveGatewayConfig({}, { SENTINEL_METRICS_PUBLIC: '1' }).metricsPublic).toBe(true);
+    expect(resolveGatewayConfig({}, { SENTINEL_METRICS_PUBLIC: 'false' }).metricsPublic).toBe(false);
+    expect(resolveGatewayConfig({ metricsPublic: true }, {}).metricsPublic).toBe(true);
+    expect(() => resolveGatewayConfig({ publicUrl: 'ftp://x' }, {})).toThrow(/^--public-url: /);
+    expect(() => resolveGatewayConfig({}, { SENTINEL_PUBLIC_URL: 'not a url' })).toThrow(
+      /^SENTINEL_PUBLIC_URL: /,
+    );
   });
 
   it('names the flag or the variable a bad value came from', () => {

@@ -133,6 +133,15 @@ afterAll(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
 
+/** A page logged in as an admin (the flasher's routes need one). */
+async function adminPage() {
+  // the Web Serial shim reaches the simulated chip over a WebSocket on another port, which
+  // the page's CSP (connect-src 'self') rightly forbids: the shim stands in for the browser
+  const context = await browser.newContext({ bypassCSP: true });
+  await context.addCookies([{ name: 'sentinel_session', value: await gateway.sessionCookie(), url: base }]);
+  return context.newPage();
+}
+
 describe('the /flash page in Chromium', () => {
   let sim: EspRomSimulator;
   let bridge: WsBridge;
@@ -145,7 +154,7 @@ describe('the /flash page in Chromium', () => {
   });
 
   it('flashes and provisions a device that then connects', { timeout: 180_000 }, async () => {
-    const page = await browser.newPage();
+    const page = await adminPage();
     const errors: string[] = [];
     page.on('pageerror', (error) => errors.push(error.message));
     await page.addInitScript(serialShim, bridge.url);
@@ -208,7 +217,7 @@ describe('the /flash page in Chromium', () => {
   });
 
   it('says why when the browser has no Web Serial', async () => {
-    const page = await browser.newPage();
+    const page = await adminPage();
     await page.addInitScript(() =>
       Object.defineProperty((globalThis as unknown as { navigator: object }).navigator, 'serial', {
         value: undefined,
@@ -225,15 +234,16 @@ describe('the /flash page in Chromium', () => {
 
 describe('the flasher page API', () => {
   const post = (body: unknown) =>
-    fetch(`${base}/api/provision`, {
+    gateway.api('/api/provision', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: typeof body === 'string' ? body : JSON.stringify(body),
     });
+  type ErrorBody = { error: { code: string; message: string } };
   const good = { device_id: 'attic', gateway_urls: ['ws://gw.local:8080/picket'], nvs_size: 0x6000 };
 
   it('lists builds and serves their files, nothing outside them', async () => {
-    const listing = (await (await fetch(`${base}/api/firmware`)).json()) as {
+    const listing = (await (await gateway.api('/api/firmware')).json()) as {
       builds: unknown[];
       problems: unknown[];
     };
@@ -247,15 +257,16 @@ describe('the flasher page API', () => {
       },
     ]);
     expect(listing.problems).toHaveLength(1);
-    const part = await fetch(`${base}/firmware/picket-demo/partitions.bin`);
+    const part = await gateway.api('/firmware/picket-demo/partitions.bin');
     expect(Buffer.compare(Buffer.from(await part.arrayBuffer()), Buffer.from(TABLE))).toBe(0);
     for (const path of [
       '/firmware/picket-demo/..%2f..%2fnats',
       '/firmware/picket-demo/',
       '/firmware/nope/manifest.json',
-      '/firmware/picket-demo/%E0%A4%A',
     ])
-      expect((await fetch(`${base}${path}`)).status).toBe(404);
+      expect((await gateway.api(path)).status).toBe(404);
+    // a malformed %-escape names no file: the request itself is wrong
+    expect((await gateway.api('/firmware/picket-demo/%E0%A4%A')).status).toBe(400);
   });
 
   it('provisions once per id and refuses bad requests with a reason', async () => {
@@ -269,7 +280,7 @@ describe('the flasher page API', () => {
 
     const again = await post(good);
     expect(again.status).toBe(409);
-    expect(((await again.json()) as { error: string }).error).toMatch(/already registered/);
+    expect(((await again.json()) as ErrorBody).error.message).toMatch(/already registered/);
     const bad: [unknown, RegExp][] = [
       ['not json', /not JSON/],
       [{ ...good, device_id: 'Bad Id' }, /device_id/],
@@ -283,10 +294,31 @@ describe('the flasher page API', () => {
     for (const [body, reason] of bad) {
       const response = await post(body);
       expect(response.status).toBe(400);
-      expect(((await response.json()) as { error: string }).error).toMatch(reason);
+      expect(((await response.json()) as ErrorBody).error.message).toMatch(reason);
     }
     expect((await post('x'.repeat(10_000))).status).toBe(413);
     // nothing half-registered by the refusals
     expect((await post({ ...good, device_id: 'cellar' })).status).toBe(200);
+  });
+});
+
+describe('the flasher without an admin', () => {
+  it('refuses the page, the builds and provisioning to nobody (401) and to a viewer (403)', async () => {
+    const viewer = await gateway.token('viewer');
+    for (const path of ['/flash', '/api/firmware', '/firmware/picket-demo/partitions.bin']) {
+      expect((await fetch(`${base}${path}`)).status, path).toBe(401);
+      const asViewer = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${viewer}` } });
+      expect(asViewer.status, path).toBe(403);
+    }
+    const provision = await fetch(`${base}/api/provision`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        device_id: 'stranger',
+        gateway_urls: ['ws://gw.local:8080/picket'],
+        nvs_size: 0x6000,
+      }),
+    });
+    expect(provision.status).toBe(401);
   });
 });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collect, connectTestBus, entityIdsOf } from '../../test/support/bus.js';
-import { killStrays, runCli, startLocalGateway } from '../../test/support/cli.js';
+import { createApiToken, killStrays, runCli, startLocalGateway } from '../../test/support/cli.js';
 import { spawnNatsServer, startNats, type TestNats } from '../../test/support/nats.js';
 
 const hello = {
@@ -64,6 +64,8 @@ describe('sentinel gateway (process)', () => {
       mqtt_port: expect.any(Number),
       http_port: expect.any(Number),
       nats_url: nats.url,
+      // nobody has a password yet: the first admin's link (first-start.test.ts)
+      onboarding_url: expect.stringMatching(/^http:\/\/localhost:\d+\/onboarding#[\w-]{43}$/),
     });
     const added = await runCli(['device', 'add', 'boiler', '--nats', nats.url]);
     expect(added.code).toBe(0);
@@ -119,7 +121,12 @@ describe('sentinel gateway (process)', () => {
       ]);
       expect(gw.ready.nats_url).toBe(`nats://***@127.0.0.1:${server.port}`);
       // it did connect with them, and /status does not show them either
-      const status = await (await fetch(`http://127.0.0.1:${gw.ready.http_port}/status`)).text();
+      const token = await createApiToken(`nats://gw:hunter2-secret@127.0.0.1:${server.port}`);
+      const status = await (
+        await fetch(`http://127.0.0.1:${gw.ready.http_port}/status`, {
+          headers: { authorization: `Bearer ${token}` },
+        })
+      ).text();
       expect(status).toContain(`nats://***@127.0.0.1:${server.port}`);
       expect(status).not.toContain('hunter2-secret');
       expect((await gw.stop()).code).toBe(0);
@@ -162,7 +169,7 @@ describe('sentinel gateway with its embedded nats-server', () => {
     expect((await states.next()).value).toBe(4);
     const newPid = Number(await readFile(join(dataDir, 'nats', 'nats-server.pid'), 'utf8'));
     expect(newPid).not.toBe(pid);
-    const metrics = await (await fetch(`http://127.0.0.1:${gw.ready.http_port}/metrics`)).text();
+    const metrics = await (await gw.api('/metrics')).text();
     expect(metrics).toMatch(/sentinel_nats_server_restarts_total 1/);
     await bus.close();
     await client.endAsync();

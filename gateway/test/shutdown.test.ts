@@ -80,6 +80,16 @@ describe('SIGTERM with NATS in trouble', () => {
     expect(stopped.ms).toBeLessThan(CONTRACT_STOP_MS);
   });
 
+  it('stops within 5 s once it gave a frozen nats-server up (its reconnect dial hangs too)', async () => {
+    const gw = await start('frozen-long');
+    nats?.child.kill('SIGSTOP');
+    // unanswered pings: the client drops the connection and dials the frozen server again
+    await gw.logged(message('NATS disconnected; reconnecting'));
+    const stopped = await stopTimed(gw, 'NATS frozen until the client gave up on it');
+    expect(stopped.code).toBe(0);
+    expect(stopped.ms).toBeLessThan(CONTRACT_STOP_MS);
+  }, 90_000);
+
   it('stops within 5 s after an outage longer than its leader lease', async () => {
     const gw = await start('long');
     nats?.child.kill('SIGKILL');

@@ -50,10 +50,14 @@ function connectTls(host: string, id: string, token: string, options: mqtt.IClie
   });
 }
 
-/** GET over HTTPS, trusting the gateway's CA. */
-function httpsText(path: string): Promise<{ statusCode: number | undefined; body: string }> {
+let adminToken: Promise<string> | undefined;
+
+/** GET over HTTPS with an admin API token, trusting the gateway's CA. */
+async function httpsText(path: string): Promise<{ statusCode: number | undefined; body: string }> {
+  adminToken ??= gateway.token('admin');
+  const headers = { authorization: `Bearer ${await adminToken}` };
   return new Promise((resolve, reject) => {
-    httpsGet(`https://localhost:${gateway.httpPort}${path}`, { ca }, (res) => {
+    httpsGet(`https://localhost:${gateway.httpPort}${path}`, { ca, headers }, (res) => {
       let body = '';
       res.on('data', (d) => {
         body += d;

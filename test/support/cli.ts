@@ -4,6 +4,8 @@ import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { openGatewayStore } from '@sentinel/gateway';
+import { type Role, TokenStore } from '@sentinel/gateway/store';
 
 export const SENTINEL_BIN = fileURLToPath(new URL('../../bin/sentinel.js', import.meta.url));
 
@@ -27,11 +29,17 @@ export interface CliResult {
   stderr: string;
 }
 
-export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+/** Runs `sentinel <args>`; `input`, when given, is its standard input (e.g. for --password-stdin). */
+export async function runCli(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  input?: string,
+): Promise<CliResult> {
   const child = spawn(process.execPath, [SENTINEL_BIN, ...args], {
     env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
+  child.stdin?.end(input);
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => {
@@ -52,6 +60,8 @@ export interface Ready {
   nats_url: string;
   /** when TLS is on */
   mqtt_tls_port?: number;
+  /** at a first start, while nobody has set a password: where the owner sets one */
+  onboarding_url?: string;
 }
 
 export interface CliGateway {
@@ -60,8 +70,29 @@ export interface CliGateway {
   stderr(): string;
   /** resolves with the first JSON log line on stderr (past or future) that matches */
   logged(predicate: (line: Record<string, unknown>) => boolean): Promise<Record<string, unknown>>;
+  /** resolves with the first stderr line (past or future) that is not JSON and matches: what it tells a person */
+  said(pattern: RegExp): Promise<string>;
   /** SIGTERM, resolves with the exit code and how long the stop took */
   stop(): Promise<{ code: number | null; ms: number }>;
+  /** a new API token of that role (default admin), made in the gateway's store (as `sentinel token create`) */
+  token(role?: Role): Promise<string>;
+  /** fetch on the gateway's HTTP port (path from `/`) with an admin API token */
+  api(path: string, init?: RequestInit): Promise<Response>;
+}
+
+/** An API token made in the store of the gateway at `natsUrl`, as `sentinel token create` does. */
+export async function createApiToken(
+  natsUrl: string,
+  role: Role = 'admin',
+  natsCreds?: string,
+): Promise<string> {
+  const store = await openGatewayStore({ natsUrl, ...(natsCreds ? { natsCreds } : {}) });
+  try {
+    const tokens = await TokenStore.open(store.bus.js);
+    return (await tokens.create(role)).token;
+  } finally {
+    await store.close();
+  }
 }
 
 export async function startCliGateway(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliGateway> {
@@ -83,11 +114,27 @@ export async function startCliGateway(args: string[], env: NodeJS.ProcessEnv = {
       reject(new Error(`gateway exited ${code} before ready: ${stderr.slice(-3000)}`)),
     );
   });
+  const flag = (name: string) => {
+    const at = args.lastIndexOf(name);
+    return at >= 0 ? args[at + 1] : undefined;
+  };
+  const natsCreds = flag('--nats-creds') ?? env.SENTINEL_NATS_CREDS;
+  const https = flag('--tls') === 'auto' || flag('--tls-cert') !== undefined;
+  const token = (role: Role = 'admin') => createApiToken(ready.nats_url, role, natsCreds);
+  let adminToken: Promise<string> | undefined;
   return {
     ready,
     process: child,
+    token,
+    async api(path, init = {}) {
+      adminToken ??= token('admin');
+      const headers = new Headers(init.headers);
+      if (!headers.has('authorization')) headers.set('authorization', `Bearer ${await adminToken}`);
+      return fetch(`${https ? 'https' : 'http'}://127.0.0.1:${ready.http_port}${path}`, { ...init, headers });
+    },
     stderr: () => stderr,
     logged: (predicate) => logLines.find(predicate),
+    said: (pattern) => logLines.said(pattern),
     async stop() {
       if (child.exitCode !== null) return { code: child.exitCode, ms: 0 };
       const started = Date.now();
@@ -99,38 +146,55 @@ export async function startCliGateway(args: string[], env: NodeJS.ProcessEnv = {
   };
 }
 
-/** The JSON lines a process logs on stderr (other lines, meant for people, are skipped). */
+type StderrLine = { json: Record<string, unknown> } | { text: string };
+
+/** What a process writes on stderr, line by line: JSON log lines, and lines for people. */
 class LogLines {
-  readonly #seen: Record<string, unknown>[] = [];
-  readonly #waiting = new Set<(line: Record<string, unknown>) => void>();
+  readonly #seen: StderrLine[] = [];
+  readonly #waiting = new Set<(line: StderrLine) => void>();
 
   constructor(child: ChildProcess) {
     if (!child.stderr) throw new Error('the process has no stderr pipe to read logs from');
     createInterface({ input: child.stderr }).on('line', (text) => {
-      let line: unknown;
-      try {
-        line = JSON.parse(text);
-      } catch {
-        return;
-      }
-      if (typeof line !== 'object' || line === null) return;
-      this.#seen.push(line as Record<string, unknown>);
-      for (const notify of [...this.#waiting]) notify(line as Record<string, unknown>);
+      const line = parseLine(text);
+      this.#seen.push(line);
+      for (const notify of [...this.#waiting]) notify(line);
     });
   }
 
   find(predicate: (line: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> {
-    const found = this.#seen.find(predicate);
-    if (found) return Promise.resolve(found);
+    return this.#first((line) => ('json' in line && predicate(line.json) ? line.json : undefined));
+  }
+
+  said(pattern: RegExp): Promise<string> {
+    return this.#first((line) => ('text' in line && pattern.test(line.text) ? line.text : undefined));
+  }
+
+  #first<T>(match: (line: StderrLine) => T | undefined): Promise<T> {
+    for (const line of this.#seen) {
+      const found = match(line);
+      if (found !== undefined) return Promise.resolve(found);
+    }
     return new Promise((resolve) => {
-      const notify = (line: Record<string, unknown>) => {
-        if (!predicate(line)) return;
+      const notify = (line: StderrLine) => {
+        const found = match(line);
+        if (found === undefined) return;
         this.#waiting.delete(notify);
-        resolve(line);
+        resolve(found);
       };
       this.#waiting.add(notify);
     });
   }
+}
+
+function parseLine(text: string): StderrLine {
+  try {
+    const json: unknown = JSON.parse(text);
+    if (typeof json === 'object' && json !== null) return { json: json as Record<string, unknown> };
+  } catch {
+    // a line for people
+  }
+  return { text };
 }
 
 /** `sentinel gateway` as tests run it: on 127.0.0.1, any free MQTT and HTTP port, then `args`. */

@@ -81,6 +81,8 @@ export async function startClusterNode(
     'info',
   ]);
   const httpUrl = `http://127.0.0.1:${gateway.ready.http_port}`;
+  // the API token is made now, not on the first status() (which may be timed, or run while NATS is away)
+  await gateway.api('/status');
   return {
     nodeId,
     gateway,
@@ -88,7 +90,7 @@ export async function startClusterNode(
     httpUrl,
     pid: gateway.process.pid!,
     async status() {
-      return (await (await fetch(`${httpUrl}/status`)).json()) as NodeStatus;
+      return (await (await gateway.api('/status')).json()) as NodeStatus;
     },
     async kill() {
       if (gateway.process.exitCode !== null || gateway.process.signalCode !== null) return;

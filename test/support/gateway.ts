@@ -1,5 +1,6 @@
 // An in-process gateway for tests, on a test nats-server, with logs captured so
 // tests can assert on the reasons the gateway gives.
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,6 +14,7 @@ import {
   resolveGatewayConfig,
   startGateway,
 } from '@sentinel/gateway';
+import type { Role } from '@sentinel/gateway/store';
 import { pino } from 'pino';
 import { connectTestBus } from './bus.js';
 import { startNats, type TestNats } from './nats.js';
@@ -24,7 +26,13 @@ export interface TestGateway extends Gateway {
   logged(predicate: (line: Record<string, unknown>) => boolean): Promise<Record<string, unknown>>;
   addDevice(id: string): Promise<string>;
   removeDevice(id: string): Promise<void>;
-  /** the text of GET /metrics */
+  /** a new API token of that role (default admin), made through the gateway's People */
+  token(role?: Role): Promise<string>;
+  /** fetch on the gateway's HTTP port (path from `/`) with an admin API token */
+  api(path: string, init?: RequestInit): Promise<Response>;
+  /** the value of a `sentinel_session` cookie for a new user of that role (default admin), logged in over HTTP */
+  sessionCookie(role?: Role): Promise<string>;
+  /** the text of GET /metrics (with a token) */
   metricsText(): Promise<string>;
 }
 
@@ -60,6 +68,16 @@ export async function startTestGateway(
   });
   const gateway = await startGateway(config, { ...options, log: pino({ level: config.logLevel }, sink) });
   const store = await openGatewayStore({ natsUrl: gateway.natsUrl });
+  const token = async (role: Role = 'admin') => (await gateway.people.tokens.create(role)).token;
+  let adminToken: Promise<string> | undefined;
+  let people = 0;
+  const scheme = overrides.tls === 'auto' || overrides.tlsCert ? 'https' : 'http';
+  const api = async (path: string, init: RequestInit = {}) => {
+    adminToken ??= token('admin');
+    const headers = new Headers(init.headers);
+    if (!headers.has('authorization')) headers.set('authorization', `Bearer ${await adminToken}`);
+    return fetch(`${scheme}://127.0.0.1:${gateway.httpPort}${path}`, { ...init, headers });
+  };
   return Object.assign(Object.create(gateway) as Gateway, {
     logs,
     logged(predicate: (line: Record<string, unknown>) => boolean) {
@@ -80,8 +98,27 @@ export async function startTestGateway(
     async removeDevice(id: string) {
       await store.removeDevice(id);
     },
+    token,
+    api,
+    async sessionCookie(role: Role = 'admin') {
+      const name = `${role}-${++people}`;
+      const password = `test password ${randomUUID()}`;
+      await gateway.people.users.addWithPassword(name, role, password);
+      const origin = `${scheme}://127.0.0.1:${gateway.httpPort}`;
+      const response = await fetch(`${origin}/api/session`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', origin },
+        body: JSON.stringify({ user: name, password }),
+      });
+      const cookie = /sentinel_session=([^;]+)/.exec(response.headers.get('set-cookie') ?? '')?.[1];
+      if (!response.ok || !cookie)
+        throw new Error(`log-in as ${name}: ${response.status} ${await response.text()}`);
+      return cookie;
+    },
     async metricsText() {
-      return (await fetch(`http://127.0.0.1:${gateway.httpPort}/metrics`)).text();
+      const response = await api('/metrics');
+      if (!response.ok) throw new Error(`GET /metrics: ${response.status} ${await response.text()}`);
+      return response.text();
     },
     async stop() {
       await store.close();

@@ -198,7 +198,12 @@ export async function createHttpApp(o: HttpAppOptions): Promise<HttpApp> {
     log: o.log,
   });
   const audit = (request: { principal: Principal | undefined; ip: string }) => ({
-    actor: request.principal?.name ?? 'anonymous',
+    // a token is named as one: a token and a user may share a name
+    actor: request.principal
+      ? request.principal.kind === 'token'
+        ? `token:${request.principal.name}`
+        : request.principal.name
+      : 'anonymous',
     from: request.ip,
   });
   const deps: RouteDeps = {

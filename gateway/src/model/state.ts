@@ -7,7 +7,9 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { ReadingValue } from '@sentinel/firmware';
+import { z } from 'zod';
 import type { DurablePublisher } from '../bus/durable-publisher.js';
+import { mirrorBucket } from '../bus/mirror.js';
 import { BUCKET, kvSubject, subject } from '../bus/names.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
@@ -39,6 +41,16 @@ const BATCH_LIMIT = 32;
 
 type LatestState = StateMessage & { available?: boolean };
 
+/** A record of KV sentinel_state (CONTRACT.md §3, with our `available`), as another writer may have left it. */
+const StoredStateSchema = z.looseObject({
+  entity_id: z.string(),
+  value: z.union([z.number(), z.boolean(), z.string(), z.null()]),
+  ts: z.number(),
+  unit: z.string().optional(),
+  source: z.looseObject({ protocol: z.string(), device_id: z.string(), key: z.string() }),
+  available: z.boolean().optional(),
+});
+
 interface DurablePublish {
   subject: string;
   payload: string;
@@ -48,8 +60,14 @@ interface DurablePublish {
 }
 
 export class StatePublisher {
-  /** entity id → latest state, as stored in sentinel_state (with our `available` extension) */
+  /** entity id → latest state this node wrote, as stored in sentinel_state (with our `available` extension) */
   readonly #latest = new Map<string, LatestState>();
+  /**
+   * entity id → the state KV held when this node started (load()). Kept apart from
+   * #latest: those are rewritten after a reconnect, and rewriting a value read at start
+   * would undo what another node wrote since.
+   */
+  readonly #stored = new Map<string, LatestState>();
   /**
    * Readings wait here until the end of the event-loop turn, then go out together:
    * the NATS client writes one socket buffer per batch instead of one per reading
@@ -114,21 +132,47 @@ export class StatePublisher {
     for (const p of durable) this.#publishDurable(p.subject, p.payload, p.options).then(p.resolve, p.reject);
   };
 
-  /** The latest state this node has seen for an entity (for the HTTP API and web UI). */
+  /**
+   * Takes the last known states from KV sentinel_state, so that a restarted gateway
+   * shows them at once (GET /api/entities). Run before devices are served; a reading
+   * taken meanwhile is newer and stays. Resolves with the number of states read.
+   */
+  async load(): Promise<number> {
+    let count = 0;
+    const stop = await mirrorBucket(this.stateKv, (_key, value) => {
+      const state = StoredStateSchema.safeParse(value);
+      if (!state.success) return;
+      count++;
+      if (isOlder(this.latest(state.data.entity_id), state.data))
+        this.#stored.set(state.data.entity_id, state.data);
+    });
+    stop();
+    return count;
+  }
+
+  /** The latest state known for an entity: this node's, or what KV held at start if newer (for the HTTP API and web UI). */
   latest(entityId: string): LatestState | undefined {
-    return this.#latest.get(entityId);
+    const own = this.#latest.get(entityId);
+    const stored = this.#stored.get(entityId);
+    return stored && isOlder(own, stored) ? stored : own;
   }
 
   /** Marks an entity (un)available in sentinel_state without inventing a reading. */
   async setAvailability(entityId: string, available: boolean): Promise<void> {
-    let latest = this.#latest.get(entityId);
-    if (!latest) {
+    if (!this.latest(entityId)) {
+      // written by another node since we started, or by nobody yet
       const entry = await this.stateKv.get(entityId).catch(() => null);
-      if (entry?.operation !== 'PUT') return;
-      latest = entry.json<StateMessage>();
-      this.#latest.set(entityId, latest);
+      const stored = StoredStateSchema.safeParse(entry?.operation === 'PUT' ? safeJson(entry) : undefined);
+      // a reading may have arrived while KV answered: the newer one stays
+      if (stored.success && isOlder(this.latest(entityId), stored.data))
+        this.#stored.set(entityId, stored.data);
     }
-    latest.available = available;
+    const latest = this.latest(entityId);
+    if (!latest) return;
+    // from now on this node writes the record (a copy: the stored one stays as read)
+    const own = { ...latest, available };
+    this.#stored.delete(entityId);
+    this.#latest.set(entityId, own);
     this.#markDirty(entityId);
   }
 
@@ -142,9 +186,10 @@ export class StatePublisher {
 
   /** Keeps the message as the entity's latest (it is already serialized for the bus, so it may be extended). */
   #remember(message: LatestState): void {
-    const previous = this.#latest.get(message.entity_id);
-    // a late resend must not overwrite a newer reading
+    // a late resend must not overwrite a newer reading (ours, or the one KV held at start)
+    const previous = this.latest(message.entity_id);
     if (previous && previous.ts > message.ts) return;
+    this.#stored.delete(message.entity_id);
     message.available = true;
     this.#latest.set(message.entity_id, message);
     this.#markDirty(message.entity_id);
@@ -196,5 +241,18 @@ export class StatePublisher {
         backoff = Math.min(backoff * 2, MAX_RETRY_BACKOFF_MS);
       }
     }
+  }
+}
+
+/** Whether a state read from KV replaces what we have: nothing yet, or something older (on a tie ours stays). */
+function isOlder(current: { ts: number } | undefined, stored: { ts: number }): boolean {
+  return current === undefined || current.ts < stored.ts;
+}
+
+function safeJson(entry: { json<T>(): T }): unknown {
+  try {
+    return entry.json();
+  } catch {
+    return undefined;
   }
 }

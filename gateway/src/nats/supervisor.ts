@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from '../log.js';
+import { ensurePortFree } from '../ports.js';
 import { findNatsServer } from './binary.js';
 
 export interface SupervisorOptions {
@@ -43,6 +44,9 @@ export class NatsServerSupervisor {
     const supervisor = new NatsServerSupervisor(options);
     await mkdir(options.storeDir, { recursive: true });
     await supervisor.#killOrphan();
+    // a port held by another server is named with the option that moves it (nats-server
+    // itself would only say so in its log)
+    await ensurePortFree('natsPort', options.port, '127.0.0.1');
     await supervisor.#spawn();
     return supervisor;
   }
@@ -61,13 +65,14 @@ export class NatsServerSupervisor {
     return join(storeDir, 'url');
   }
 
-  async stop(): Promise<void> {
+  /** SIGTERM, and SIGKILL when it has not exited after `graceMs`. */
+  async stop(graceMs = 3000): Promise<void> {
     this.#stopping = true;
     const child = this.#child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = once(child, 'exit');
     child.kill('SIGTERM');
-    const killer = setTimeout(() => child.kill('SIGKILL'), 3000);
+    const killer = setTimeout(() => child.kill('SIGKILL'), graceMs);
     await exited;
     clearTimeout(killer);
     await rm(this.#pidFile, { force: true });
@@ -84,7 +89,8 @@ export class NatsServerSupervisor {
     if (!Number.isInteger(pid) || pid <= 0) return;
     const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
     if (!cmdline.includes('nats-server') || !cmdline.includes(this.options.storeDir)) return;
-    this.options.log.warn({ pid }, 'stopping a nats-server left behind by a previous gateway run');
+    // `pid` is the gateway's own (pino's base fields): the server's is another key
+    this.options.log.warn({ nats_pid: pid }, 'stopping a nats-server left behind by a previous gateway run');
     process.kill(pid, 'SIGKILL');
     while (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')) await delay(20);
   }
@@ -130,7 +136,7 @@ export class NatsServerSupervisor {
     await ready;
     await writeFile(this.#pidFile, String(child.pid));
     await writeFile(NatsServerSupervisor.urlFile(storeDir), this.url);
-    log.info({ url: this.url, pid: child.pid }, 'embedded nats-server ready');
+    log.info({ url: this.url, nats_pid: child.pid }, 'embedded nats-server ready');
     const startedAt = Date.now();
     child.once('exit', (code, signal) => {
       if (this.#stopping) return;

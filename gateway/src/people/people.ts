@@ -5,7 +5,13 @@ import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { z } from 'zod';
 import { type AuditEntry, AuditLog, type AuditOptions } from './audit.js';
 import type { BucketLayout } from './buckets.js';
-import { BadCredentialsError, PeopleError, ThrottledError, UnknownUserError } from './errors.js';
+import {
+  BadCredentialsError,
+  PeopleError,
+  ThrottledError,
+  UnknownUserError,
+  UserExistsError,
+} from './errors.js';
 import { followBucket } from './kv-watch.js';
 import { type Clock, type Role, RoleSchema } from './model.js';
 import type { RevokedListener } from './revocation.js';
@@ -309,4 +315,34 @@ export class People extends PeopleAdmin {
     const { target: _, ...rest } = entry;
     await this.audit.record({ ...rest, ...(target ? { target } : {}) }).catch(() => undefined);
   }
+}
+
+/** The account a first start makes when nobody can log in yet. */
+export const FIRST_ADMIN = 'admin';
+
+/**
+ * First start, and every start until someone has set a password: an admin pending
+ * onboarding (`admin`, made when no admin exists) and a fresh one-time token for it,
+ * so the link the gateway prints is always the one that works (the previous one stops
+ * working). Undefined once any user has a password: then nothing is made or printed.
+ */
+export async function firstStartOnboarding(
+  admin: PeopleAdmin,
+): Promise<{ user: string; token: string } | undefined> {
+  const users = await admin.users.list();
+  if (users.some((user) => !user.onboarding_pending)) return undefined;
+  const pending = users.find((user) => user.role === 'admin');
+  if (!pending) {
+    // a pending non-admin under that name: nothing to take over (an admin adds one with the CLI)
+    if (users.some((user) => user.name === FIRST_ADMIN)) return undefined;
+    try {
+      const { user, token } = await admin.addUser(FIRST_ADMIN, 'admin', { actor: 'system', from: 'system' });
+      return { user: user.name, token };
+    } catch (error) {
+      // another node made it at the same moment: take it over below
+      if (!(error instanceof UserExistsError)) throw error;
+    }
+  }
+  const { user, token } = await admin.users.reissueOnboarding(pending?.name ?? FIRST_ADMIN);
+  return { user: user.name, token };
 }

@@ -76,6 +76,33 @@ export class UserStore {
     return { user, token };
   }
 
+  /**
+   * A fresh onboarding token for a user who has not set a password yet; the previous
+   * one stops working. Compare-and-set: of two reissues at once, one wins and the other
+   * gets OnboardingTokenGoneError. UnknownUserError when there is no such user,
+   * OnboardingTokenGoneError when they have a password already.
+   */
+  async reissueOnboarding(name: string): Promise<{ user: User; token: string }> {
+    parseName(name);
+    const found = await this.#read(name);
+    if (!found) throw new UnknownUserError(`no user "${name}"`);
+    if (found.record.password !== undefined)
+      throw new OnboardingTokenGoneError(`user "${name}" has set a password already`);
+    const token = randomBytes(32).toString('base64url');
+    const now = this.clock();
+    const record: UserRecord = {
+      ...found.record,
+      onboarding: { sha256: sha256Hex(token), created: now },
+      updated: now,
+    };
+    try {
+      await this.kv.update(name, JSON.stringify(record), found.revision);
+    } catch (error) {
+      throw new OnboardingTokenGoneError(`user "${name}" changed meanwhile`, { cause: error });
+    }
+    return { user: publicUser(record), token };
+  }
+
   async addWithPassword(name: string, role: string, password: string): Promise<User> {
     parseName(name);
     const checkedRole = parseRole(role);

@@ -139,6 +139,8 @@ function selectedBuild(): Build | undefined {
 
 async function fetchOk(url: string): ReturnType<Browser['fetch']> {
   const response = await web.fetch(url);
+  if (response.status === 401) throw new Error('log in (as an admin) to use the flasher');
+  if (response.status === 403) throw new Error('the flasher is for admins');
   if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
   return response;
 }
@@ -177,9 +179,14 @@ async function provisioningPart(parts: FlashPart[], deviceId: string): Promise<F
       ...(ssid ? { wifi: { ssid, password: $('wifi-password').value } } : {}),
     }),
   });
-  const reply = (await response.json()) as { device_id?: string; nvs?: string; error?: string };
+  const reply = (await response.json()) as {
+    device_id?: string;
+    nvs?: string;
+    error?: { code?: string; message?: string };
+  };
+  if (response.status === 401) throw new Error('log in again (as an admin) to provision a device');
   if (!response.ok || !reply.nvs)
-    throw new Error(`the gateway refused to provision: ${reply.error ?? response.status}`);
+    throw new Error(`the gateway refused to provision: ${reply.error?.message ?? response.status}`);
   const bytes = Uint8Array.from(web.atob(reply.nvs), (c) => c.charCodeAt(0));
   log(`registered ${reply.device_id}; its credentials go into NVS at 0x${nvs.offset.toString(16)}`);
   return { offset: nvs.offset, data: bytes, name: 'provisioning (NVS)' };

@@ -49,8 +49,18 @@ it('runs a gateway with three devices online, prints where to look, and stops on
       await readings.next((r) => r.source.device_id === id, 20_000);
     }
     await bus.close();
-    // and the status page (what the web UI shows) agrees
-    expect(await (await fetch(new URL('/status', ui))).json()).toMatchObject({
+    // the one-time link sets the admin password and logs in; the status (what the web UI shows) agrees
+    const link = /first log-in\s+(http:\/\/\S+)/.exec(text)?.[1];
+    expect(link).toMatch(/\/onboarding#[\w-]{43}$/);
+    const onboarded = await fetch(new URL('/api/onboarding', ui), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: new URL(ui!).origin },
+      body: JSON.stringify({ token: link!.split('#')[1], password: 'demo password 1' }),
+    });
+    expect(onboarded.status).toBe(200);
+    const cookie = /sentinel_session=[^;]+/.exec(onboarded.headers.get('set-cookie') ?? '')?.[0] ?? '';
+    expect((await fetch(new URL('/status', ui))).status).toBe(401);
+    expect(await (await fetch(new URL('/status', ui), { headers: { cookie } })).json()).toMatchObject({
       devices: 3,
       devices_online: 3,
       entities: 9,

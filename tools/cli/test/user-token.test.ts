@@ -1,8 +1,6 @@
 // `sentinel user …` and `sentinel token …` through the real process against a
 // real nats-server (CONTRACT.md §6): onboarding links, passwords from stdin, no
 // secrets in listings, the last admin kept, exit codes 0/1/2, audit actor "cli".
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import {
   type GatewayStore,
   openGatewayStore,
@@ -10,31 +8,12 @@ import {
   type PeopleStores,
 } from '@sentinel/gateway/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, SENTINEL_BIN } from '../../../test/support/cli.js';
+import { runCli } from '../../../test/support/cli.js';
 import { startNats, type TestNats } from '../../../test/support/nats.js';
 
 let nats: TestNats;
 let store: GatewayStore;
 let stores: PeopleStores;
-
-/** runCli with something on stdin. */
-async function runWithStdin(args: string[], input: string, env: NodeJS.ProcessEnv = {}) {
-  const child = spawn(process.execPath, [SENTINEL_BIN, ...args], {
-    env: { ...process.env, ...env },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => {
-    stdout += d;
-  });
-  child.stderr.on('data', (d) => {
-    stderr += d;
-  });
-  child.stdin.end(input);
-  const [code] = await once(child, 'exit');
-  return { code: code as number | null, stdout, stderr };
-}
 
 const json = (stdout: string) =>
   stdout
@@ -96,8 +75,9 @@ describe('sentinel user', () => {
   });
 
   it('takes a password from stdin, less one trailing newline', async () => {
-    const added = await runWithStdin(
+    const added = await runCli(
       ['user', 'add', 'bob', '--role', 'operator', '--password-stdin', '--nats', nats.url],
+      {},
       'correct horse battery\n',
     );
     expect(added.stderr).toBe('');
@@ -105,8 +85,9 @@ describe('sentinel user', () => {
     expect(await stores.users.verify('bob', 'correct horse battery')).toMatchObject({ role: 'operator' });
     expect(await stores.users.verify('bob', 'correct horse battery\n')).toBeUndefined();
 
-    const short = await runWithStdin(
+    const short = await runCli(
       ['user', 'add', 'dan', '--role', 'viewer', '--password-stdin', '--nats', nats.url],
+      {},
       'short\n',
     );
     expect(short.code).toBe(1);

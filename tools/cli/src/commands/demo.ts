@@ -54,7 +54,10 @@ async function runDemo(self: Command, throwaway: string | undefined, launcher: L
       '',
       'Sentinel Edge demo is running: 3 simulated devices report every 2 s.',
       `  web UI         http://${host}:${gateway.httpPort}/`,
-      `  metrics        http://${host}:${gateway.httpPort}/metrics`,
+      gateway.onboardingUrl
+        ? `  first log-in   ${gateway.onboardingUrl}   (one-time link: set the admin password)`
+        : '  log in         with your account (npx sentinel user add <name> --role admin makes one)',
+      `  metrics        http://${host}:${gateway.httpPort}/metrics   (with an API token: npx sentinel token create --role viewer)`,
       `  NATS           ${gateway.natsUrl}   (readings on sentinel.state.>)`,
       `  watch the bus  npx sentinel watch --nats ${gateway.natsUrl}`,
       `  MQTT devices   mqtt://${host}:${gateway.mqttPort}   WebSocket devices ws://${host}:${gateway.httpPort}/picket`,

@@ -94,13 +94,8 @@ export function registerUserCommands(program: Command): void {
     )
     .argument('<name>', 'user name ([a-z0-9][a-z0-9._-]{0,63})')
     .addOption(roleOption())
-    .option('--password-stdin', 'read the password from standard input (one trailing newline is dropped)')
-    .addOption(
-      new Option('--public-url <url>', 'the origin people open the gateway at, for the onboarding link').env(
-        'SENTINEL_PUBLIC_URL',
-      ),
-    );
-  addGatewayOptions(addStoreOptions(add), ['httpPort']).action(
+    .option('--password-stdin', 'read the password from standard input (one trailing newline is dropped)');
+  addGatewayOptions(addStoreOptions(add), ['httpPort', 'publicUrl']).action(
     async (name: string, flags: Record<string, unknown>, self: Command) => {
       checked(() => parseName(name));
       const role = flags.role as string;
