@@ -2,12 +2,19 @@
 // then keeps delivering changes (puts by other nodes or the platform, deletes).
 import type { KV } from '@nats-io/kv';
 
-/** `value` is the parsed JSON of a put, or undefined for a delete/purge or a value that is not JSON. */
-export type MirrorHandler = (key: string, value: unknown, operation: 'PUT' | 'DEL' | 'PURGE') => void;
+export interface FollowedEntry {
+  key: string;
+  /** the entry's revision: stores that write back with compare-and-set on it need it */
+  revision: number;
+  /** parsed JSON of a put; undefined for a delete, a purge or a value that is not JSON */
+  value: unknown;
+  operation: 'PUT' | 'DEL' | 'PURGE';
+}
 
-export async function mirrorBucket(kv: KV, handle: MirrorHandler): Promise<() => void> {
+/** Resolves once every current key was delivered; returns the stop function. */
+export async function followBucket(kv: KV, handle: (entry: FollowedEntry) => void): Promise<() => void> {
   const watch = await kv.watch();
-  let resolveInitial!: () => void;
+  let resolveInitial: () => void = () => {};
   const initial = new Promise<void>((resolve) => {
     resolveInitial = resolve;
   });
@@ -23,10 +30,17 @@ export async function mirrorBucket(kv: KV, handle: MirrorHandler): Promise<() =>
           value = undefined;
         }
       }
-      handle(entry.key, value, entry.operation);
+      handle({ key: entry.key, revision: entry.revision, value, operation: entry.operation });
       if (entry.delta === 0) resolveInitial();
     }
   })();
   await initial;
   return () => watch.stop();
+}
+
+/** `value` is the parsed JSON of a put, or undefined for a delete/purge or a value that is not JSON. */
+export type MirrorHandler = (key: string, value: unknown, operation: 'PUT' | 'DEL' | 'PURGE') => void;
+
+export function mirrorBucket(kv: KV, handle: MirrorHandler): Promise<() => void> {
+  return followBucket(kv, (entry) => handle(entry.key, entry.value, entry.operation));
 }

@@ -3,6 +3,7 @@
 // change recorded in the audit log with who did it and from where.
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { z } from 'zod';
+import { followBucket } from '../bus/mirror.js';
 import { type AuditEntry, AuditLog, type AuditOptions } from './audit.js';
 import type { BucketLayout } from './buckets.js';
 import {
@@ -12,7 +13,6 @@ import {
   UnknownUserError,
   UserExistsError,
 } from './errors.js';
-import { followBucket } from './kv-watch.js';
 import { type Clock, type Role, RoleSchema } from './model.js';
 import type { RevokedListener } from './revocation.js';
 import { type Session, type SessionOptions, SessionStore } from './sessions.js';

@@ -13,8 +13,9 @@ import { randomBytes } from 'node:crypto';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { z } from 'zod';
+import { followBucket } from '../bus/mirror.js';
 import { type BucketLayout, openPeopleBucket } from './buckets.js';
-import { followBucket, readJson } from './kv-watch.js';
+import { readJson } from './kv-watch.js';
 import { type Clock, NameSchema, SESSIONS_BUCKET, Sha256Schema, sha256Hex } from './model.js';
 import { type RevokedListener, RevokedListeners } from './revocation.js';
 

@@ -7,9 +7,10 @@ import { randomBytes } from 'node:crypto';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { z } from 'zod';
+import { followBucket } from '../bus/mirror.js';
 import { type BucketLayout, openPeopleBucket } from './buckets.js';
 import { TokenExistsError, UnknownTokenError } from './errors.js';
-import { followBucket, readJson } from './kv-watch.js';
+import { readJson } from './kv-watch.js';
 import {
   type Clock,
   NameSchema,
