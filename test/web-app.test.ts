@@ -12,7 +12,7 @@ import { type Browser, type BrowserContext, chromium, type Page } from 'playwrig
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CliGateway, killStrays, runCli, startLocalGateway } from './support/cli.js';
 import { startNats, type TestNats } from './support/nats.js';
-import { CONTRACT_HELLO, connectDevice } from './support/picket.js';
+import { CONTRACT_HELLO, confirmCommands, connectDevice } from './support/picket.js';
 
 const ARTIFACTS = fileURLToPath(new URL('../.artifacts/web/', import.meta.url));
 const SIZES = [
@@ -27,7 +27,7 @@ interface Entity {
   bindings: { key: string }[];
 }
 
-/** A picket device that answers commands as firmware does: result, then the new state. */
+/** A picket device that answers commands as firmware does: the new state, and the result. */
 async function answeringDevice(
   gateway: { mqttPort: number },
   id: string,
@@ -35,12 +35,7 @@ async function answeringDevice(
 ): Promise<MqttClient> {
   const device = await connectDevice(gateway, id, token);
   let seq = 100;
-  await device.subscribeAsync(`picket/${id}/cmd`, { qos: 1 });
-  device.on('message', (_topic, payload) => {
-    const cmd = JSON.parse(payload.toString()) as { cid: string; key: string; value: unknown };
-    void device.publishAsync(`picket/${id}/cmd/result`, JSON.stringify({ cid: cmd.cid, ok: true }), {
-      qos: 1,
-    });
+  await confirmCommands(device, id, (cmd) => {
     void device.publishAsync(
       `picket/${id}/state`,
       JSON.stringify({ seq: seq++, values: { [cmd.key]: cmd.value } }),

@@ -1,13 +1,7 @@
 // @sentinel/gateway: the gateway process as a library (the CLI and tests start it).
 
-export {
-  CredentialStore,
-  DeviceExistsError,
-  DeviceNotRegisteredError,
-  InvalidDeviceIdError,
-} from './auth/credentials.js';
 export { type BleAdapter, type BleAdapterDeps, startBleAdapter } from './ble/adapter.js';
-export { BLE_KEYS_BUCKET, BleKeyStore, InvalidBleKeyError } from './ble/keys.js';
+export { BLE_KEYS_BUCKET } from './ble/keys.js';
 export { withoutPassword } from './bus/connect.js';
 export type {
   LeaderHandle,
@@ -25,11 +19,11 @@ export {
   StaleLeaseError,
   SUBSYSTEMS,
 } from './bus/locks.js';
-export type { GatewayConfig, GatewayConfigInput } from './config.js';
-export { ConfigError, GATEWAY_OPTIONS, resolveGatewayConfig } from './config.js';
+export type { GatewayConfig } from './config.js';
+export { ConfigError, resolveGatewayConfig } from './config.js';
 export type { Gateway } from './gateway.js';
 export { startGateway } from './gateway.js';
 export { PortInUseError } from './ports.js';
-export type { GatewayStore } from './store.js';
-export { openGatewayStore } from './store.js';
+// everything the light store entry offers (stores, people, options), once
+export * from './store-entry.js';
 export { TlsSetupError } from './transports/tls.js';

@@ -6,7 +6,8 @@ import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { entityIdsOf } from '../../test/support/bus.js';
 import { startStack, type TestGateway, type TestStack } from '../../test/support/gateway.js';
-import { connectDevice } from '../../test/support/picket.js';
+import { confirmCommands, connectDevice } from '../../test/support/picket.js';
+import { LOUNGE_HELLO } from './support-http.js';
 
 let stack: TestStack;
 let gateway: TestGateway;
@@ -22,22 +23,8 @@ beforeAll(async () => {
   ({ gateway, bus } = stack);
   const token = await gateway.addDevice('lounge');
   device = await connectDevice(gateway, 'lounge', token);
-  await device.subscribeAsync('picket/lounge/cmd', { qos: 1 });
-  device.on('message', (_topic, payload) => {
-    const { cid } = JSON.parse(payload.toString());
-    void device.publishAsync('picket/lounge/cmd/result', JSON.stringify({ cid, ok: true }), { qos: 1 });
-  });
-  const hello = {
-    v: 1,
-    fw: '3.1.0',
-    chip: 'esp32',
-    name: 'Lounge',
-    entities: [
-      { key: 'temperature', platform: 'sensor', unit: '°C' },
-      { key: 'lamp', platform: 'switch' },
-    ],
-  };
-  await device.publishAsync('picket/lounge/hello', JSON.stringify(hello), { qos: 1 });
+  await confirmCommands(device, 'lounge');
+  await device.publishAsync('picket/lounge/hello', JSON.stringify(LOUNGE_HELLO), { qos: 1 });
   await device.publishAsync(
     'picket/lounge/state',
     JSON.stringify({ seq: 1, values: { temperature: 22.5 } }),

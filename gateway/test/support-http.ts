@@ -7,7 +7,7 @@ import WebSocket from 'ws';
 import { connectTestBus, entityIdsOf } from '../../test/support/bus.js';
 import { startTestGateway, type TestGateway } from '../../test/support/gateway.js';
 import { startNats, type TestNats } from '../../test/support/nats.js';
-import { connectDevice } from '../../test/support/picket.js';
+import { confirmCommands, connectDevice } from '../../test/support/picket.js';
 import { TestPeople } from './support-people.js';
 
 export interface Answer {
@@ -101,14 +101,7 @@ export async function loungeDevice(stack: HttpStack, id = 'lounge') {
   const token = await stack.gateway.addDevice(id);
   const device: MqttClient = await connectDevice(stack.gateway, id, token);
   const commands: unknown[] = [];
-  await device.subscribeAsync(`picket/${id}/cmd`, { qos: 1 });
-  device.on('message', (_topic, payload) => {
-    const command = JSON.parse(payload.toString()) as { cid: string };
-    commands.push(command);
-    void device.publishAsync(`picket/${id}/cmd/result`, JSON.stringify({ cid: command.cid, ok: true }), {
-      qos: 1,
-    });
-  });
+  await confirmCommands(device, id, (command) => commands.push(command));
   await device.publishAsync(`picket/${id}/hello`, JSON.stringify(LOUNGE_HELLO), { qos: 1 });
   // the hello's PUBACK comes once the gateway handled it: its entities are in KV by now
   const ids = await entityIdsOf(stack.bus, `picket-${id}`);

@@ -34,3 +34,23 @@ export function connectDevice(
     ...options,
   });
 }
+
+/**
+ * Makes a connected device confirm every command as firmware does (`cmd/result` ok);
+ * `onCommand` sees each one first (to record it, or to publish the new state).
+ */
+export async function confirmCommands(
+  device: MqttClient,
+  id: string,
+  onCommand: (command: { cid: string; key: string; value?: unknown; action?: string }) => void = () => {},
+): Promise<void> {
+  await device.subscribeAsync(`picket/${id}/cmd`, { qos: 1 });
+  device.on('message', (topic, payload) => {
+    if (topic !== `picket/${id}/cmd`) return;
+    const command = JSON.parse(payload.toString()) as { cid: string; key: string; value?: unknown };
+    onCommand(command);
+    void device.publishAsync(`picket/${id}/cmd/result`, JSON.stringify({ cid: command.cid, ok: true }), {
+      qos: 1,
+    });
+  });
+}

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { entityIdsOf } from '../../../test/support/bus.js';
 import { runCli } from '../../../test/support/cli.js';
 import { startStack, type TestStack } from '../../../test/support/gateway.js';
-import { CONTRACT_HELLO, connectDevice } from '../../../test/support/picket.js';
+import { CONTRACT_HELLO, confirmCommands, connectDevice } from '../../../test/support/picket.js';
 
 let stack: TestStack;
 let device: Awaited<ReturnType<typeof connectDevice>>;
@@ -14,11 +14,7 @@ beforeAll(async () => {
   stack = await startStack();
   const token = await stack.gateway.addDevice('cmd-a');
   device = await connectDevice(stack.gateway, 'cmd-a', token);
-  await device.subscribeAsync('picket/cmd-a/cmd', { qos: 1 });
-  device.on('message', (_topic, payload) => {
-    const { cid } = JSON.parse(payload.toString()) as { cid: string };
-    void device.publishAsync('picket/cmd-a/cmd/result', JSON.stringify({ cid, ok: true }), { qos: 1 });
-  });
+  await confirmCommands(device, 'cmd-a');
   await device.publishAsync('picket/cmd-a/hello', JSON.stringify(CONTRACT_HELLO), { qos: 1 });
   ids = await entityIdsOf(stack.bus, 'picket-cmd-a');
 }, 60_000);
