@@ -5,6 +5,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { KV } from '@nats-io/kv';
 import { PicketIdSchema } from '@sentinel/firmware';
 import { z } from 'zod';
+import { bucketKeys } from '../bus/bucket-keys.js';
 import { mirrorBucket } from '../bus/mirror.js';
 import { picketDeviceId } from '../bus/names.js';
 
@@ -84,7 +85,7 @@ export class CredentialStore {
 
   async list(): Promise<{ device_id: string; created: number }[]> {
     const devices: { device_id: string; created: number }[] = [];
-    for await (const key of await this.kv.keys()) {
+    for (const key of await bucketKeys(this.kv)) {
       const record = await this.#read(key);
       if (record) devices.push({ device_id: picketDeviceId(key), created: record.created });
     }

@@ -6,6 +6,7 @@ import { StorageType } from '@nats-io/jetstream';
 import { type KV, Kvm } from '@nats-io/kv';
 import { bleDeviceId, compactMac } from '@sentinel/protocol';
 import { z } from 'zod';
+import { bucketKeys } from '../bus/bucket-keys.js';
 import { mirrorBucket } from '../bus/mirror.js';
 
 export const BLE_KEYS_BUCKET = 'sentinel_ble_keys';
@@ -64,7 +65,7 @@ export class BleKeyStore {
 
   async list(): Promise<{ device_id: string; ts: number }[]> {
     const out: { device_id: string; ts: number }[] = [];
-    for await (const key of await this.kv.keys()) {
+    for (const key of await bucketKeys(this.kv)) {
       const entry = await this.kv.get(key);
       if (entry?.operation !== 'PUT') continue;
       let value: unknown;

@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { z } from 'zod';
+import { bucketKeys } from '../bus/bucket-keys.js';
 import { followBucket } from '../bus/mirror.js';
 import { type BucketLayout, openPeopleBucket } from './buckets.js';
 import { readJson } from './kv-watch.js';
@@ -160,7 +161,7 @@ export class SessionStore {
       for (const [id, { record }] of this.#cache) sessions.push(this.#session(id, record));
       return sessions;
     }
-    for await (const id of await this.kv.keys()) {
+    for (const id of await bucketKeys(this.kv)) {
       const found = await this.#fetch(id);
       if (found) sessions.push(this.#session(id, found.record));
     }

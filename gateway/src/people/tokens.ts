@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { z } from 'zod';
+import { bucketKeys } from '../bus/bucket-keys.js';
 import { followBucket } from '../bus/mirror.js';
 import { type BucketLayout, openPeopleBucket } from './buckets.js';
 import { TokenExistsError, UnknownTokenError } from './errors.js';
@@ -147,7 +148,7 @@ export class TokenStore {
 
   async list(): Promise<TokenInfo[]> {
     const tokens: TokenInfo[] = [];
-    for await (const key of await this.kv.keys()) {
+    for (const key of await bucketKeys(this.kv)) {
       const found = await this.#read(key);
       if (found) tokens.push(info(found.record));
     }

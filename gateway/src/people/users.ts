@@ -6,6 +6,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { z } from 'zod';
+import { bucketKeys } from '../bus/bucket-keys.js';
 import { type BucketLayout, openPeopleBucket } from './buckets.js';
 import { LastAdminError, OnboardingTokenGoneError, UnknownUserError, UserExistsError } from './errors.js';
 import { readJson } from './kv-watch.js';
@@ -159,7 +160,7 @@ export class UserStore {
   async #findOnboarding(token: string): Promise<{ record: UserRecord; revision: number }> {
     const wanted = Buffer.from(sha256Hex(token), 'hex');
     // a household has a handful of accounts: a scan is cheaper than keeping an index in step
-    for await (const key of await this.kv.keys()) {
+    for (const key of await bucketKeys(this.kv)) {
       const found = await this.#read(key);
       const onboarding = found?.record.onboarding;
       if (found && onboarding && timingSafeEqual(Buffer.from(onboarding.sha256, 'hex'), wanted)) return found;
@@ -220,7 +221,7 @@ export class UserStore {
 
   async list(): Promise<User[]> {
     const users: User[] = [];
-    for await (const key of await this.kv.keys()) {
+    for (const key of await bucketKeys(this.kv)) {
       const found = await this.#read(key);
       if (found) users.push(publicUser(found.record));
     }
