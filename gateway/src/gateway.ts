@@ -26,6 +26,7 @@ import { Availability } from './model/availability.js';
 import { CommandRouter } from './model/commands.js';
 import { Registry } from './model/registry.js';
 import { StatePublisher } from './model/state.js';
+import { embeddedAuthDir } from './nats/embedded-auth.js';
 import { NatsServerSupervisor } from './nats/supervisor.js';
 import { firstStartOnboarding, People } from './people/people.js';
 import { PicketAdapter } from './picket/adapter.js';
@@ -45,6 +46,8 @@ export interface Gateway {
   /** the CA certificate devices must trust, when --tls auto made one */
   readonly tlsCaFile?: string | undefined;
   readonly natsUrl: string;
+  /** the credential the gateway connects with: --nats-creds, or the embedded server's (<data>/nats-auth) */
+  readonly natsCreds: string | undefined;
   readonly metrics: Metrics;
   /** the embedded nats-server's pid (undefined with --nats) */
   readonly natsServerPid: number | undefined;
@@ -104,6 +107,7 @@ export async function startGateway(
     if (!config.natsUrl) {
       supervisor = await NatsServerSupervisor.start({
         storeDir: embeddedStoreDir(config.dataDir),
+        authDir: embeddedAuthDir(config.dataDir),
         port: config.natsPort,
         log,
         onRestart: () => metrics.natsRestarts.inc(),
@@ -112,9 +116,10 @@ export async function startGateway(
       cleanup.push(() => embedded.stop(NATS_SERVER_STOP_MS), { name: 'nats-server', final: true });
     }
     const natsUrl = config.natsUrl ?? supervisor!.url;
+    const natsCreds = config.natsCreds ?? supervisor?.credsFile;
     const nc = await connectBus({
       servers: natsUrl,
-      credsFile: config.natsCreds,
+      credsFile: natsCreds,
       name: `sentinel-gateway-${config.nodeId}`,
       log,
     });
@@ -249,6 +254,7 @@ export async function startGateway(
       webRoot: options.http?.webRoot,
       upgradePicket: picketWs.upgrade,
       attachMqtt: mqtt.attach,
+      mqttPorts: () => ({ mqtt: tcp.port, mqtt_tls: mqttTls?.port }),
     });
     const http = new ClosableServer(httpApp.server);
     // the steps below run in reverse: stop accepting connections and commands, answer
@@ -288,6 +294,7 @@ export async function startGateway(
       mqttTlsPort: mqttTls?.port,
       tlsCaFile: tls?.caFile,
       natsUrl,
+      natsCreds,
       metrics,
       get natsServerPid() {
         return supervisor?.pid;

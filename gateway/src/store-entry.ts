@@ -11,6 +11,8 @@ export { BleKeyStore, InvalidBleKeyError } from './ble/keys.js';
 export { replicasFor } from './cluster/replicas.js';
 export type { GatewayConfigInput } from './config.js';
 export { GATEWAY_OPTIONS } from './config.js';
+// the embedded nats-server's accounts and credentials (<data>/nats-auth)
+export { embeddedAuthDir, embeddedGatewayCreds } from './nats/embedded-auth.js';
 // people: accounts, sessions, API tokens, throttling, audit (also what the HTTP layer uses)
 export * from './people/index.js';
 export type { GatewayStore } from './store.js';

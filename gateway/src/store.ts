@@ -1,6 +1,7 @@
 // The gateway's store as CLI commands reach it (`sentinel device add|remove|list`):
 // the NATS given by --nats, else the embedded nats-server of a running gateway on
-// the same --data, else a short-lived nats-server on that store.
+// the same --data, else a short-lived nats-server on that store. The embedded
+// server is locked; the credential is the gateway's, read from that data directory.
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -8,6 +9,7 @@ import { CredentialStore } from './auth/credentials.js';
 import { type Bus, openBus } from './bus/bus.js';
 import { connectBus } from './bus/connect.js';
 import { createLogger } from './log.js';
+import { embeddedAuthDir, embeddedGatewayCreds } from './nats/embedded-auth.js';
 import { NatsServerSupervisor } from './nats/supervisor.js';
 
 export interface GatewayStoreOptions {
@@ -36,18 +38,20 @@ export async function openGatewayStore(options: GatewayStoreOptions): Promise<Ga
   } else {
     const storeDir = embeddedStoreDir(dataDir);
     const running = await readFile(NatsServerSupervisor.urlFile(storeDir), 'utf8').catch(() => undefined);
+    const credsFile = embeddedGatewayCreds(dataDir);
     const connected = running
-      ? await connectBus({ servers: running, name: 'sentinel-cli' }).catch(() => undefined)
+      ? await connectBus({ servers: running, credsFile, name: 'sentinel-cli' }).catch(() => undefined)
       : undefined;
     if (connected) {
       nc = connected;
     } else {
       server = await NatsServerSupervisor.start({
         storeDir,
+        authDir: embeddedAuthDir(dataDir),
         port: 0,
         log: createLogger('warn', 'sentinel-cli'),
       });
-      nc = await connectBus({ servers: server.url, name: 'sentinel-cli' });
+      nc = await connectBus({ servers: server.url, credsFile: server.credsFile, name: 'sentinel-cli' });
     }
   }
   try {

@@ -28,8 +28,8 @@ afterAll(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
 
-async function entityIdsAt(url: string, deviceId: string) {
-  const bus = await connectTestBus(url);
+async function entityIdsAt(url: string, deviceId: string, credsFile?: string) {
+  const bus = await connectTestBus(url, credsFile);
   const ids = await entityIdsOf(bus, deviceId);
   await bus.close();
   return ids;
@@ -157,11 +157,11 @@ describe('sentinel gateway with its embedded nats-server', () => {
     const { token } = JSON.parse(added.stdout);
     const client = await helloFrom(gw.ready.mqtt_port, 'shed', token);
 
-    const ids = await entityIdsAt(gw.ready.nats_url, 'picket-shed');
+    const ids = await entityIdsAt(gw.ready.nats_url, 'picket-shed', gw.natsCreds);
     const pid = Number(await readFile(join(dataDir, 'nats', 'nats-server.pid'), 'utf8'));
     process.kill(pid, 'SIGKILL');
     // the gateway brings it back on the same URL, and readings flow again
-    const bus = await connectTestBus(gw.ready.nats_url);
+    const bus = await connectTestBus(gw.ready.nats_url, gw.natsCreds);
     const states = await collect<{ value: number }>(bus, `sentinel.state.${ids.temperature}`);
     await client.publishAsync('picket/shed/state', JSON.stringify({ seq: 1, values: { temperature: 4 } }), {
       qos: 1,

@@ -1,14 +1,17 @@
 // Small awaitables over a real NATS connection for tests: no sleeps, only events.
 
+import { readFileSync } from 'node:fs';
 import { Kvm } from '@nats-io/kv';
-import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { connect, credsAuthenticator, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 
-export async function connectTestBus(url: string): Promise<NatsConnection> {
+/** `credsFile`: for a locked server, e.g. a gateway's embedded one (CliGateway.natsCreds). */
+export async function connectTestBus(url: string, credsFile?: string): Promise<NatsConnection> {
   return connect({
     servers: url,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 100,
     waitOnFirstConnect: true,
+    ...(credsFile ? { authenticator: credsAuthenticator(readFileSync(credsFile)) } : {}),
   });
 }
 

@@ -2,6 +2,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { openGatewayStore } from '@sentinel/gateway';
@@ -66,6 +67,8 @@ export interface Ready {
 
 export interface CliGateway {
   ready: Ready;
+  /** the credential for ready.nats_url: --nats-creds, or the embedded server's gateway credential */
+  natsCreds: string | undefined;
   process: ChildProcess;
   stderr(): string;
   /** resolves with the first JSON log line on stderr (past or future) that matches */
@@ -118,12 +121,18 @@ export async function startCliGateway(args: string[], env: NodeJS.ProcessEnv = {
     const at = args.lastIndexOf(name);
     return at >= 0 ? args[at + 1] : undefined;
   };
-  const natsCreds = flag('--nats-creds') ?? env.SENTINEL_NATS_CREDS;
+  const external = flag('--nats') ?? env.SENTINEL_NATS_URL;
+  const dataDir = flag('--data') ?? env.SENTINEL_DATA ?? './data';
+  const natsCreds =
+    flag('--nats-creds') ??
+    env.SENTINEL_NATS_CREDS ??
+    (external ? undefined : join(dataDir, 'nats-auth', 'creds', 'gateway.creds'));
   const https = flag('--tls') === 'auto' || flag('--tls-cert') !== undefined;
   const token = (role: Role = 'admin') => createApiToken(ready.nats_url, role, natsCreds);
   let adminToken: Promise<string> | undefined;
   return {
     ready,
+    natsCreds,
     process: child,
     token,
     async api(path, init = {}) {

@@ -1,5 +1,6 @@
 // Supervises the embedded `nats-server -js` child: starts it on 127.0.0.1 with its
-// store under <data>/nats, restarts it with backoff if it dies, stops it on exit.
+// store under <data>/nats, locked with the credentials in <data>/nats-auth
+// (embedded-auth.ts), restarts it with backoff if it dies, stops it on exit.
 // The first start may pick any free port; restarts reuse that port so that clients
 // (ours and the platform's) reconnect to the same URL.
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -11,9 +12,12 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from '../log.js';
 import { ensurePortFree } from '../ports.js';
 import { findNatsServer } from './binary.js';
+import { type EmbeddedAuth, prepareEmbeddedAuth } from './embedded-auth.js';
 
 export interface SupervisorOptions {
   storeDir: string;
+  /** operator, accounts and credentials (made at first start); unset: an open server (tests of the migration only) */
+  authDir?: string | undefined;
   /** 0 = any free port */
   port: number;
   log: Logger;
@@ -33,6 +37,7 @@ export class NatsServerSupervisor {
   #port: number;
   #stopping = false;
   #backoffMs = 250;
+  #auth: EmbeddedAuth | undefined;
   readonly #binary: string;
 
   private constructor(private readonly options: SupervisorOptions) {
@@ -47,12 +52,20 @@ export class NatsServerSupervisor {
     // a port held by another server is named with the option that moves it (nats-server
     // itself would only say so in its log)
     await ensurePortFree('natsPort', options.port, '127.0.0.1');
+    // with the server stopped: a first locked start may move the store into its account
+    if (options.authDir)
+      supervisor.#auth = await prepareEmbeddedAuth(options.authDir, options.storeDir, options.log);
     await supervisor.#spawn();
     return supervisor;
   }
 
   get url(): string {
     return `nats://127.0.0.1:${this.#port}`;
+  }
+
+  /** The credential to connect with (undefined for an open server). */
+  get credsFile(): string | undefined {
+    return this.#auth?.gatewayCreds;
   }
 
   /** The pid of the running server (tests kill it to prove the gateway recovers). */
@@ -88,7 +101,8 @@ export class NatsServerSupervisor {
     const pid = Number.parseInt(await readFile(this.#pidFile, 'utf8').catch(() => ''), 10);
     if (!Number.isInteger(pid) || pid <= 0) return;
     const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-    if (!cmdline.includes('nats-server') || !cmdline.includes(this.options.storeDir)) return;
+    const ours = [this.options.storeDir, this.options.authDir].some((p) => p && cmdline.includes(p));
+    if (!cmdline.includes('nats-server') || !ours) return;
     // `pid` is the gateway's own (pino's base fields): the server's is another key
     this.options.log.warn({ nats_pid: pid }, 'stopping a nats-server left behind by a previous gateway run');
     process.kill(pid, 'SIGKILL');
@@ -97,7 +111,9 @@ export class NatsServerSupervisor {
 
   async #spawn(): Promise<void> {
     const { storeDir, log } = this.options;
-    const args = ['-js', '-a', '127.0.0.1', '-p', String(this.#port || -1), '-sd', storeDir];
+    const listen = ['-a', '127.0.0.1', '-p', String(this.#port || -1)];
+    // the config names the JetStream store itself (a second -sd would be a duplicate)
+    const args = this.#auth ? ['-c', this.#auth.configFile, ...listen] : ['-js', ...listen, '-sd', storeDir];
     // its own process group: a Ctrl-C in the terminal reaches the gateway, which then
     // stops the server in order, instead of killing the server under it
     const child = spawn(this.#binary, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });

@@ -43,7 +43,10 @@ it('runs a gateway with three devices online, prints where to look, and stops on
     const natsUrl = /NATS\s+(nats:\/\/127\.0\.0\.1:\d+)/.exec(text)?.[1];
     expect(natsUrl).toBeDefined();
     // the devices come up on their own: a reading from each of them
-    const bus = await connectTestBus(natsUrl!);
+    // the embedded server is locked: the demo names where its credentials are
+    const accounts = /NATS accounts\s+(\S+)/.exec(text)?.[1];
+    expect(accounts).toBe(join(dataDir, 'nats-auth'));
+    const bus = await connectTestBus(natsUrl!, join(accounts!, 'creds', 'automations.creds'));
     const readings = await collect<{ source: { device_id: string } }>(bus, 'sentinel.state.>');
     for (const id of ['picket-demo-kitchen', 'picket-demo-hall', 'picket-demo-porch']) {
       await readings.next((r) => r.source.device_id === id, 20_000);

@@ -4,7 +4,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Gateway, openGatewayStore, resolveGatewayConfig, startGateway } from '@sentinel/gateway';
+import {
+  embeddedAuthDir,
+  type Gateway,
+  openGatewayStore,
+  resolveGatewayConfig,
+  startGateway,
+} from '@sentinel/gateway';
 import { PicketFleet } from '@sentinel/simulators';
 import type { Command } from 'commander';
 import { captureLauncher, type Launcher } from '../launcher.js';
@@ -49,6 +55,8 @@ async function runDemo(self: Command, throwaway: string | undefined, launcher: L
   const gateway = await startGateway(config);
   const fleets = await startFleets(gateway);
   const host = config.host === '0.0.0.0' ? 'localhost' : config.host;
+  // local commands find the embedded server, and its credential, from the data directory
+  const busOption = config.natsUrl ? `--nats ${gateway.natsUrl}` : `--data ${config.dataDir}`;
   process.stdout.write(
     [
       '',
@@ -59,12 +67,17 @@ async function runDemo(self: Command, throwaway: string | undefined, launcher: L
         : '  log in         with your account (npx sentinel user add <name> --role admin makes one)',
       `  metrics        http://${host}:${gateway.httpPort}/metrics   (with an API token: npx sentinel token create --role viewer)`,
       `  NATS           ${gateway.natsUrl}   (readings on sentinel.state.>)`,
-      `  watch the bus  npx sentinel watch --nats ${gateway.natsUrl}`,
+      ...(config.natsUrl
+        ? []
+        : [
+            `  NATS accounts  ${embeddedAuthDir(config.dataDir)}   (locked: a client needs a creds file from there)`,
+          ]),
+      `  watch the bus  npx sentinel watch ${busOption}`,
       `  MQTT devices   mqtt://${host}:${gateway.mqttPort}   WebSocket devices ws://${host}:${gateway.httpPort}/picket`,
       throwaway
         ? `  data           ${throwaway}   (throwaway, removed when the demo stops)`
         : `  data           ${config.dataDir}   (the demo devices are removed from it when the demo stops)`,
-      'Toggle a relay from the web UI, or: npx sentinel command <entity id> \'{"value":true}\' --nats <url above>',
+      `Toggle a relay from the web UI, or: npx sentinel command <entity id> '{"value":true}' ${busOption}`,
       'Ctrl-C stops everything.',
       '',
     ].join('\n'),
@@ -99,7 +112,7 @@ async function runDemo(self: Command, throwaway: string | undefined, launcher: L
 }
 
 async function removeDemoDevices(gateway: Gateway): Promise<void> {
-  const store = await openGatewayStore({ natsUrl: gateway.natsUrl });
+  const store = await openGatewayStore({ natsUrl: gateway.natsUrl, natsCreds: gateway.natsCreds });
   try {
     for (const id of [...DEMO_DEVICES.mqtt, ...DEMO_DEVICES.ws]) await store.removeDevice(id);
   } finally {
@@ -109,7 +122,7 @@ async function removeDemoDevices(gateway: Gateway): Promise<void> {
 
 /** Registers the demo devices afresh (new tokens each run) and starts them. */
 async function startFleets(gateway: Gateway): Promise<PicketFleet[]> {
-  const store = await openGatewayStore({ natsUrl: gateway.natsUrl });
+  const store = await openGatewayStore({ natsUrl: gateway.natsUrl, natsCreds: gateway.natsCreds });
   const credentials = async (ids: string[]) =>
     Promise.all(
       ids.map(async (id) => {

@@ -1,20 +1,20 @@
 // `sentinel nats-auth init|add-proxy|add-user|revoke`: operator, accounts and scoped
-// credentials for the bus (docs/security.md). The work is in ../nats-auth/; this
+// credentials for the bus (docs/security.md). The work is in @sentinel/gateway/nats-auth; this
 // file maps its errors to exit codes. Only paths and public keys are printed.
 
-import { type Command, Option } from 'commander';
-import { CliError, UsageError } from '../errors.js';
-import { NatsAuthDirError } from '../nats-auth/files.js';
 import {
   addProxy,
   addUser,
   initNatsAuth,
+  NatsAuthDirError,
   NatsAuthError,
   NatsAuthUsageError,
+  PushError,
   revokeUser,
   USER_ROLES,
-} from '../nats-auth/generate.js';
-import { PushError } from '../nats-auth/push.js';
+} from '@sentinel/gateway/nats-auth';
+import { type Command, Option } from 'commander';
+import { CliError, UsageError } from '../errors.js';
 
 function asCliError(error: unknown): never {
   if (error instanceof NatsAuthUsageError) throw new UsageError(error.message);
