@@ -1,7 +1,8 @@
 // The gateway's BLE adapter (one active instance per cluster, behind the `ble`
 // leader lock): raw advertisement batches from every proxy → one owning proxy per
-// address → identical payloads suppressed → decoded → replays dropped → devices
-// `ble-<mac>` and their entities in the entity model, readings on sentinel.state.>.
+// address → identical payloads suppressed → decoded → adopted only (adoption.ts) →
+// replays dropped → devices `ble-<mac>` and their entities in the entity model,
+// readings on sentinel.state.>.
 // Availability follows staleness judged by each device's learned interval. A bad
 // batch from one proxy is counted and dropped; every other proxy carries on.
 import type { JetStreamClient } from '@nats-io/jetstream';
@@ -23,7 +24,8 @@ import type { Availability } from '../model/availability.js';
 import { isWinningReading } from '../model/bindings.js';
 import type { Registry } from '../model/registry.js';
 import type { StatePublisher } from '../model/state.js';
-import { type BleAdvertisementInput, type BleDecoded, type BleDecoder, devicesDecoder } from './decoder.js';
+import { followBleSettings, openBleSettings } from './adoption.js';
+import { advertisementInput, type BleDecoded, type BleDecoder, devicesDecoder } from './decoder.js';
 import { GattRouter } from './gatt-router.js';
 import { followBleKeys, openBleKeys } from './keys.js';
 import { type BleMetrics, type BleRejectReason, bleMetrics } from './metrics.js';
@@ -108,12 +110,14 @@ class BleAdapterImpl implements BleAdapter {
   readonly #devices = new Map<string, DeviceState>();
   readonly #subs: Subscription[] = [];
   #keys: Awaited<ReturnType<typeof followBleKeys>> | undefined;
+  #settings: Awaited<ReturnType<typeof followBleSettings>> | undefined;
   #sweep: NodeJS.Timeout | undefined;
   #gatt: GattRouter | undefined;
   #stopped = false;
   readonly #accepted;
   readonly #notOwner;
   readonly #identical;
+  readonly #notAdopted;
   readonly #readings;
   readonly #decoder: BleDecoder;
 
@@ -128,6 +132,7 @@ class BleAdapterImpl implements BleAdapter {
     this.#accepted = this.#m.advertisements.labels('accepted');
     this.#notOwner = this.#m.advertisements.labels('not_owner');
     this.#identical = this.#m.advertisements.labels('identical');
+    this.#notAdopted = this.#m.advertisements.labels('not_adopted');
     this.#readings = d.metrics.readings.labels(BLE_PROTOCOL, '0');
   }
 
@@ -147,6 +152,7 @@ class BleAdapterImpl implements BleAdapter {
       (deviceId) =>
         this.#reject('invalid_key', deviceId, `invalid record for ${deviceId} in sentinel_ble_keys`),
     );
+    this.#settings = await followBleSettings(await openBleSettings(this.d.js));
     this.#subs.push(
       this.d.nc.subscribe(bleSubject.advAll, {
         callback: (error, msg) => {
@@ -180,6 +186,7 @@ class BleAdapterImpl implements BleAdapter {
     clearInterval(this.#sweep);
     for (const sub of this.#subs) sub.unsubscribe();
     this.#keys?.stop();
+    this.#settings?.stop();
     await this.#gatt?.stop();
     // readings under way finish; devices stay as they are (the next leader carries on)
     await Promise.all([...this.#devices.values()].map((d) => d.pending));
@@ -263,22 +270,7 @@ class BleAdapterImpl implements BleAdapter {
       });
       return;
     }
-    const adv: BleAdvertisementInput = {
-      mac: colonMac(entry.mac),
-      rssi: entry.rssi,
-      serviceData: fields.serviceData.map((s) => ({ uuid: s.uuid, data: s.data })),
-      manufacturerData:
-        fields.manufacturerData.length >= 2
-          ? [
-              {
-                companyId: fields.manufacturerData[0]! | (fields.manufacturerData[1]! << 8),
-                data: fields.manufacturerData.subarray(2),
-              },
-            ]
-          : [],
-      serviceUuids: [...fields.serviceUuids],
-    };
-    if (fields.localName) adv.name = fields.localName;
+    const adv = advertisementInput(entry, fields);
     const result = this.#decoder.decode(adv, this.#keys?.get(deviceId));
     if (!result.ok) {
       if (result.error === 'unsupported') {
@@ -291,6 +283,12 @@ class BleAdapterImpl implements BleAdapter {
         device_id: deviceId,
         proxy: proxyId,
       });
+      return;
+    }
+    if (!this.#adopted(deviceId)) {
+      // waits in GET /api/ble/heard until a person adopts it (adoption.ts)
+      this.#notAdopted.inc();
+      if (known) this.#devices.delete(deviceId);
       return;
     }
     const packet = this.#decoder.packet(adv.mac, result);
@@ -321,6 +319,11 @@ class BleAdapterImpl implements BleAdapter {
       return;
     }
     void publish();
+  }
+
+  /** Adopted: a device record exists, or every understood sensor is adopted automatically. */
+  #adopted(deviceId: string): boolean {
+    return this.#settings?.autoAdopt() !== false || this.d.registry.device(deviceId) !== undefined;
   }
 
   #newDevice(deviceId: string, mac: string, localName: string, now: number): DeviceState {

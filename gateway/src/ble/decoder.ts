@@ -2,6 +2,8 @@
 // advertisement (with the device's bindkey), describe a measurement, and drop
 // replayed packet ids. An interface, so tests and benchmarks see the same seam.
 import { decodeAdvertisement, measurementMeta, PacketIdFilter } from '@sentinel/devices';
+import { colonMac, type parseAdStructures, type RawAdvertisement } from '@sentinel/protocol';
+
 export interface BleAdvertisementInput {
   mac: string;
   name?: string;
@@ -9,6 +11,30 @@ export interface BleAdvertisementInput {
   serviceData: { uuid: string; data: Uint8Array }[];
   manufacturerData: { companyId: number; data: Uint8Array }[];
   serviceUuids?: string[];
+}
+
+/** A proxy's raw entry and its parsed AD structures → what the decoders take. */
+export function advertisementInput(
+  entry: RawAdvertisement,
+  fields: ReturnType<typeof parseAdStructures>,
+): BleAdvertisementInput {
+  const adv: BleAdvertisementInput = {
+    mac: colonMac(entry.mac),
+    rssi: entry.rssi,
+    serviceData: fields.serviceData.map((s) => ({ uuid: s.uuid, data: s.data })),
+    manufacturerData:
+      fields.manufacturerData.length >= 2
+        ? [
+            {
+              companyId: fields.manufacturerData[0]! | (fields.manufacturerData[1]! << 8),
+              data: fields.manufacturerData.subarray(2),
+            },
+          ]
+        : [],
+    serviceUuids: [...fields.serviceUuids],
+  };
+  if (fields.localName) adv.name = fields.localName;
+  return adv;
 }
 
 export type BleMeasurementValue = number | boolean | string;

@@ -19,7 +19,7 @@ function create(metrics: Metrics) {
   return {
     advertisements: new Counter({
       name: 'sentinel_ble_advertisements_total',
-      help: 'advertisements received from proxies, by what became of them (accepted, not_owner, identical)',
+      help: 'advertisements received from proxies, by what became of them (accepted, not_owner, identical, not_adopted)',
       labelNames: ['result'] as const,
       registers,
     }),

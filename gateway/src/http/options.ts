@@ -57,6 +57,8 @@ export interface HttpAppOptions {
   publicUrl?: string | undefined;
   /** GET /metrics without a token (--metrics-public) */
   metricsPublic: boolean;
+  /** the ports this node's MQTT listeners took (GET /api/status: what to put into firmware) */
+  mqttPorts?: (() => { mqtt?: number | undefined; mqtt_tls?: number | undefined }) | undefined;
   /** the built web app (index.html, assets/); default: the @sentinel/web package's dist */
   webRoot?: string | undefined;
   upgradePicket(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void>;

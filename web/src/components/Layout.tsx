@@ -9,7 +9,7 @@ import { Link } from './Link.js';
 const NAV: { to: string; label: string; pages: Route['page'][]; admin?: boolean }[] = [
   { to: paths.dashboard(), label: 'Home', pages: ['dashboard', 'device', 'history'] },
   { to: paths.addDevice(), label: 'Add a device', pages: ['add-device'], admin: true },
-  { to: paths.ble(), label: 'BLE proxies', pages: ['ble'] },
+  { to: paths.ble(), label: 'Bluetooth', pages: ['ble'] },
   { to: paths.cluster(), label: 'Cluster', pages: ['cluster'] },
   { to: paths.users(), label: 'Users and tokens', pages: ['users'], admin: true },
   { to: paths.audit(), label: 'Audit log', pages: ['audit'], admin: true },

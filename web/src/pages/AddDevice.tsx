@@ -1,16 +1,65 @@
 import { useState } from 'preact/hooks';
-import { post } from '../api.js';
+import { get, post } from '../api.js';
 import { live, session } from '../app.js';
 import { Availability } from '../components/Badge.js';
 import { Link } from '../components/Link.js';
 import { Secret } from '../components/Secret.js';
 import { describe } from '../errors.js';
-import { useStore, useTitle } from '../hooks.js';
+import { usePoll, useStore, useTitle } from '../hooks.js';
 import { paths } from '../routes.js';
 
 const ID_PATTERN = '[a-z0-9][a-z0-9_\\-]{0,63}';
 
-function Connection({ id, deviceId, token }: { id: string; deviceId: string; token: string }) {
+/** The MQTT ports this gateway node listens on (GET /api/status). */
+interface MqttPorts {
+  mqtt_port?: number;
+  mqtt_tls_port?: number;
+}
+
+/** `mqtt://192.168.1.5:1883`: the address to put into firmware, or undefined while unknown */
+function mqttAddress(ports: MqttPorts | undefined): string | undefined {
+  if (ports?.mqtt_port === undefined) return undefined;
+  return `mqtt://${location.hostname}:${ports.mqtt_port}`;
+}
+
+function MqttServer({ ports }: { ports: MqttPorts | undefined }) {
+  const address = mqttAddress(ports);
+  if (!address)
+    return (
+      <>
+        {location.hostname}, port 1883 unless the gateway runs with another <code>--mqtt-port</code>
+      </>
+    );
+  return (
+    <>
+      <code class="wrap" data-testid="mqtt-address">
+        {address}
+      </code>
+      {ports?.mqtt_tls_port !== undefined && (
+        <>
+          {' '}
+          (TLS:{' '}
+          <code class="wrap">
+            mqtts://{location.hostname}:{ports.mqtt_tls_port}
+          </code>
+          )
+        </>
+      )}
+    </>
+  );
+}
+
+function Connection({
+  id,
+  deviceId,
+  token,
+  ports,
+}: {
+  id: string;
+  deviceId: string;
+  token: string;
+  ports: MqttPorts | undefined;
+}) {
   const s = useStore(live);
   const device = s.devices[deviceId];
   const secure = location.protocol === 'https:';
@@ -22,8 +71,7 @@ function Connection({ id, deviceId, token }: { id: string; deviceId: string; tok
       <dl class="facts">
         <dt>Server</dt>
         <dd>
-          {location.hostname}, port 1883{secure ? ' (TLS: 8883)' : ''} unless the gateway runs with another{' '}
-          <code>--mqtt-port</code>
+          <MqttServer ports={ports} />
         </dd>
         <dt>Client id and user name</dt>
         <dd>
@@ -74,6 +122,7 @@ export function AddDevice() {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState('');
   const [added, setAdded] = useState<{ id: string; device_id: string; token: string } | undefined>();
+  const { data: ports } = usePoll(() => get<MqttPorts>('/api/status'), 0);
 
   async function submit(event: Event) {
     event.preventDefault();
@@ -97,6 +146,9 @@ export function AddDevice() {
         <section class="card stack" aria-labelledby="by-token">
           <h2 id="by-token">With a token</h2>
           <p>For a device that already runs the picket firmware: register it here, then give it the token.</p>
+          <p>
+            Devices reach this gateway over MQTT at <MqttServer ports={ports} />.
+          </p>
           <form class="stack" onSubmit={submit}>
             <div class="field">
               <label for="device-id">Device id</label>
@@ -136,8 +188,20 @@ export function AddDevice() {
             </a>
           </p>
         </section>
+        <section class="card stack" aria-labelledby="by-ble">
+          <h2 id="by-ble">A Bluetooth sensor</h2>
+          <p>
+            Thermometers and other sensors that advertise over Bluetooth need no setup on the sensor: a BLE
+            proxy hears them, and you adopt them with one click (encrypted ones with their bindkey).
+          </p>
+          <p>
+            <Link class="button" to={paths.ble()}>
+              Sensors nearby
+            </Link>
+          </p>
+        </section>
       </div>
-      {added && <Connection id={added.id} deviceId={added.device_id} token={added.token} />}
+      {added && <Connection id={added.id} deviceId={added.device_id} token={added.token} ports={ports} />}
     </>
   );
 }

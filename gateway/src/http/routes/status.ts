@@ -8,6 +8,8 @@ import type { RouteDeps } from '../options.js';
 const StatusSchema = z.looseObject({
   node_id: z.string(),
   nats_url: z.string(),
+  mqtt_port: z.number().int().optional().describe('where devices reach this node over MQTT'),
+  mqtt_tls_port: z.number().int().optional().describe('the same over TLS, when the gateway speaks it'),
   devices: z.number().int(),
   devices_online: z.number().int(),
   entities: z.number().int(),
@@ -17,11 +19,24 @@ const StatusSchema = z.looseObject({
 });
 
 export const statusRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, o) => {
+  const mqttPorts = () => {
+    let ports: ReturnType<NonNullable<typeof o.mqttPorts>> = {};
+    try {
+      ports = o.mqttPorts?.() ?? {};
+    } catch {
+      // not listening yet
+    }
+    return {
+      ...(ports.mqtt === undefined ? {} : { mqtt_port: ports.mqtt }),
+      ...(ports.mqtt_tls === undefined ? {} : { mqtt_tls_port: ports.mqtt_tls }),
+    };
+  };
   const status = async () => {
     const devices = o.registry.devices();
     return {
       node_id: o.nodeId,
       nats_url: withoutPassword(o.natsUrl),
+      ...mqttPorts(),
       devices: devices.length,
       // devices whose connection this node holds (as before the HTTP layer moved to Fastify)
       devices_online: devices.filter((d) => o.availability.isOnline(d.id)).length,
