@@ -34,6 +34,11 @@ const BENCHES: Record<string, Bench> = {
       'time for each single-writer subsystem to move to the other node after SIGKILL and after a graceful stop',
     run: async (argv) => (await import('./failover.js')).runFailover(argv),
   },
+  web: {
+    summary:
+      'live feed 2,000 updates/s → 50 WebSocket clients vs the same clients on NATS; 30-day 1 Hz history chart from rollups vs raw; initial page size',
+    run: async (argv) => (await import('./web.js')).runWeb(argv),
+  },
 };
 
 function usage(): string {

@@ -1,4 +1,4 @@
-// The bus as the gateway uses it: KV buckets and the history stream, created
+// The bus as the gateway uses it: KV buckets, the history stream and its rollups, created
 // idempotently (two nodes starting at once, or a restart, find them in place).
 import {
   DiscardPolicy,
@@ -12,7 +12,7 @@ import {
 } from '@nats-io/jetstream';
 import { type KV, Kvm } from '@nats-io/kv';
 import { type NatsConnection, nanos } from '@nats-io/transport-node';
-import { BUCKET, HISTORY_STREAM, subject } from './names.js';
+import { BUCKET, HISTORY_STREAM, ROLLUP_STREAM, subject } from './names.js';
 
 export interface HistoryOptions {
   maxAgeSeconds: number;
@@ -52,6 +52,7 @@ export async function openBus(
   const js = jetstream(nc, { timeout: 10_000 });
   const replicas = layout.replicas ?? 1;
   await ensureHistoryStream(jsm, history, replicas);
+  await ensureRollupStream(jsm, history, replicas);
   const kvm = new Kvm(js);
   const open = (name: string, ttlMs = 0) =>
     kvm.create(name, { history: 1, storage: StorageType.File, ttl: ttlMs, replicas });
@@ -78,18 +79,52 @@ async function ensureHistoryStream(
     max_bytes: (history ?? DEFAULT_HISTORY).maxBytes,
     duplicate_window: nanos(DUPLICATE_WINDOW_S * 1000),
   };
+  await ensureStream(jsm, HISTORY_STREAM, subject.stateAll, wanted, history !== undefined, replicas);
+}
+
+/**
+ * The shortest time rollups are kept: the longest range the history API charts (30 d)
+ * with a day to spare, so a month draws from rollups even where raw readings are gone.
+ */
+const ROLLUP_MIN_AGE_S = 31 * 24 * 3600;
+
+/** SENTINEL_ROLLUP keeps its minutes at least as long as SENTINEL_HISTORY keeps the readings. */
+async function ensureRollupStream(
+  jsm: JetStreamManager,
+  history: HistoryOptions | undefined,
+  replicas = 1,
+): Promise<void> {
+  const base = history ?? DEFAULT_HISTORY;
+  const wanted = {
+    max_age: nanos(Math.max(base.maxAgeSeconds, ROLLUP_MIN_AGE_S) * 1000),
+    // a minute of rollup is one message where 1 Hz readings are sixty: this bound is rarely reached
+    max_bytes: base.maxBytes,
+    duplicate_window: nanos(DUPLICATE_WINDOW_S * 1000),
+  };
+  await ensureStream(jsm, ROLLUP_STREAM, subject.rollupAll, wanted, history !== undefined, replicas);
+}
+
+/** Creates the stream, or (with `enforce`) brings an existing one's retention to `wanted`. */
+async function ensureStream(
+  jsm: JetStreamManager,
+  name: string,
+  subjects: string,
+  wanted: { max_age: number; max_bytes: number; duplicate_window: number },
+  enforce: boolean,
+  replicas: number,
+): Promise<void> {
   try {
-    const info = await jsm.streams.info(HISTORY_STREAM);
+    const info = await jsm.streams.info(name);
     const current = info.config;
-    if (history && (current.max_age !== wanted.max_age || current.max_bytes !== wanted.max_bytes)) {
-      await jsm.streams.update(HISTORY_STREAM, { ...current, ...wanted });
+    if (enforce && (current.max_age !== wanted.max_age || current.max_bytes !== wanted.max_bytes)) {
+      await jsm.streams.update(name, { ...current, ...wanted });
     }
   } catch (error) {
     if (!(error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound)) throw error;
     await jsm.streams
       .add({
-        name: HISTORY_STREAM,
-        subjects: [subject.stateAll],
+        name,
+        subjects: [subjects],
         storage: StorageType.File,
         discard: DiscardPolicy.Old,
         num_replicas: replicas,

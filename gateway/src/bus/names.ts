@@ -11,6 +11,8 @@ export const BUCKET = {
 } as const;
 
 export const HISTORY_STREAM = 'SENTINEL_HISTORY';
+/** extension: one message per entity per minute of numeric readings (model/rollup.ts), for long history ranges */
+export const ROLLUP_STREAM = 'SENTINEL_ROLLUP';
 
 /** The subject a KV put on `bucket`/`key` is published on (no JetStream domain). */
 export const kvSubject = (bucket: string, key: string) => `$KV.${bucket}.${key}`;
@@ -26,6 +28,10 @@ export const subject = {
   nodeCommandAll: (nodeId: string) => `sentinel.node.${nodeId}.cmd.*`,
   /** extension: an entity's availability, derived from the devices of its bindings */
   entityAvailability: (entityId: string) => `sentinel.entity.${entityId}.availability`,
+  /** extension: an entity's 1-minute rollups (captured by SENTINEL_ROLLUP) */
+  rollup: (entityId: string) => `sentinel.rollup.${entityId}`,
+  /** one token: `sentinel.rollup.<resolution>.<id>` stays free for coarser rollups later */
+  rollupAll: 'sentinel.rollup.*',
 };
 
 /** Device ids on the bus: `<protocol>-<id>`, `[a-z0-9][a-z0-9_-]{0,63}` (CONTRACT.md §3). */

@@ -13,6 +13,7 @@ import { mirrorBucket } from '../bus/mirror.js';
 import { BUCKET, kvSubject, subject } from '../bus/names.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
+import { RollupWriter } from './rollup.js';
 
 export interface ReadingSource {
   protocol: string;
@@ -80,6 +81,8 @@ export class StatePublisher {
   readonly #dirty = new Set<string>();
   #flushTimer: NodeJS.Timeout | undefined;
   #stopped = false;
+  /** 1-minute rollups of the readings this node published (SENTINEL_ROLLUP, for long history ranges) */
+  readonly rollups: RollupWriter;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -90,6 +93,7 @@ export class StatePublisher {
     private readonly flushMs: number,
   ) {
     this.#rewriteAllAfterReconnect();
+    this.rollups = new RollupWriter(durable, log);
   }
 
   /** Publishes a reading. With `durable`, resolves once JetStream stored it (retrying while NATS is away). */
@@ -101,6 +105,7 @@ export class StatePublisher {
       this.#coreBatch.push(subject.state(message.entity_id), payload);
       // a full batch goes at once: the syscall is amortized, and waiting longer only adds latency
       if (this.#coreBatch.length >= BATCH_LIMIT * 2) this.#sendBatch();
+      this.rollups.add(message);
       return undefined;
     }
     return new Promise<void>((resolve, reject) => {
@@ -111,7 +116,8 @@ export class StatePublisher {
         resolve,
         reject,
       });
-    });
+      // rolled up once stored: a reading that was not is resent by its device, and counted then
+    }).then(() => this.rollups.add(message));
   }
 
   #scheduleBatch(): void {
@@ -182,6 +188,8 @@ export class StatePublisher {
     this.#sendBatch();
     clearTimeout(this.#flushTimer);
     this.#flush();
+    // the open minutes go out with the last states (the connection's drain delivers them)
+    void this.rollups.stop();
   }
 
   /** Keeps the message as the entity's latest (it is already serialized for the bus, so it may be extended). */

@@ -1,10 +1,11 @@
 // History: GET /api/entities/<id>/history (downsampled on the server into min/max/mean
-// buckets, so a month draws from a few hundred points) and history.csv (every reading).
+// buckets, so a month draws from a few hundred points; ranges whose buckets are whole
+// minutes from the 1-minute rollups, see http/history.ts) and history.csv (every reading).
 import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { errorResponses, HttpError } from '../errors.js';
-import { Downsampler, readHistory } from '../history.js';
+import { chartHistory, readHistory } from '../history.js';
 import type { RouteDeps } from '../options.js';
 import { EntityIdParams } from '../schemas.js';
 
@@ -23,7 +24,9 @@ const HistorySchema = z.object({
     .array(
       z.tuple([z.number(), z.number().nullable(), z.number().nullable(), z.number().nullable(), z.number()]),
     )
-    .describe('[bucket start, min, max, mean, count], one per bucket; empty buckets hold nulls'),
+    .describe(
+      '[bucket start, min, max, mean, count], one per bucket (at most `points`); empty buckets hold nulls',
+    ),
 });
 
 export const historyRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, o) => {
@@ -37,7 +40,8 @@ export const historyRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, o) =>
     '/api/entities/:id/history',
     {
       schema: {
-        summary: "an entity's readings over a range, downsampled into min/max/mean buckets",
+        summary:
+          "an entity's readings over a range, downsampled into min/max/mean buckets (whole minutes, from 1-minute rollups, when a bucket is a minute or more)",
         params: EntityIdParams,
         querystring: z.object({
           range: RangeSchema,
@@ -49,20 +53,14 @@ export const historyRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, o) =>
     },
     async (request) => {
       const entity = entityOf(request.params.id);
-      const to = Date.now();
-      const span = RANGES[request.query.range];
-      const bucketMs = Math.ceil(span / request.query.points);
-      const from = to - bucketMs * request.query.points;
-      const sampler = new Downsampler(from, bucketMs, request.query.points);
-      for await (const reading of readHistory(o.bus.js, entity.id, from, to))
-        sampler.add(reading.ts, reading.value);
+      const chart = await chartHistory(o.bus, entity.id, RANGES[request.query.range], request.query.points);
       return {
         entity_id: entity.id,
         ...(entity.unit !== undefined ? { unit: entity.unit } : {}),
-        from,
-        to,
-        bucket_ms: bucketMs,
-        points: sampler.points(),
+        from: chart.from,
+        to: chart.to,
+        bucket_ms: chart.bucket_ms,
+        points: chart.points,
       };
     },
   );
