@@ -90,6 +90,18 @@ if (existsSync(join(root, 'web/src/main.tsx'))) {
     logLevel: 'warning',
   });
   copyFileSync(join(root, 'web/src/index.html'), join(root, 'web/dist/index.html'));
+  // compressed once here, not per request: the gateway sends these to browsers that accept them
+  const { brotliCompressSync, gzipSync, constants } = await import('node:zlib');
+  for (const entry of readdirSync(join(root, 'web/dist/assets'), { recursive: true })) {
+    const file = join(root, 'web/dist/assets', String(entry));
+    if (!/\.(js|css)$/.test(file)) continue;
+    const body = readFileSync(file);
+    writeFileSync(
+      `${file}.br`,
+      brotliCompressSync(body, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }),
+    );
+    writeFileSync(`${file}.gz`, gzipSync(body, { level: 9 }));
+  }
 }
 
 // `sentinel --help` lists the commands from this index instead of loading every module

@@ -5,6 +5,7 @@
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { brotliCompressSync, brotliDecompressSync, gunzipSync, gzipSync } from 'node:zlib';
 import { jetstream } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kvValue } from '../../test/support/bus.js';
@@ -23,6 +24,9 @@ beforeAll(async () => {
   await mkdir(join(web, 'assets', 'chunks'), { recursive: true });
   await writeFile(join(web, 'index.html'), '<!doctype html><title>Sentinel Edge</title>');
   await writeFile(join(web, 'assets', 'main.js'), 'console.log(1)');
+  // the compressed copies the build writes beside each script and style sheet
+  await writeFile(join(web, 'assets', 'main.js.br'), brotliCompressSync('console.log(1)'));
+  await writeFile(join(web, 'assets', 'main.js.gz'), gzipSync('console.log(1)'));
   await writeFile(join(web, 'assets', 'main.css'), 'body{}');
   await writeFile(join(web, 'assets', 'chunks', 'chart-ABCD1234.js'), 'export {}');
   await writeFile(join(web, 'secret.txt'), 'not an asset');
@@ -382,5 +386,31 @@ describe('the rest of the surface', () => {
       expect(answer.status === 404 || answer.text.includes('<title>'), path).toBe(true);
     }
     expect((await stack.call('GET', '/assets/nope.js')).status).toBe(404);
+  });
+
+  it("sends the build's compressed copy a browser accepts: brotli, else gzip, else the file itself", async () => {
+    const get = (acceptEncoding?: string) =>
+      stack.call(
+        'GET',
+        '/assets/main.js',
+        acceptEncoding ? { headers: { 'accept-encoding': acceptEncoding } } : {},
+      );
+    const br = await get('gzip, deflate, br');
+    expect(br.headers['content-encoding']).toBe('br');
+    expect(br.headers.vary).toContain('accept-encoding');
+    expect(brotliDecompressSync(br.raw).toString()).toBe('console.log(1)');
+    const gzip = await get('br;q=0, gzip');
+    expect(gzip.headers['content-encoding']).toBe('gzip');
+    expect(gunzipSync(gzip.raw).toString()).toBe('console.log(1)');
+    expect(gzip.headers.etag).not.toBe(br.headers.etag);
+    const plain = await get();
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    expect(plain.text).toBe('console.log(1)');
+    // a file the build did not compress goes as it is
+    expect(
+      (await stack.call('GET', '/assets/main.css', { headers: { 'accept-encoding': 'br' } })).headers[
+        'content-encoding'
+      ],
+    ).toBeUndefined();
   });
 });

@@ -13,6 +13,8 @@ import { TestPeople } from './support-people.js';
 export interface Answer {
   status: number;
   headers: IncomingHttpHeaders;
+  /** the body as sent (compressed when content-encoding says so) */
+  raw: Buffer;
   text: string;
   json<T = Record<string, unknown>>(): T;
 }
@@ -58,10 +60,12 @@ export async function startHttpStack(webRoot?: string): Promise<HttpStack> {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
         res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
+          const raw = Buffer.concat(chunks);
+          const text = raw.toString('utf8');
           resolve({
             status: res.statusCode ?? 0,
             headers: res.headers,
+            raw,
             text,
             json: <T>() => JSON.parse(text) as T,
           });

@@ -53,13 +53,16 @@ export const staticRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, o) => 
   app.get('/assets/*', { schema: { hide: true }, config: { role: 'public' } }, async (request, reply) => {
     const relative = (request.params as { '*': string })['*'];
     const file = assets ? await confined(assets, relative) : undefined;
-    const body = file && (await readFile(file).catch(() => undefined));
-    if (!file || !body) throw new HttpError('not_found', `no such file: ${request.url}`);
-    const etag = `"${createHash('sha1').update(body).digest('base64url')}"`;
+    if (!file) throw new HttpError('not_found', `no such file: ${request.url}`);
+    const { body, encoding } = await readEncoded(file, request.headers['accept-encoding']);
+    if (!body) throw new HttpError('not_found', `no such file: ${request.url}`);
+    const etag = `"${createHash('sha1').update(body).digest('base64url')}${encoding ? `-${encoding}` : ''}"`;
     reply
       .type(TYPES[extname(file)] ?? 'application/octet-stream')
       .header('cache-control', HASHED.test(file) ? IMMUTABLE : REVALIDATE)
+      .header('vary', 'accept-encoding')
       .header('etag', etag);
+    if (encoding) reply.header('content-encoding', encoding);
     if (request.headers['if-none-match'] === etag) return reply.code(304).send();
     return reply.send(body);
   });
@@ -73,6 +76,34 @@ export const staticRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, o) => 
     throw new HttpError('not_found', `no such route: ${request.method} ${path}`);
   });
 };
+
+/** The build's compressed copies (scripts/build.mjs), by preference: brotli, then gzip. */
+const ENCODINGS = [
+  { name: 'br', suffix: '.br' },
+  { name: 'gzip', suffix: '.gz' },
+] as const;
+
+/** The file as the browser accepts it: a compressed copy when there is one it takes, else as it is. */
+async function readEncoded(
+  file: string,
+  acceptEncoding: string | undefined,
+): Promise<{ body: Buffer | undefined; encoding?: string }> {
+  // "br;q=0" refuses brotli; other weights only order what we prefer anyway
+  const accepted = new Set(
+    (acceptEncoding ?? '')
+      .toLowerCase()
+      .split(',')
+      .map((entry) => entry.trim().split(/\s*;\s*/))
+      .filter(([, weight]) => !weight || !/^q=0(\.0*)?$/.test(weight))
+      .map(([name]) => name),
+  );
+  for (const { name, suffix } of ENCODINGS) {
+    if (!accepted.has(name)) continue;
+    const body = await readFile(file + suffix).catch(() => undefined);
+    if (body) return { body, encoding: name };
+  }
+  return { body: await readFile(file).catch(() => undefined) };
+}
 
 /** The real path of `relative` under `dir`, or undefined when it leaves it (.., symlinks) or does not exist. */
 async function confined(dir: string, relative: string): Promise<string | undefined> {
