@@ -7,7 +7,7 @@
 //            and their 1-minute rollups; time to first chart (GET …/history?range=30d,
 //            7d, 24h) beside the pre-rollup path (every raw reading) over the same buckets.
 //   size     GET / and the JS/CSS it loads as the gateway serves them, beside the same
-//            files gzip'd and brotli'd with zlib (the gateway does not compress).
+//            files gzip'd and brotli'd with zlib (a check on the build's precompressed copies).
 //
 // Processes (127.0.0.1, ports chosen by the kernel, all stopped at the end and on SIGINT):
 //   orchestrator (this file: publisher, history writer, HTTP client)

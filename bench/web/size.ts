@@ -1,7 +1,7 @@
 // The initial page's weight: GET / and the JS and CSS it loads (statically: what the
 // browser must fetch before the app runs), as the gateway serves them to a browser that
-// accepts gzip and br; beside what those same files weigh gzip'd and brotli'd with
-// zlib here (the gateway does not compress, so these are computed, not served).
+// accepts gzip and br (the build's brotli copies); beside what those same files weigh
+// gzip'd and brotli'd with zlib here, as a check on what is served.
 import { brotliCompressSync, brotliDecompressSync, constants, gunzipSync, gzipSync } from 'node:zlib';
 import { rawGet } from './gateway.js';
 
@@ -41,7 +41,7 @@ function importsOfJs(code: string): { static: string[]; lazy: string[] } {
 }
 
 function decoded(body: Buffer, encoding: string): Buffer {
-  // the gateway sends identity today; should it compress one day, the sizes stay comparable
+  // the sizes compare on the decoded bytes whatever the gateway sent
   if (encoding === 'gzip') return gunzipSync(body);
   if (encoding === 'br') return brotliDecompressSync(body);
   return body;
