@@ -1,7 +1,7 @@
 // The history chart on uPlot: the mean as a line, min–max as a band. Loaded only by the
 // history page (a dynamic import), so the dashboard does not carry uPlot.
 import uPlot from 'uplot';
-import type { Columns } from './series.js';
+import { type Columns, isolated } from './series.js';
 
 export interface ChartOptions {
   width: number;
@@ -32,7 +32,14 @@ export function drawHistory(target: HTMLElement, columns: Columns, o: ChartOptio
         {},
         { label: 'lowest', stroke: 'transparent', width: 0, points: { show: false }, value },
         { label: 'highest', stroke: 'transparent', width: 0, points: { show: false }, value },
-        { label: o.label, stroke: accent, width: 2, points: { show: false }, value },
+        // a lone bucket has no neighbour to draw a line to: it is drawn as a dot
+        {
+          label: o.label,
+          stroke: accent,
+          width: 2,
+          points: { show: true, size: 7, filter: isolated },
+          value,
+        },
       ],
       bands: [{ series: [2, 1], fill: band }],
       axes: [axis, { ...axis, size: 56, values: (_u, ticks) => ticks.map((t) => `${+t.toFixed(2)}`) }],

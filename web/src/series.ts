@@ -71,3 +71,17 @@ export function summarize(history: Pick<HistoryResponse, 'points'>): Summary | n
   }
   return readings === 0 ? null : { min, max, mean: sum / readings, readings };
 }
+
+/** Indices of values with no value on either side (nothing to join them to). */
+export function isolated(
+  u: { data: readonly ArrayLike<number | null | undefined>[] },
+  seriesIdx: number,
+): number[] {
+  const ys = u.data[seriesIdx] ?? [];
+  const lone: number[] = [];
+  for (let i = 0; i < ys.length; i++) {
+    if (ys[i] == null) continue;
+    if (ys[i - 1] == null && ys[i + 1] == null) lone.push(i);
+  }
+  return lone;
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isRange, summarize, toColumns } from '../src/series.js';
+import { isolated, isRange, summarize, toColumns } from '../src/series.js';
 
 describe('history series', () => {
   it('turns buckets into uPlot columns in seconds', () => {
@@ -48,5 +48,27 @@ describe('history series', () => {
     expect(isRange('7d')).toBe(true);
     expect(isRange('1y')).toBe(false);
     expect(isRange(null)).toBe(false);
+  });
+});
+
+describe('isolated', () => {
+  it('finds the values a line cannot join (a lone bucket is drawn as a dot)', () => {
+    const data = [
+      [1, 2, 3, 4, 5, 6],
+      [null, 5, null, 6, 7, null],
+    ];
+    expect(isolated({ data }, 1)).toEqual([1]);
+    expect(isolated({ data: [[1], [3]] }, 1)).toEqual([0]);
+    expect(
+      isolated(
+        {
+          data: [
+            [1, 2],
+            [null, null],
+          ],
+        },
+        1,
+      ),
+    ).toEqual([]);
   });
 });
