@@ -18,6 +18,8 @@ const MAY_IMPORT = {
   '@sentinel/web': ['@sentinel/protocol', '@sentinel/firmware', '@sentinel/devices'],
   '@sentinel/gateway': ['@sentinel/protocol', '@sentinel/firmware', '@sentinel/devices', '@sentinel/web'],
   '@sentinel/ble-proxy': ['@sentinel/protocol', '@sentinel/firmware', '@sentinel/devices'],
+  '@sentinel/matter': ['@sentinel/protocol', '@sentinel/firmware', '@sentinel/devices'],
+  '@sentinel/automations': ['@sentinel/protocol'],
   '@sentinel/simulators': ['@sentinel/protocol', '@sentinel/firmware', '@sentinel/devices'],
   '@sentinel/cli': '*',
 };
