@@ -1,2 +1,3 @@
 // @sentinel/devices: device definitions as data, and the pure decoders that read them.
 export * from './ble/index.js';
+export * from './home-assistant.js';

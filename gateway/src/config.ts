@@ -190,6 +190,57 @@ export const GATEWAY_OPTIONS = {
     help: 'a BLE device no proxy has heard for this long (or 5 of its learned advertising intervals, if longer) goes offline',
     schema: positiveMs.default(60_000),
   },
+  haMqtt: {
+    flag: '--ha-mqtt <url>',
+    env: 'SENTINEL_HA_MQTT',
+    help: "Home Assistant's MQTT broker (mqtt://, mqtts://, ws://, wss://): every entity published there with MQTT discovery, commands taken back; unset: off",
+    schema: z
+      .string()
+      .refine(
+        (url) => URL.canParse(url) && /^(mqtts?|wss?):$/.test(new URL(url).protocol),
+        'use an mqtt://, mqtts://, ws:// or wss:// URL',
+      )
+      .optional(),
+  },
+  haMqttUsername: {
+    flag: '--ha-mqtt-username <name>',
+    env: 'SENTINEL_HA_MQTT_USERNAME',
+    help: 'user name on the Home Assistant broker',
+    schema: z.string().min(1).optional(),
+  },
+  haMqttPassword: {
+    flag: '--ha-mqtt-password <password>',
+    env: 'SENTINEL_HA_MQTT_PASSWORD',
+    help: 'password on the Home Assistant broker (prefer the variable: a flag shows in the process list)',
+    schema: z.string().min(1).optional(),
+  },
+  haMqttCa: {
+    flag: '--ha-mqtt-ca <file>',
+    env: 'SENTINEL_HA_MQTT_CA',
+    help: "PEM CA certificate(s) the Home Assistant broker's certificate must chain to (mqtts://, wss://; default: the system's)",
+    schema: z.string().min(1).optional(),
+  },
+  haMqttCert: {
+    flag: '--ha-mqtt-cert <file>',
+    env: 'SENTINEL_HA_MQTT_CERT',
+    help: 'PEM client certificate for the Home Assistant broker; needs --ha-mqtt-key',
+    schema: z.string().min(1).optional(),
+  },
+  haMqttKey: {
+    flag: '--ha-mqtt-key <file>',
+    env: 'SENTINEL_HA_MQTT_KEY',
+    help: 'PEM private key of --ha-mqtt-cert',
+    schema: z.string().min(1).optional(),
+  },
+  haDiscoveryPrefix: {
+    flag: '--ha-discovery-prefix <prefix>',
+    env: 'SENTINEL_HA_DISCOVERY_PREFIX',
+    help: "Home Assistant's MQTT discovery prefix",
+    schema: z
+      .string()
+      .regex(/^[^#+\s]+$/, 'an MQTT topic level without wildcards')
+      .default('homeassistant'),
+  },
   natsReplicas: {
     flag: '--nats-replicas <n>',
     env: 'SENTINEL_NATS_REPLICAS',
@@ -246,6 +297,12 @@ export function resolveGatewayConfig(
   }
   const config = parsed.data as GatewayConfig;
   checkTlsOptions(config, explicit);
+  if ((config.haMqttCert === undefined) !== (config.haMqttKey === undefined)) {
+    const given = config.haMqttCert === undefined ? 'haMqttKey' : 'haMqttCert';
+    const source =
+      explicit[given] !== undefined ? GATEWAY_OPTIONS[given].flag.split(' ')[0] : GATEWAY_OPTIONS[given].env;
+    throw new ConfigError(`${source}: --ha-mqtt-cert and --ha-mqtt-key go together: give both, or neither`);
+  }
   try {
     lockTimings({
       ttlMs: config.lockTtlMs,

@@ -17,6 +17,7 @@ import { Cluster } from './cluster/cluster.js';
 import { replicasFor } from './cluster/replicas.js';
 import { ResendFilter } from './cluster/resend-filter.js';
 import type { GatewayConfig } from './config.js';
+import { haConnection, startHaExport } from './ha/index.js';
 import { createHttpApp } from './http/app.js';
 import type { Authenticator, PeopleApi } from './http/auth.js';
 import { peopleForHttp } from './http/people-adapter.js';
@@ -206,6 +207,28 @@ export async function startGateway(
         lease,
       ),
     );
+    // Home Assistant (CONTRACT.md §7), only with --ha-mqtt: MQTT discovery on the household
+    // broker, one publisher per cluster under the `ha` lock; cluster.release() stops it
+    // (it says `offline` first), the first step of a stop
+    const ha = await haConnection(config);
+    if (ha) {
+      cluster.lead('ha', (lease) =>
+        startHaExport(
+          {
+            nc,
+            stateKv: bus.kv.state,
+            registry,
+            connection: ha,
+            discoveryPrefix: config.haDiscoveryPrefix,
+            publicUrl: config.publicUrl,
+            commandTimeoutMs: config.commandTimeoutMs,
+            metrics,
+            log,
+          },
+          lease,
+        ),
+      );
+    }
     const people = await People.start(bus.js, bus.jsm, { replicas });
     cleanup.push(() => people.stop());
     // last_seen and last_used write-backs under way land before NATS closes

@@ -49,6 +49,16 @@ export function createMetrics() {
       'latest-state writes to KV sentinel_state (coalesced)',
     ),
     natsRestarts: counter('sentinel_nats_server_restarts_total', 'restarts of the embedded nats-server'),
+    haRejected: counter(
+      'sentinel_ha_messages_rejected_total',
+      'messages from the Home Assistant broker ignored (a command payload that does not fit, an unknown entity), by reason',
+      ['reason'],
+    ),
+    haCommands: counter('sentinel_ha_commands_total', 'commands from Home Assistant, by result', ['result']),
+    haConfigs: counter(
+      'sentinel_ha_discovery_publishes_total',
+      'discovery configs published to the Home Assistant broker (removals included)',
+    ),
     brokerDisconnects: counter(
       'sentinel_broker_guard_disconnects_total',
       'MQTT clients disconnected by the broker guard',

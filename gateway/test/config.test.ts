@@ -46,12 +46,21 @@ describe('gateway options', () => {
       lockGraceMs: ['1000', 2000],
       natsReplicas: ['1', 3],
       bleOfflineMs: ['5000', 6000],
+      haMqtt: ['mqtt://ha.local:1883', 'mqtts://ha.local:8883'],
+      haMqttUsername: ['gw-a', 'gw-b'],
+      haMqttPassword: ['secret-a', 'secret-b'],
+      haMqttCa: ['/ca-a.pem', '/ca-b.pem'],
+      haMqttCert: ['/client-a.pem', '/client-b.pem'],
+      haMqttKey: ['/client-a.key', '/client-b.key'],
+      haDiscoveryPrefix: ['ha', 'homeassistant'],
       logLevel: ['warn', 'error'],
     };
     // options that only work with a partner get it from the environment
     const partner: Record<string, NodeJS.ProcessEnv> = {
       tlsCert: { SENTINEL_TLS_KEY: '/k.key' },
       tlsKey: { SENTINEL_TLS_CERT: '/c.pem' },
+      haMqttCert: { SENTINEL_HA_MQTT_KEY: '/k.key' },
+      haMqttKey: { SENTINEL_HA_MQTT_CERT: '/c.pem' },
     };
     expect(Object.keys(samples).sort()).toEqual(Object.keys(GATEWAY_OPTIONS).sort());
     for (const [key, [fromEnv, fromFlag]] of Object.entries(samples)) {

@@ -1,0 +1,366 @@
+// The Home Assistant publisher (CONTRACT.md §7): keeps Home Assistant's broker in step
+// with the entity model. Discovery configs follow the registry, states follow
+// sentinel.state.>, availability follows sentinel.device.<id>.availability and the
+// gateway's own connection (its will), and commands Home Assistant publishes go
+// through sentinel.cmd.<entity_id> like anyone's. One runs per cluster, under the
+// `ha` leader lock; everything is republished on every (re)connect and whenever
+// Home Assistant says it is back online, because either side may have lost what was
+// retained.
+import type { KV } from '@nats-io/kv';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { haPlatform, haStatePayload } from '@sentinel/devices';
+import mqtt, { type MqttClient } from 'mqtt';
+import { followBucket } from '../bus/mirror.js';
+import { subject } from '../bus/names.js';
+import { type Logger, ThrottledLog } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import type { EntityRecord } from '../model/records.js';
+import type { Registry } from '../model/registry.js';
+import { HaCommands } from './commands.js';
+import type { HaConnection } from './connection.js';
+import { type DeviceConfig, deviceConfig, gatewayConfig, type HaOrigin } from './discovery.js';
+import { AvailabilityMessageSchema, StateMessageSchema } from './schemas.js';
+import { GATEWAY_DEVICE_ID, haTopic } from './topics.js';
+
+export interface HaPublisherOptions {
+  nc: NatsConnection;
+  stateKv: KV;
+  registry: Registry;
+  connection: HaConnection;
+  discoveryPrefix: string;
+  origin: HaOrigin;
+  commandTimeoutMs: number;
+  metrics: Metrics;
+  log: Logger;
+}
+
+interface Latest {
+  value: unknown;
+  ts: number;
+}
+
+/** What was last published for a device, to publish only changes and to clear a removed one. */
+interface Published {
+  payload: string;
+  /** entity id → its state topic */
+  states: Map<string, string>;
+}
+
+export class HaPublisher {
+  readonly #latest = new Map<string, Latest>();
+  readonly #online = new Map<string, boolean>();
+  readonly #published = new Map<string, Published>();
+  readonly #dirty = new Set<string>();
+  readonly #subscriptions: Subscription[] = [];
+  #unlisten: () => void = () => {};
+  #flushScheduled = false;
+  #stopping = false;
+  readonly #client: MqttClient;
+  readonly #commands: HaCommands;
+  readonly #throttled: ThrottledLog;
+
+  private constructor(private readonly o: HaPublisherOptions) {
+    this.#throttled = new ThrottledLog(o.log);
+    this.#client = mqtt.connect(o.connection.url, { ...o.connection.options, manualConnect: true });
+    this.#commands = new HaCommands({
+      nc: o.nc,
+      registry: o.registry,
+      timeoutMs: o.commandTimeoutMs,
+      metrics: o.metrics,
+      log: this.#throttled,
+      restoreState: (entity) => this.#publishState(entity),
+    });
+  }
+
+  static async start(o: HaPublisherOptions): Promise<HaPublisher> {
+    const publisher = new HaPublisher(o);
+    try {
+      await publisher.#follow();
+    } catch (error) {
+      await publisher.stop();
+      throw error;
+    }
+    publisher.#connect();
+    return publisher;
+  }
+
+  /** The NATS side: states and availability (subscribed before the snapshot, so nothing falls between) and the registry. */
+  async #follow(): Promise<void> {
+    const { nc, registry } = this.o;
+    this.#subscriptions.push(
+      nc.subscribe(subject.stateAll, {
+        callback: (error, msg) => {
+          if (error) return;
+          const parsed = StateMessageSchema.safeParse(safeJson(msg.data));
+          if (!parsed.success) return;
+          this.#onState(parsed.data.entity_id, { value: parsed.data.value, ts: parsed.data.ts });
+        },
+      }),
+      nc.subscribe(subject.deviceAvailability('*'), {
+        callback: (error, msg) => {
+          if (error) return;
+          const parsed = AvailabilityMessageSchema.safeParse(safeJson(msg.data));
+          if (!parsed.success) return;
+          this.#onAvailability(parsed.data.device_id, parsed.data.online);
+        },
+      }),
+    );
+    await nc.flush();
+    // the latest states as stored, once: from here on sentinel.state.> is fresher
+    const stopFollowing = await followBucket(this.o.stateKv, (entry) => {
+      const parsed = StateMessageSchema.safeParse(entry.value);
+      if (entry.operation === 'PUT' && parsed.success)
+        this.#remember(parsed.data.entity_id, { value: parsed.data.value, ts: parsed.data.ts });
+    });
+    stopFollowing();
+    for (const device of registry.devices()) this.#online.set(device.id, device.online);
+    this.#unlisten = registry.onChange((change) => {
+      if (change.kind === 'device') {
+        if (change.record && !this.#online.has(change.id)) this.#online.set(change.id, change.record.online);
+        this.#markDirty(change.id);
+        return;
+      }
+      // an entity may have moved between devices: both configs change
+      for (const [deviceId, published] of this.#published)
+        if (published.states.has(change.id)) this.#markDirty(deviceId);
+      if (change.record) this.#markDirty(change.record.device_id);
+    });
+  }
+
+  #connect(): void {
+    const client = this.#client;
+    client.on('connect', () => {
+      this.o.log.info({ url: redact(this.o.connection.url) }, 'connected to the Home Assistant broker');
+      void this.#onConnect().catch((error: unknown) => {
+        this.o.log.warn({ err: error }, 'publishing to the Home Assistant broker failed');
+      });
+    });
+    client.on('message', (topic, payload, packet) => this.#onMessage(topic, payload, packet.retain));
+    client.on('error', (error) => {
+      this.#throttled.warn(
+        `ha-mqtt:${error.message}`,
+        { err: error },
+        'Home Assistant broker connection error',
+      );
+    });
+    client.on('offline', () => this.o.log.info('Home Assistant broker unreachable; reconnecting'));
+    client.connect();
+  }
+
+  async #onConnect(): Promise<void> {
+    const prefix = this.o.discoveryPrefix;
+    await this.#client.subscribeAsync(
+      Object.fromEntries(
+        [haTopic.haStatus(prefix), haTopic.gatewayStatus, ...haTopic.commandFilters].map((topic) => [
+          topic,
+          { qos: 1 as const },
+        ]),
+      ),
+    );
+    await this.#publishAll();
+  }
+
+  /** Everything, as on a first start: the broker or Home Assistant may have forgotten what was retained. */
+  async #publishAll(): Promise<void> {
+    if (this.#stopping || !this.#client.connected) return;
+    const client = this.#client;
+    const sends: Promise<unknown>[] = [
+      client.publishAsync(haTopic.gatewayStatus, 'online', { qos: 1, retain: true }),
+      this.#publishConfig(GATEWAY_DEVICE_ID, gatewayConfig(this.o.origin)),
+    ];
+    this.#published.clear();
+    for (const device of this.o.registry.devices()) {
+      sends.push(this.#syncDevice(device.id, true));
+    }
+    await Promise.all(sends);
+  }
+
+  #markDirty(deviceId: string): void {
+    if (deviceId === GATEWAY_DEVICE_ID) return;
+    this.#dirty.add(deviceId);
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    // a hello changes a device and its entities in one burst: one config for all of it
+    setImmediate(() => {
+      this.#flushScheduled = false;
+      const devices = [...this.#dirty];
+      this.#dirty.clear();
+      if (!this.#client.connected || this.#stopping) return; // the next connect publishes everything
+      for (const deviceId of devices) {
+        this.#syncDevice(deviceId, false).catch((error: unknown) => {
+          this.o.log.warn({ err: error, device_id: deviceId }, 'publishing a discovery config failed');
+        });
+      }
+    });
+  }
+
+  /** Publishes a device's config when it changed (or `force`), its availability and states; clears a removed one. */
+  async #syncDevice(deviceId: string, force: boolean): Promise<void> {
+    const device = this.o.registry.device(deviceId);
+    const entities = device ? this.o.registry.entities().filter((e) => e.device_id === deviceId) : [];
+    const config = device && deviceConfig(device, entities, this.o.origin);
+    const previous = this.#published.get(deviceId);
+    if (!config) {
+      if (previous) await this.#clear(deviceId, previous);
+      return;
+    }
+    const payload = JSON.stringify(config);
+    if (!force && previous?.payload === payload) return;
+    const states = new Map(Object.keys(config.cmps).map((id) => [id, haTopic.state(deviceId, id)]));
+    this.#published.set(deviceId, { payload, states });
+    const client = this.#client;
+    const sends: Promise<unknown>[] = [
+      // availability and states first: Home Assistant reads them as it creates the entities
+      client.publishAsync(
+        haTopic.deviceAvailability(deviceId),
+        this.#online.get(deviceId) ? 'online' : 'offline',
+        {
+          qos: 1,
+          retain: true,
+        },
+      ),
+    ];
+    for (const entity of entities) {
+      if (states.has(entity.id) && (force || !previous?.states.has(entity.id))) {
+        const sent = this.#publishState(entity);
+        if (sent) sends.push(sent);
+      }
+    }
+    // entities that left this device: their retained states go too
+    for (const [id, topic] of previous?.states ?? [])
+      if (!states.has(id)) sends.push(client.publishAsync(topic, '', { qos: 1, retain: true }));
+    sends.push(this.#publishConfig(deviceId, config, payload));
+    await Promise.all(sends);
+  }
+
+  async #publishConfig(deviceId: string, config: DeviceConfig, payload = JSON.stringify(config)) {
+    this.o.metrics.haConfigs.inc();
+    await this.#client.publishAsync(haTopic.config(this.o.discoveryPrefix, deviceId), payload, {
+      qos: 1,
+      retain: true,
+    });
+  }
+
+  /** A removed device: an empty retained config removes it from Home Assistant, and nothing of it stays retained. */
+  async #clear(deviceId: string, previous: Published): Promise<void> {
+    this.#published.delete(deviceId);
+    this.#online.delete(deviceId);
+    this.o.metrics.haConfigs.inc();
+    const client = this.#client;
+    const empty = { qos: 1 as const, retain: true };
+    await Promise.all([
+      client.publishAsync(haTopic.config(this.o.discoveryPrefix, deviceId), '', empty),
+      client.publishAsync(haTopic.deviceAvailability(deviceId), '', empty),
+      ...[...previous.states.values()].map((topic) => client.publishAsync(topic, '', empty)),
+    ]);
+    this.o.log.info({ device_id: deviceId }, 'Home Assistant discovery config removed');
+  }
+
+  #onState(entityId: string, latest: Latest): void {
+    if (!this.#remember(entityId, latest)) return;
+    const entity = this.o.registry.entity(entityId);
+    if (entity && this.#published.get(entity.device_id)?.states.has(entityId))
+      void this.#publishState(entity);
+  }
+
+  /** Keeps the newer of two states (the stored snapshot may arrive after a fresher reading). */
+  #remember(entityId: string, latest: Latest): boolean {
+    const known = this.#latest.get(entityId);
+    if (known && known.ts > latest.ts) return false;
+    this.#latest.set(entityId, latest);
+    return true;
+  }
+
+  /** Publishes the latest known state of an entity (also what a failed command restores). */
+  #publishState(entity: EntityRecord): Promise<unknown> | undefined {
+    const latest = this.#latest.get(entity.id);
+    const mapping = haPlatform(entity.platform);
+    if (!latest || !mapping || !this.#client.connected || this.#stopping) return undefined;
+    const payload = haStatePayload(entity.platform, latest.value);
+    if (payload === undefined) return undefined;
+    return this.#client
+      .publishAsync(haTopic.state(entity.device_id, entity.id), payload, {
+        qos: 0,
+        retain: mapping.retainState,
+      })
+      .catch((error: unknown) => {
+        this.o.log.debug({ err: error, entity_id: entity.id }, 'state publish to Home Assistant failed');
+      });
+  }
+
+  #onAvailability(deviceId: string, online: boolean): void {
+    this.#online.set(deviceId, online);
+    if (!this.#published.has(deviceId) || !this.#client.connected || this.#stopping) return;
+    this.#client
+      .publishAsync(haTopic.deviceAvailability(deviceId), online ? 'online' : 'offline', {
+        qos: 1,
+        retain: true,
+      })
+      .catch((error: unknown) => {
+        this.o.log.debug(
+          { err: error, device_id: deviceId },
+          'availability publish to Home Assistant failed',
+        );
+      });
+  }
+
+  #onMessage(topic: string, payload: Buffer, retained: boolean): void {
+    if (this.#stopping) return;
+    if (topic === haTopic.haStatus(this.o.discoveryPrefix)) {
+      // Home Assistant's birth message: it (re)started and wants every config again
+      if (payload.toString() === 'online') {
+        this.o.log.info('Home Assistant is online; republishing discovery');
+        this.#publishAll().catch((error: unknown) => {
+          this.o.log.warn({ err: error }, 'republishing to Home Assistant failed');
+        });
+      }
+      return;
+    }
+    if (topic === haTopic.gatewayStatus) {
+      // another node's will (or its clean stop) can land after this node said online
+      if (payload.toString() !== 'online' && !retained) {
+        void this.#client
+          .publishAsync(haTopic.gatewayStatus, 'online', { qos: 1, retain: true })
+          .catch(() => {});
+      }
+      return;
+    }
+    this.#commands.handle(topic, payload);
+  }
+
+  /** Says `offline` itself (a clean stop sends no will), then disconnects. */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    this.#unlisten();
+    for (const subscription of this.#subscriptions) subscription.unsubscribe();
+    const client = this.#client;
+    if (client.connected) {
+      await Promise.race([
+        client.publishAsync(haTopic.gatewayStatus, 'offline', { qos: 1, retain: true }).catch(() => {}),
+        new Promise((resolve) => setTimeout(resolve, 1000).unref()),
+      ]);
+    }
+    // commands under way get their NATS replies (within the stop budget); their
+    // outcome no longer reaches Home Assistant from this node
+    await Promise.race([
+      this.#commands.settled(),
+      new Promise((resolve) => setTimeout(resolve, 1000).unref()),
+    ]);
+    await client.endAsync(true).catch(() => {});
+  }
+}
+
+function safeJson(data: Uint8Array): unknown {
+  try {
+    return JSON.parse(new TextDecoder().decode(data));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The broker URL without a password someone put in it. */
+function redact(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password) parsed.password = '***';
+  return parsed.toString();
+}
