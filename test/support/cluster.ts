@@ -157,7 +157,9 @@ export async function historyReadings(nc: NatsConnection): Promise<StoredReading
     200,
   );
   const messages = await consumer.fetch({ max_messages: info.state.messages, expires: 10_000 });
+  let lastRead = 0;
   for await (const msg of messages) {
+    lastRead = msg.seq;
     const [device_id, seq, key] = (msg.headers?.get('Nats-Msg-Id') ?? '').split(':');
     if (device_id && seq !== undefined && key) {
       readings.push({
@@ -170,6 +172,9 @@ export async function historyReadings(nc: NatsConnection): Promise<StoredReading
     }
     if (msg.seq >= info.state.last_seq) break;
   }
+  // a fetch that ends early (expired, or the server ended the pull) is not a loss to report
+  if (lastRead < info.state.last_seq)
+    throw new Error(`read SENTINEL_HISTORY up to seq ${lastRead} of ${info.state.last_seq}`);
   return readings;
 }
 

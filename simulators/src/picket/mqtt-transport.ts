@@ -109,6 +109,9 @@ export function mqttTransport(options: MqttTransportOptions): PicketTransport {
       const client = await open(signal);
       // `closing`: the end is ours (close() or a failed set-up), so it is not reported as a loss
       let closing = false;
+      // set when close() gives up on a clean goodbye: the device has hung up, so what
+      // the gateway confirms from here on never reaches it (and is resent later)
+      let hungUp = false;
       let established = false;
       let lastError: string | undefined;
       client.on('error', (error) => {
@@ -144,7 +147,7 @@ export function mqttTransport(options: MqttTransportOptions): PicketTransport {
         sendState(state: State) {
           client.publish(topic.state, JSON.stringify(state), { qos }, (error) => {
             // for QoS 1 the callback runs on PUBACK: the gateway has stored it
-            if (!error && qos === 1) handlers.onAck(state.seq);
+            if (!error && qos === 1 && !hungUp) handlers.onAck(state.seq);
           });
         },
         sendResult(result) {
@@ -157,8 +160,15 @@ export function mqttTransport(options: MqttTransportOptions): PicketTransport {
           const goodbye = client
             .publishAsync(topic.status, 'offline', { qos: 1, retain: true })
             .then(() => client.endAsync(false));
-          const timedOut = await withTimeout(goodbye, closeTimeoutMs);
-          if (timedOut) await client.endAsync(true);
+          if (!(await withTimeout(goodbye, closeTimeoutMs))) return;
+          // end(false) waits for every unconfirmed state, and end(true) is a no-op once it
+          // began: drop the socket ourselves, or PUBACKs would keep arriving after close()
+          hungUp = true;
+          const dropped = client.connected
+            ? new Promise<void>((resolve) => client.once('close', () => resolve()))
+            : undefined;
+          client.stream.destroy();
+          await dropped;
         },
       };
       return link;
