@@ -56,15 +56,17 @@ export async function openBus(
   const kvm = new Kvm(js);
   const open = (name: string, ttlMs = 0) =>
     kvm.create(name, { history: 1, storage: StorageType.File, ttl: ttlMs, replicas });
-  const [entities, devices, state, locks, bindings, credentials] = await Promise.all([
+  const [entities, devices, state, locks, bindings, credentials, automations] = await Promise.all([
     open(BUCKET.entities),
     open(BUCKET.devices),
     open(BUCKET.state),
     open(BUCKET.locks, layout.lockTtlMs ?? 60_000),
     open(BUCKET.bindings),
     open(BUCKET.credentials),
+    // created here: the automations credential may write it but not create buckets
+    open(BUCKET.automations),
   ]);
-  return { nc, js, jsm, kv: { entities, devices, state, locks, bindings, credentials } };
+  return { nc, js, jsm, kv: { entities, devices, state, locks, bindings, credentials, automations } };
 }
 
 const DEFAULT_HISTORY: HistoryOptions = { maxAgeSeconds: 7 * 24 * 3600, maxBytes: 1024 ** 3 };

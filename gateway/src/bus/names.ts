@@ -8,6 +8,8 @@ export const BUCKET = {
   bindings: 'sentinel_bindings',
   /** extension: picket id → hashed device token */
   credentials: 'sentinel_credentials',
+  /** extension: the automations runtime's durable timers and per-automation state (the only bucket it writes) */
+  automations: 'sentinel_automations',
 } as const;
 
 export const HISTORY_STREAM = 'SENTINEL_HISTORY';

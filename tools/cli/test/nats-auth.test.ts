@@ -277,6 +277,11 @@ describe('sentinel nats-auth', () => {
       expect(put?.cause).toMatchObject({ operation: 'publish', subject: `$KV.sentinel_state.${entityId}` });
       await expect(state.delete(entityId)).rejects.toBeInstanceOf(RequestError);
       expect((await state.get(entityId))?.json<{ value: number }>().value).toBe(21.5);
+      // its own bucket, made by the gateway, is the one it writes (durable timers, state)
+      const own = await kvm.open('sentinel_automations');
+      await own.put('probe.timer', '{"due":1}');
+      expect((await own.get('probe.timer'))?.string()).toBe('{"due":1}');
+      await own.delete('probe.timer');
 
       // automations sends a command; the device confirms it
       device.on('message', (_topic, payload) => {

@@ -84,9 +84,19 @@ export const ROLE_PERMISSIONS: Record<
   automations: {
     account: ACCOUNT.sentinel,
     describe:
-      'reads state (subscribes sentinel.state.>, sentinel.device.*.availability, sentinel.entity.*.availability; gets, lists and watches keys of sentinel_state, sentinel_entities, sentinel_devices) and sends commands (requests sentinel.cmd.>); cannot write KV',
+      'reads state (subscribes sentinel.state.>, sentinel.device.*.availability, sentinel.entity.*.availability; gets, lists and watches keys of sentinel_state, sentinel_entities, sentinel_devices), sends commands (requests sentinel.cmd.>), publishes sentinel.notify.> and sentinel.automations.trace.>; writes only its own bucket sentinel_automations',
     permissions: {
-      pub: { allow: ['sentinel.cmd.>', ...READABLE_BUCKETS.flatMap(kvReadSubjects)] },
+      pub: {
+        allow: [
+          'sentinel.cmd.>',
+          'sentinel.notify.>',
+          'sentinel.automations.trace.>',
+          ...READABLE_BUCKETS.flatMap(kvReadSubjects),
+          // its own durable timers and state: the one bucket it writes (put and delete)
+          ...kvReadSubjects('sentinel_automations'),
+          '$KV.sentinel_automations.>',
+        ],
+      },
       sub: {
         allow: [
           'sentinel.state.>',

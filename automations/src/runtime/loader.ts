@@ -1,0 +1,81 @@
+// Compiles an automation file (TypeScript, with its relative imports) in memory with
+// esbuild and evaluates it in a fresh V8 context that has no `require`, `process` or
+// timers: what it can do goes through the context the runtime hands its run.
+// This is containment against mistakes, not a security boundary (see docs/automations.md).
+import { basename } from 'node:path';
+import { runInNewContext } from 'node:vm';
+import { build, type Plugin } from 'esbuild';
+
+const SDK = '@sentinel/automations';
+/** module evaluation must not hang the runtime: a top-level endless loop is cut off */
+const LOAD_TIMEOUT_MS = 1000;
+
+/** the SDK as an automation sees it at run time: defineAutomation is an identity */
+const SDK_SHIM = 'export function defineAutomation(definition) { return definition; }';
+
+const contained: Plugin = {
+  name: 'sentinel-automation',
+  setup(b) {
+    b.onResolve({ filter: /^[^./]/ }, (args) => {
+      if (args.path === SDK || args.path === `${SDK}/sdk`) return { path: SDK, namespace: 'sentinel-sdk' };
+      return {
+        errors: [
+          { text: `automations may import only ${SDK} and their own relative files, not "${args.path}"` },
+        ],
+      };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'sentinel-sdk' }, () => ({ contents: SDK_SHIM, loader: 'js' }));
+  },
+};
+
+/** `smoker-alarm.ts` → `smoker-alarm`: names the trace of a file that fails before it declares its id */
+export const fileAutomationId = (file: string) =>
+  basename(file)
+    .replace(/\.[cm]?[jt]s$/, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9_-]/g, '-')
+    .slice(0, 64) || 'automation';
+
+export class AutomationLoadError extends Error {
+  override name = 'AutomationLoadError';
+}
+
+/** The module's default export (not yet validated). */
+export async function loadAutomationFile(file: string, log: (line: string) => void): Promise<unknown> {
+  let code: string;
+  try {
+    const result = await build({
+      entryPoints: [file],
+      bundle: true,
+      write: false,
+      format: 'cjs',
+      platform: 'neutral',
+      target: 'es2022',
+      logLevel: 'silent',
+      plugins: [contained],
+    });
+    code = result.outputFiles[0]!.text;
+  } catch (error) {
+    const errors = (error as { errors?: { text: string; location?: { line: number } | null }[] }).errors;
+    const first = errors?.[0];
+    const where = first?.location ? ` (line ${first.location.line})` : '';
+    throw new AutomationLoadError(
+      `does not compile: ${first ? first.text + where : (error as Error).message}`,
+    );
+  }
+  const module = { exports: {} as Record<string, unknown> };
+  const console = { log: (...args: unknown[]) => log(args.map(String).join(' ')) };
+  try {
+    runInNewContext(
+      code,
+      { module, exports: module.exports, console },
+      { filename: file, timeout: LOAD_TIMEOUT_MS },
+    );
+  } catch (error) {
+    throw new AutomationLoadError(`throws at load: ${(error as Error).message ?? String(error)}`);
+  }
+  const exported = module.exports.default;
+  if (exported === undefined)
+    throw new AutomationLoadError('has no default export (export default defineAutomation({...}))');
+  return exported;
+}
