@@ -241,6 +241,42 @@ export const GATEWAY_OPTIONS = {
       .regex(/^[^#+\s]+$/, 'an MQTT topic level without wildcards')
       .default('homeassistant'),
   },
+  haUrl: {
+    flag: '--ha-url <url>',
+    env: 'SENTINEL_HA_URL',
+    help: "Home Assistant's URL (http:// or https://): its entities imported over its WebSocket API (needs --ha-token or --ha-token-file); unset: off",
+    schema: z
+      .string()
+      .refine(
+        (url) => URL.canParse(url) && /^https?:$/.test(new URL(url).protocol),
+        'use an http:// or https:// URL',
+      )
+      .optional(),
+  },
+  haToken: {
+    flag: '--ha-token <token>',
+    env: 'SENTINEL_HA_TOKEN',
+    help: 'a Home Assistant long-lived access token (prefer the variable or --ha-token-file: a flag shows in the process list)',
+    schema: z.string().min(1).optional(),
+  },
+  haTokenFile: {
+    flag: '--ha-token-file <file>',
+    env: 'SENTINEL_HA_TOKEN_FILE',
+    help: 'a file holding the Home Assistant access token',
+    schema: z.string().min(1).optional(),
+  },
+  haInclude: {
+    flag: '--ha-include <patterns>',
+    env: 'SENTINEL_HA_INCLUDE',
+    help: 'Home Assistant entities to import, comma-separated: domains (light), entity id globs (sensor.*_temperature), areas (area:kitchen); unset: all',
+    schema: z.string().min(1).optional(),
+  },
+  haExclude: {
+    flag: '--ha-exclude <patterns>',
+    env: 'SENTINEL_HA_EXCLUDE',
+    help: 'Home Assistant entities not to import (same patterns as --ha-include)',
+    schema: z.string().min(1).optional(),
+  },
   natsReplicas: {
     flag: '--nats-replicas <n>',
     env: 'SENTINEL_NATS_REPLICAS',
@@ -302,6 +338,10 @@ export function resolveGatewayConfig(
     const source =
       explicit[given] !== undefined ? GATEWAY_OPTIONS[given].flag.split(' ')[0] : GATEWAY_OPTIONS[given].env;
     throw new ConfigError(`${source}: --ha-mqtt-cert and --ha-mqtt-key go together: give both, or neither`);
+  }
+  if (config.haUrl !== undefined && config.haToken === undefined && config.haTokenFile === undefined) {
+    const source = explicit.haUrl !== undefined ? '--ha-url' : GATEWAY_OPTIONS.haUrl.env;
+    throw new ConfigError(`${source}: needs --ha-token or --ha-token-file (or their variables)`);
   }
   try {
     lockTimings({

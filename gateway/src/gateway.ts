@@ -17,6 +17,7 @@ import { Cluster } from './cluster/cluster.js';
 import { replicasFor } from './cluster/replicas.js';
 import { ResendFilter } from './cluster/resend-filter.js';
 import type { GatewayConfig } from './config.js';
+import { HaCommandTarget, haImportSettings, startHaImport } from './ha/import/index.js';
 import { haConnection, startHaExport } from './ha/index.js';
 import { createHttpApp } from './http/app.js';
 import type { Authenticator, PeopleApi } from './http/auth.js';
@@ -227,6 +228,17 @@ export async function startGateway(
           },
           lease,
         ),
+      );
+    }
+    // Home Assistant import (issue 14), only with --ha-url: its entities in our model, one
+    // importer per cluster under the `ha_import` lock; commands reach it through the
+    // target on whichever node runs it
+    const haImport = await haImportSettings(config);
+    if (haImport) {
+      const target = new HaCommandTarget();
+      router.addTarget(target);
+      cluster.lead('ha_import', (lease) =>
+        startHaImport({ settings: haImport, target, registry, state, availability, metrics, log }, lease),
       );
     }
     const people = await People.start(bus.js, bus.jsm, { replicas });

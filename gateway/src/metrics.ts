@@ -59,6 +59,25 @@ export function createMetrics() {
       'sentinel_ha_discovery_publishes_total',
       'discovery configs published to the Home Assistant broker (removals included)',
     ),
+    haImportFailures: counter(
+      'sentinel_ha_import_connection_failures_total',
+      'Home Assistant WebSocket connections that failed or were lost (auth_invalid, cannot_connect, lost)',
+      ['reason'],
+    ),
+    haImportSkipped: counter(
+      'sentinel_ha_import_skipped_total',
+      'Home Assistant states not imported (unknown_domain, bad_attributes, bad_state, exported_by_us), by reason',
+      ['reason'],
+    ),
+    haImportCommands: counter(
+      'sentinel_ha_import_commands_total',
+      'commands sent to Home Assistant as call_service, by result',
+      ['result'],
+    ),
+    haImportConnected: gauge(
+      'sentinel_ha_import_connected',
+      '1 while the Home Assistant import is connected',
+    ),
     brokerDisconnects: counter(
       'sentinel_broker_guard_disconnects_total',
       'MQTT clients disconnected by the broker guard',

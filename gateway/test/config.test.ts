@@ -53,6 +53,11 @@ describe('gateway options', () => {
       haMqttCert: ['/client-a.pem', '/client-b.pem'],
       haMqttKey: ['/client-a.key', '/client-b.key'],
       haDiscoveryPrefix: ['ha', 'homeassistant'],
+      haUrl: ['http://ha.local:8123', 'https://ha.example'],
+      haToken: ['token-a', 'token-b'],
+      haTokenFile: ['/run/ha-a.token', '/run/ha-b.token'],
+      haInclude: ['light,switch', 'area:kitchen,sensor.*_temperature'],
+      haExclude: ['light.porch', 'binary_sensor'],
       logLevel: ['warn', 'error'],
     };
     // options that only work with a partner get it from the environment
@@ -61,6 +66,7 @@ describe('gateway options', () => {
       tlsKey: { SENTINEL_TLS_CERT: '/c.pem' },
       haMqttCert: { SENTINEL_HA_MQTT_KEY: '/k.key' },
       haMqttKey: { SENTINEL_HA_MQTT_CERT: '/c.pem' },
+      haUrl: { SENTINEL_HA_TOKEN: 't' },
     };
     expect(Object.keys(samples).sort()).toEqual(Object.keys(GATEWAY_OPTIONS).sort());
     for (const [key, [fromEnv, fromFlag]] of Object.entries(samples)) {

@@ -1,10 +1,12 @@
 // Home Assistant export (CONTRACT.md §7): a real gateway publishes MQTT device-based
 // discovery to a real mosquitto, and a client that behaves as Home Assistant's MQTT
 // integration checks what it sees, commands through it, and restarts things.
+import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectTestBus, entityIdsOf } from '../../test/support/bus.js';
+import { until } from '../../test/support/cluster.js';
 import { startTestGateway, type TestGateway } from '../../test/support/gateway.js';
 import { startMosquitto, type TestMosquitto } from '../../test/support/mosquitto.js';
 import { startNats, type TestNats } from '../../test/support/nats.js';
@@ -288,7 +290,17 @@ describe('Home Assistant MQTT discovery', () => {
     expect(config.cmps[ids.relay!]!.name).toBe('Kitchen Relay');
   });
 
-  it('republishes every config when Home Assistant says it is online', async () => {
+  it('republishes every config when Home Assistant says it is online, but never hands back what came from it', async () => {
+    // a device the Home Assistant import made (protocol ha): exporting it would show it twice there
+    const imported = {
+      id: 'ha-light-hall',
+      protocol: 'ha',
+      name: 'Hall',
+      online: true,
+      last_seen: Date.now(),
+    };
+    await (await new Kvm(bus).open('sentinel_devices')).put(imported.id, JSON.stringify(imported));
+    await until(async () => (await gateway.api(`/api/devices/${imported.id}`)).status === 200);
     const from = ha.mark;
     await ha.client.publishAsync('homeassistant/status', 'online', { qos: 1 });
     await Promise.all([
@@ -296,6 +308,12 @@ describe('Home Assistant MQTT discovery', () => {
       ha.config('picket-porch', () => true, from),
       ha.config('sentinel-gateway', () => true, from),
     ]);
+    // a second pass: everything of the first one has arrived before its first message
+    const second = ha.mark;
+    await ha.client.publishAsync('homeassistant/status', 'online', { qos: 1 });
+    await ha.config('sentinel-gateway', () => true, second);
+    expect(ha.received.slice(from).filter((m) => m.topic.includes(imported.id))).toEqual([]);
+    await (await new Kvm(bus).open('sentinel_devices')).delete(imported.id);
   });
 
   it('republishes everything after the broker restarts (nothing retained survives it)', async () => {

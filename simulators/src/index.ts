@@ -95,6 +95,18 @@ export {
   WsControlSchema,
 } from './esp-rom/ws-bridge.js';
 export { EventTimeoutError, type WaitForEventOptions, waitForEvent } from './events.js';
+export {
+  HA_ERROR,
+  type HaErrorCode,
+  type ServiceCallRecord,
+  SIM_HA_VERSION,
+  type SimChange,
+  type SimEntitySpec,
+  type SimRegistryEntry,
+  type SimState,
+  SimulatedHomeAssistant,
+  type SimulatedHomeAssistantOptions,
+} from './home-assistant/index.js';
 export { CredentialLineSchema, parsePicketCredentials, picketIdOf } from './picket/credentials.js';
 export {
   PicketDevice,

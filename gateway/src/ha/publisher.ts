@@ -19,6 +19,7 @@ import type { Registry } from '../model/registry.js';
 import { HaCommands } from './commands.js';
 import type { HaConnection } from './connection.js';
 import { type DeviceConfig, deviceConfig, gatewayConfig, type HaOrigin } from './discovery.js';
+import { HA_PROTOCOL } from './import/importer.js';
 import { AvailabilityMessageSchema, StateMessageSchema } from './schemas.js';
 import { GATEWAY_DEVICE_ID, haTopic } from './topics.js';
 
@@ -196,7 +197,9 @@ export class HaPublisher {
 
   /** Publishes a device's config when it changed (or `force`), its availability and states; clears a removed one. */
   async #syncDevice(deviceId: string, force: boolean): Promise<void> {
-    const device = this.o.registry.device(deviceId);
+    const known = this.o.registry.device(deviceId);
+    // what came from Home Assistant is not handed back to it: it would show there twice
+    const device = known?.protocol === HA_PROTOCOL ? undefined : known;
     const entities = device ? this.o.registry.entities().filter((e) => e.device_id === deviceId) : [];
     const config = device && deviceConfig(device, entities, this.o.origin);
     const previous = this.#published.get(deviceId);

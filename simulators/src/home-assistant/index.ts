@@ -1,0 +1,11 @@
+// The simulated Home Assistant (its WebSocket API), for tests and demos.
+export { HA_ERROR, type HaErrorCode, SIM_HA_VERSION } from './protocol.js';
+export {
+  type ServiceCallRecord,
+  type SimChange,
+  type SimEntitySpec,
+  type SimRegistryEntry,
+  SimulatedHomeAssistant,
+  type SimulatedHomeAssistantOptions,
+} from './server.js';
+export type { SimState } from './state.js';
