@@ -4,7 +4,7 @@
 import type { z } from 'zod';
 
 export abstract class FirmwareFormatError<Reason extends string = string> extends Error {
-  abstract readonly format: 'image' | 'partitions' | 'nvs' | 'manifest' | 'provisioning';
+  abstract readonly format: 'image' | 'partitions' | 'nvs' | 'manifest' | 'provisioning' | 'signature';
   constructor(
     readonly reason: Reason,
     message: string,

@@ -11,3 +11,4 @@ export * from './nvs/index.js';
 export * from './partitions/index.js';
 export * from './picket/index.js';
 export * from './provisioning.js';
+export * from './signing/index.js';

@@ -11,6 +11,14 @@ export { BleKeyStore, InvalidBleKeyError } from './ble/keys.js';
 export { replicasFor } from './cluster/replicas.js';
 export type { GatewayConfigInput } from './config.js';
 export { GATEWAY_OPTIONS } from './config.js';
+// the firmware catalog (`sentinel firmware add|list|remove`)
+export {
+  type CatalogEntry,
+  FIRMWARE_CHANNELS,
+  FirmwareCatalogError,
+  type FirmwareChannel,
+  FirmwareStore,
+} from './firmware-store.js';
 // the embedded nats-server's accounts and credentials (<data>/nats-auth)
 export { embeddedAuthDir, embeddedGatewayCreds } from './nats/embedded-auth.js';
 // people: accounts, sessions, API tokens, throttling, audit (also what the HTTP layer uses)

@@ -21,6 +21,7 @@ export const COMMAND_MODULES: Record<string, () => Promise<Register>> = {
   demo: async () => (await import('./commands/demo.js')).registerDemoCommand,
   'firmware-formats': async () =>
     (await import('./commands/firmware-formats.js')).registerFirmwareFormatCommands,
+  firmware: async () => (await import('./commands/firmware.js')).registerFirmwareCommands,
   flash: async () => (await import('./commands/flash.js')).registerFlashCommands,
   ble: async () => (await import('./commands/ble.js')).registerBleCommands,
   'ble-proxy': async () => (await import('./commands/ble-proxy.js')).registerBleProxyCommand,
