@@ -1,0 +1,31 @@
+// @sentinel/matter: a matter.js controller behind the matter server's WebSocket API, and
+// simulated Matter devices for tests and demos.
+export { parse as parseJson, stringify as stringifyJson } from './api/json.js';
+export {
+  CommandArgs,
+  MIN_SUPPORTED_SCHEMA_VERSION,
+  SCHEMA_VERSION,
+  type ServerInfo,
+} from './api/messages.js';
+export {
+  type MatterWebSocketServer,
+  startMatterWebSocketServer,
+  type WebSocketServerOptions,
+} from './api/server.js';
+export {
+  type ControllerOptions,
+  decodeSetupCode,
+  type KnownAddress,
+  MatterController,
+  type MatterNodeData,
+} from './controller/controller.js';
+export { directoryStorage, memoryStorage, type NodeStorage } from './controller/storage.js';
+export { ErrorCode, MatterServerError } from './errors.js';
+export { type MatterServer, type MatterServerOptions, startMatterServer } from './matter-server.js';
+export {
+  SIMULATED_DEVICE_TYPES,
+  type SimulatedDevice,
+  type SimulatedDeviceOptions,
+  type SimulatedDeviceType,
+  startSimulatedDevice,
+} from './sim/device.js';
