@@ -19,7 +19,7 @@ const MAY_IMPORT = {
   '@sentinel/gateway': ['@sentinel/protocol', '@sentinel/firmware', '@sentinel/devices', '@sentinel/web'],
   '@sentinel/ble-proxy': ['@sentinel/protocol', '@sentinel/firmware', '@sentinel/devices'],
   '@sentinel/matter': ['@sentinel/protocol', '@sentinel/firmware', '@sentinel/devices'],
-  '@sentinel/automations': ['@sentinel/protocol'],
+  '@sentinel/automations': ['@sentinel/protocol'], // DESIGN: the protocol, never gateway internals
   '@sentinel/simulators': ['@sentinel/protocol', '@sentinel/firmware', '@sentinel/devices'],
   '@sentinel/cli': '*',
 };

@@ -9,6 +9,14 @@ const positiveMs = z.coerce.number().int().positive();
 
 export const NODE_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
+/** A web address: the gateway's own public one, or Home Assistant's. */
+const HttpUrlSchema = z
+  .string()
+  .refine(
+    (url) => URL.canParse(url) && /^https?:$/.test(new URL(url).protocol),
+    'use an http:// or https:// URL',
+  );
+
 /** Each option: its schema (with default), the env variable, the flag, and a line of help. */
 export const GATEWAY_OPTIONS = {
   natsUrl: {
@@ -75,13 +83,7 @@ export const GATEWAY_OPTIONS = {
     flag: '--public-url <url>',
     env: 'SENTINEL_PUBLIC_URL',
     help: 'the URL people open the gateway at (behind a proxy or a DNS name): its host passes the HTTP Host check, its origin the cross-site check, and onboarding links use it',
-    schema: z
-      .string()
-      .refine(
-        (url) => URL.canParse(url) && /^https?:$/.test(new URL(url).protocol),
-        'use an http:// or https:// URL',
-      )
-      .optional(),
+    schema: HttpUrlSchema.optional(),
   },
   metricsPublic: {
     flag: '--metrics-public',
@@ -245,13 +247,7 @@ export const GATEWAY_OPTIONS = {
     flag: '--ha-url <url>',
     env: 'SENTINEL_HA_URL',
     help: "Home Assistant's URL (http:// or https://): its entities imported over its WebSocket API (needs --ha-token or --ha-token-file); unset: off",
-    schema: z
-      .string()
-      .refine(
-        (url) => URL.canParse(url) && /^https?:$/.test(new URL(url).protocol),
-        'use an http:// or https:// URL',
-      )
-      .optional(),
+    schema: HttpUrlSchema.optional(),
   },
   haToken: {
     flag: '--ha-token <token>',
