@@ -299,8 +299,21 @@ describe('Home Assistant MQTT discovery', () => {
       online: true,
       last_seen: Date.now(),
     };
-    await (await new Kvm(bus).open('sentinel_devices')).put(imported.id, JSON.stringify(imported));
-    await until(async () => (await gateway.api(`/api/devices/${imported.id}`)).status === 200);
+    // with an entity: a device without one has no config to publish anyway
+    const light = {
+      id: '01900000-0000-7000-8000-0000000000a1',
+      name: 'Hall light',
+      platform: 'light',
+      device_id: imported.id,
+      bindings: [{ protocol: 'ha', device_id: imported.id, key: 'light', priority: 0 }],
+    };
+    const kvm = new Kvm(bus);
+    await (await kvm.open('sentinel_devices')).put(imported.id, JSON.stringify(imported));
+    await (await kvm.open('sentinel_entities')).put(light.id, JSON.stringify(light));
+    await until(async () => {
+      const answer = await gateway.api(`/api/devices/${imported.id}`);
+      return answer.status === 200 && JSON.stringify(await answer.json()).includes(light.id);
+    });
     const from = ha.mark;
     await ha.client.publishAsync('homeassistant/status', 'online', { qos: 1 });
     await Promise.all([
@@ -313,7 +326,8 @@ describe('Home Assistant MQTT discovery', () => {
     await ha.client.publishAsync('homeassistant/status', 'online', { qos: 1 });
     await ha.config('sentinel-gateway', () => true, second);
     expect(ha.received.slice(from).filter((m) => m.topic.includes(imported.id))).toEqual([]);
-    await (await new Kvm(bus).open('sentinel_devices')).delete(imported.id);
+    await (await kvm.open('sentinel_entities')).delete(light.id);
+    await (await kvm.open('sentinel_devices')).delete(imported.id);
   });
 
   it('republishes everything after the broker restarts (nothing retained survives it)', async () => {

@@ -2,11 +2,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { openGatewayStore } from '@sentinel/gateway';
-import { type Role, TokenStore } from '@sentinel/gateway/store';
+import { embeddedGatewayCreds, type Role, TokenStore } from '@sentinel/gateway/store';
 
 export const SENTINEL_BIN = fileURLToPath(new URL('../../bin/sentinel.js', import.meta.url));
 
@@ -124,9 +123,7 @@ export async function startCliGateway(args: string[], env: NodeJS.ProcessEnv = {
   const external = flag('--nats') ?? env.SENTINEL_NATS_URL;
   const dataDir = flag('--data') ?? env.SENTINEL_DATA ?? './data';
   const natsCreds =
-    flag('--nats-creds') ??
-    env.SENTINEL_NATS_CREDS ??
-    (external ? undefined : join(dataDir, 'nats-auth', 'creds', 'gateway.creds'));
+    flag('--nats-creds') ?? env.SENTINEL_NATS_CREDS ?? (external ? undefined : embeddedGatewayCreds(dataDir));
   const https = flag('--tls') === 'auto' || flag('--tls-cert') !== undefined;
   const token = (role: Role = 'admin') => createApiToken(ready.nats_url, role, natsCreds);
   let adminToken: Promise<string> | undefined;

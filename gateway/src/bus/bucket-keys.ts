@@ -7,11 +7,8 @@
 import { Bucket, type KV } from '@nats-io/kv';
 
 export async function bucketKeys(kv: KV): Promise<string[]> {
-  if (!(kv instanceof Bucket)) {
-    const keys: string[] = [];
-    for await (const key of await kv.keys()) keys.push(key);
-    return keys;
-  }
+  // every bucket here comes from Kvm; falling back to kv.keys() would bring the race back
+  if (!(kv instanceof Bucket)) throw new TypeError('bucketKeys needs a bucket opened with Kvm');
   const info = await kv.jsm.streams.info(kv.stream, { subjects_filter: `${kv.prefix}.>` });
   const start = kv.prefix.length + 1;
   return Object.keys(info.state.subjects ?? {}).map((subject) => subject.slice(start));
