@@ -132,8 +132,30 @@ let bus: NatsConnection;
 let ha: HomeAssistantSide;
 let stopped = false;
 
+/** Left on the broker before the gateway starts: one of ours from an earlier run, one of another integration. */
+const STALE = {
+  dev: { identifiers: ['picket-gone'], name: 'Gone' },
+  o: { name: 'Sentinel Edge', sw: '0.0.9' },
+  cmps: { gone: { p: 'sensor', unique_id: 'gone', state_topic: 'sentinel/picket-gone/gone/state' } },
+};
+const OTHERS = {
+  dev: { identifiers: ['zigbee2mqtt_0x01'], name: 'Bulb' },
+  o: { name: 'Zigbee2MQTT' },
+  cmps: { light: { p: 'light', unique_id: '0x01_light', command_topic: 'zigbee2mqtt/bulb/set' } },
+};
+
 beforeAll(async () => {
   [broker, nats] = await Promise.all([startMosquitto(), startNats()]);
+  const earlier = await mqtt.connectAsync(broker.url, { clientId: `earlier-${process.pid}` });
+  await earlier.publishAsync('homeassistant/device/picket-gone/config', JSON.stringify(STALE), {
+    qos: 1,
+    retain: true,
+  });
+  await earlier.publishAsync('homeassistant/device/zigbee2mqtt_0x01/config', JSON.stringify(OTHERS), {
+    qos: 1,
+    retain: true,
+  });
+  await earlier.endAsync();
   gateway = await startTestGateway(nats, { haMqtt: broker.url, commandTimeoutMs: 1500 });
   bus = await connectTestBus(nats.url);
   ha = await HomeAssistantSide.connect(broker.url);
@@ -214,6 +236,23 @@ describe('Home Assistant MQTT discovery', () => {
     });
   });
 
+  it("clears a stale config of ours left by an earlier run, and leaves other integrations' alone", async () => {
+    await gateway.logged(
+      (l) =>
+        l.device_id === 'picket-gone' && l.msg === 'stale Home Assistant config of a removed device cleared',
+    );
+    const late = await HomeAssistantSide.connect(broker.url);
+    try {
+      const others = await late.next('homeassistant/device/zigbee2mqtt_0x01/config');
+      expect(JSON.parse(others.text)).toEqual(OTHERS);
+      await late.config('picket-kitchen');
+      expect(late.received.filter((m) => m.topic === 'homeassistant/device/picket-gone/config')).toEqual([]);
+    } finally {
+      await late.client.endAsync(true);
+    }
+    expect(ha.received.filter((m) => m.topic.includes('zigbee2mqtt_0x01') && !m.retain)).toEqual([]);
+  });
+
   it('publishes states as readings arrive', async () => {
     await kitchen.publishAsync(
       'picket/kitchen/state',
@@ -254,6 +293,31 @@ describe('Home Assistant MQTT discovery', () => {
     await ha.client.publishAsync(`sentinel/picket-kitchen/${ids.relay}/set`, 'OFF', { qos: 1 });
     await ha.next(`sentinel/picket-kitchen/${ids.relay}/state`, (m) => m.text === 'OFF', from);
     expect(commands.map((c) => c.value)).toEqual([true, false]);
+  });
+
+  it('counts a config someone else wrote on one of our devices, and puts ours back', async () => {
+    const from = ha.mark;
+    const hijack = {
+      dev: { identifiers: ['picket-kitchen'], name: 'Hijacked' },
+      o: { name: 'someone' },
+      cmps: {},
+    };
+    await ha.client.publishAsync('homeassistant/device/picket-kitchen/config', JSON.stringify(hijack), {
+      qos: 1,
+      retain: true,
+    });
+    await gateway.logged((l) => l.reason === 'foreign_discovery');
+    await ha.config('picket-kitchen', (c) => c.dev.name === 'Kitchen', from);
+    expect(await metric('sentinel_ha_messages_rejected_total{reason="foreign_discovery"}')).toMatch(/ 1$/);
+    // what Home Assistant finds retained is ours again
+    const late = await HomeAssistantSide.connect(broker.url);
+    try {
+      expect((await late.config('picket-kitchen')).dev.name).toBe('Kitchen');
+    } finally {
+      await late.client.endAsync(true);
+    }
+    // our own publishes are never taken for someone else's
+    expect(await metric('sentinel_ha_messages_rejected_total{reason="foreign_discovery"}')).toMatch(/ 1$/);
   });
 
   it('puts the real state back when a command fails (device offline)', async () => {

@@ -15,11 +15,14 @@ import {
 } from 'home-assistant-js-websocket';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collect, connectTestBus, entityIdsOf, kvValue } from '../../test/support/bus.js';
+import { until } from '../../test/support/cluster.js';
 import { startTestGateway, type TestGateway } from '../../test/support/gateway.js';
 import { startNats, type TestNats } from '../../test/support/nats.js';
 import { wsSocketFactory } from '../src/ha/import/socket.js';
 
 const TOKEN = 'long-lived-token';
+const HALL = '0c1d2e3f405162738495a6b7c8d9eaf1';
+const GARAGE = '9f8e7d6c5b4a39281706f5e4d3c2b1a0';
 const ENTITIES = [
   { entity_id: 'light.kitchen', state: 'off', attributes: { friendly_name: 'Kitchen light' } },
   { entity_id: 'switch.fountain', state: 'off', attributes: { friendly_name: 'Fountain' } },
@@ -36,7 +39,33 @@ const ENTITIES = [
   { entity_id: 'light.stuck', state: 'off' },
   // odd input: a target temperature that is not a number, a domain we do not map
   { entity_id: 'climate.broken', state: 'heat', attributes: { temperature: 'warm' } },
+  // and one without the target temperature a climate must have
+  { entity_id: 'climate.bare', state: 'heat' },
   { entity_id: 'weather.home', state: 'sunny' },
+  // one Home Assistant device with three entities, in the hallway
+  ...['sensor.hall_temperature', 'binary_sensor.hall_motion', 'switch.hall_fan'].map((entity_id) => ({
+    entity_id,
+    state: entity_id.startsWith('sensor') ? '19.5' : 'off',
+    attributes: entity_id.startsWith('sensor')
+      ? { unit_of_measurement: '°C', state_class: 'measurement' }
+      : {},
+    device_id: HALL,
+  })),
+  // a device in the garage (excluded by area); one of its entities is in the hallway itself
+  { entity_id: 'switch.garage_door', state: 'off', device_id: GARAGE },
+  { entity_id: 'light.garage_lamp', state: 'off', device_id: GARAGE, area_id: 'hallway' },
+];
+const DEVICES = [
+  {
+    id: HALL,
+    name: 'Multisensor 7',
+    name_by_user: 'Hall multisensor',
+    manufacturer: 'Aeotec',
+    model: 'ZWA024',
+    sw_version: '1.2',
+    area_id: 'hallway',
+  },
+  { id: GARAGE, name: 'Garage controller', area_id: 'garage' },
 ];
 
 const noEvents = () => undefined;
@@ -101,14 +130,14 @@ describe('Home Assistant import', () => {
       haUrl: ha.url,
       haToken: TOKEN,
       commandTimeoutMs: 1500,
-      haExclude: 'light.ignored_*',
+      haExclude: 'light.ignored_*,area:garage',
     });
   const online = (deviceId: string) =>
     kvValue<{ online: boolean }>(bus, 'sentinel_devices', deviceId, (d) => d.online);
 
   beforeAll(async () => {
     nats = await startNats();
-    ha = await SimulatedHomeAssistant.start({ token: TOKEN, entities: ENTITIES });
+    ha = await SimulatedHomeAssistant.start({ token: TOKEN, entities: ENTITIES, devices: DEVICES });
     gateway = await start();
     bus = await connectTestBus(nats.url);
   });
@@ -135,10 +164,84 @@ describe('Home Assistant import', () => {
     expect(
       await kvValue<{ value: unknown }>(bus, 'sentinel_state', sensor, (s) => s.value === 12.5),
     ).toBeTruthy();
+    const hall = await until(async () => {
+      const found = await entityIdsOf(bus, `ha-device-${HALL}`);
+      return Object.keys(found).length === 3 ? found : undefined;
+    });
     await gateway.stop();
     gateway = await start();
     await gateway.logged((line) => line.msg === 'connected to Home Assistant');
     expect(await entityIdsOf(bus, 'ha-light-kitchen')).toEqual(before);
+    expect(await entityIdsOf(bus, `ha-device-${HALL}`)).toEqual(hall);
+  });
+
+  it("groups the entities of one Home Assistant device into one device, and filters by the device's area", async () => {
+    const hall = `ha-device-${HALL}`;
+    const record = await kvValue<Record<string, unknown>>(
+      bus,
+      'sentinel_devices',
+      hall,
+      (d) => d.online === true,
+    );
+    expect(record).toMatchObject({
+      protocol: 'ha',
+      name: 'Hall multisensor',
+      manufacturer: 'Aeotec',
+      model: 'ZWA024',
+      sw_version: '1.2',
+      ha_device_id: HALL,
+    });
+    const ids = await until(async () => {
+      const found = await entityIdsOf(bus, hall);
+      return Object.keys(found).length === 3 ? found : undefined;
+    });
+    expect(Object.keys(ids).sort()).toEqual([
+      'binary_sensor.hall_motion',
+      'sensor.hall_temperature',
+      'switch.hall_fan',
+    ]);
+    expect(
+      await kvValue<{ value: unknown }>(
+        bus,
+        'sentinel_state',
+        ids['sensor.hall_temperature']!,
+        (s) => s.value === 19.5,
+      ),
+    ).toBeTruthy();
+    // a command reaches the right entity of the device
+    const reply = await bus.request(
+      `sentinel.cmd.${ids['switch.hall_fan']}`,
+      JSON.stringify({ value: true }),
+      {
+        timeout: 5000,
+      },
+    );
+    expect(reply.json()).toEqual({ ok: true });
+    expect(ha.state('switch.hall_fan')?.state).toBe('on');
+    expect(ha.state('binary_sensor.hall_motion')?.state).toBe('off');
+    // the garage device is excluded by its area; an entity of it in the hallway is not
+    const garage = `ha-device-${GARAGE}`;
+    await until(async () => Object.keys(await entityIdsOf(bus, garage)).length > 0 || undefined);
+    expect(Object.keys(await entityIdsOf(bus, garage))).toEqual(['light.garage_lamp']);
+  });
+
+  it('marks a grouped device offline only when Home Assistant says all of its entities are unavailable', async () => {
+    const hall = `ha-device-${HALL}`;
+    const fan = (await entityIdsOf(bus, hall))['switch.hall_fan']!;
+    const availability = await collect<{ online: boolean }>(bus, `sentinel.device.${hall}.availability`);
+    const fanStates = await collect<{ value: unknown }>(bus, `sentinel.state.${fan}`);
+    ha.setState('sensor.hall_temperature', 'unavailable');
+    ha.setState('binary_sensor.hall_motion', 'unavailable');
+    // handled in order: once the fan's next state is out, the two above were seen
+    ha.setState('switch.hall_fan', 'off');
+    await fanStates.next((s) => s.value === false);
+    expect(availability.received).toEqual([]);
+    ha.setState('switch.hall_fan', 'unavailable');
+    await availability.next((a) => !a.online);
+    ha.setState('binary_sensor.hall_motion', 'on');
+    await availability.next((a) => a.online);
+    availability.stop();
+    fanStates.stop();
   });
 
   it('sends sentinel.cmd as call_service and replies once Home Assistant shows the new state', async () => {
@@ -200,6 +303,18 @@ describe('Home Assistant import', () => {
     ha.refuseConnections(true);
     ha.dropConnections();
     await availability.next((a) => !a.online);
+    // each failure logged with its reason and counted; retried with backoff
+    await gateway.logged((l) => l.msg === 'lost the connection to Home Assistant; reconnecting');
+    await gateway.logged((l) => l.reason === 'cannot_connect' && String(l.detail).includes('503'));
+    const metrics = await gateway.metrics.registry.metrics();
+    expect(metrics).toMatch(/sentinel_ha_import_connection_failures_total\{reason="lost"\} [1-9]/);
+    expect(metrics).toMatch(/sentinel_ha_import_connection_failures_total\{reason="cannot_connect"\} [1-9]/);
+    // meanwhile a command is answered at once, not left hanging
+    const light = (await entityIdsOf(bus, 'ha-light-kitchen')).light!;
+    const reply = await bus.request(`sentinel.cmd.${light}`, JSON.stringify({ value: true }), {
+      timeout: 5000,
+    });
+    expect(reply.json()).toMatchObject({ ok: false, error: { code: 'unavailable' } });
     ha.refuseConnections(false);
     await availability.next((a) => a.online);
     const fountain = await collect<{ online: boolean }>(
@@ -227,12 +342,14 @@ describe('Home Assistant import', () => {
 
   it('counts and skips odd attributes and unknown domains', async () => {
     await gateway.logged((l) => l.entity_id === 'climate.broken' && l.reason === 'bad_attributes');
+    await gateway.logged((l) => l.entity_id === 'climate.bare' && l.reason === 'bad_attributes');
     await gateway.logged((l) => l.entity_id === 'weather.home' && l.reason === 'unknown_domain');
     // read from the gateway's own registry: what GET /metrics serves
     const metrics = await gateway.metrics.registry.metrics();
-    expect(metrics).toMatch(/sentinel_ha_import_skipped_total\{reason="bad_attributes"\} [1-9]/);
+    expect(metrics).toMatch(/sentinel_ha_import_skipped_total\{reason="bad_attributes"\} [2-9]/);
     expect(metrics).toMatch(/sentinel_ha_import_skipped_total\{reason="unknown_domain"\} [1-9]/);
     expect(await entityIdsOf(bus, 'ha-climate-broken')).toEqual({});
+    expect(await entityIdsOf(bus, 'ha-climate-bare')).toEqual({});
   });
 
   it('logs and counts a refused token without disturbing the gateway, and connects once it is right', async () => {

@@ -74,8 +74,18 @@ describe('simulated Home Assistant, WebSocket API', () => {
           state: 'off',
           attributes: { friendly_name: 'Kitchen' },
           unique_id: 'hue-1',
+          device_id: 'a1b2c3d4e5f60718293a4b5c6d7e8f90',
         },
         { entity_id: 'number.volume', state: '10', attributes: { min: 0, max: 50, step: 1 } },
+      ],
+      devices: [
+        {
+          id: 'a1b2c3d4e5f60718293a4b5c6d7e8f90',
+          name: 'Hue bulb',
+          name_by_user: 'Kitchen bulb',
+          manufacturer: 'Signify',
+          area_id: 'kitchen',
+        },
       ],
     });
   });
@@ -131,7 +141,7 @@ describe('simulated Home Assistant, WebSocket API', () => {
     c.ws.close();
   });
 
-  it('lists states and the entity registry', async () => {
+  it('lists states, the entity registry and the device registry', async () => {
     const c = await authed(ha);
     const states = (await c.request({ id: 1, type: 'get_states' })).result as { entity_id: string }[];
     expect(states.map((s) => s.entity_id).sort()).toEqual(['light.kitchen', 'number.volume']);
@@ -140,6 +150,29 @@ describe('simulated Home Assistant, WebSocket API', () => {
       unique_id: string | null;
     }[];
     expect(registry.find((e) => e.entity_id === 'light.kitchen')?.unique_id).toBe('hue-1');
+    const devices = (await c.request({ id: 3, type: 'config/device_registry/list' })).result;
+    expect(devices).toEqual([
+      expect.objectContaining({
+        id: 'a1b2c3d4e5f60718293a4b5c6d7e8f90',
+        name: 'Hue bulb',
+        name_by_user: 'Kitchen bulb',
+        manufacturer: 'Signify',
+        area_id: 'kitchen',
+      }),
+    ]);
+    expect(registry.find((e) => e.entity_id === 'light.kitchen')).toMatchObject({
+      device_id: 'a1b2c3d4e5f60718293a4b5c6d7e8f90',
+      area_id: null,
+    });
+    // a call by area reaches the entities of devices in it
+    await c.request({
+      id: 4,
+      type: 'call_service',
+      domain: 'light',
+      service: 'turn_on',
+      target: { area_id: 'kitchen' },
+    });
+    expect(ha.state('light.kitchen')?.state).toBe('on');
     c.ws.close();
   });
 

@@ -19,9 +19,10 @@ import type { Registry } from '../model/registry.js';
 import { HaCommands } from './commands.js';
 import type { HaConnection } from './connection.js';
 import { type DeviceConfig, deviceConfig, gatewayConfig, type HaOrigin } from './discovery.js';
+import { ConfigEchoes } from './echoes.js';
 import { HA_PROTOCOL } from './import/importer.js';
-import { AvailabilityMessageSchema, StateMessageSchema } from './schemas.js';
-import { GATEWAY_DEVICE_ID, haTopic } from './topics.js';
+import { AvailabilityMessageSchema, OurConfigSchema, StateMessageSchema } from './schemas.js';
+import { GATEWAY_DEVICE_ID, haTopic, parseConfigTopic } from './topics.js';
 
 export interface HaPublisherOptions {
   nc: NatsConnection;
@@ -59,6 +60,7 @@ export class HaPublisher {
   readonly #client: MqttClient;
   readonly #commands: HaCommands;
   readonly #throttled: ThrottledLog;
+  readonly #echoes = new ConfigEchoes();
 
   private constructor(private readonly o: HaPublisherOptions) {
     this.#throttled = new ThrottledLog(o.log);
@@ -150,12 +152,15 @@ export class HaPublisher {
 
   async #onConnect(): Promise<void> {
     const prefix = this.o.discoveryPrefix;
+    this.#echoes.clear();
     await this.#client.subscribeAsync(
       Object.fromEntries(
-        [haTopic.haStatus(prefix), haTopic.gatewayStatus, ...haTopic.commandFilters].map((topic) => [
-          topic,
-          { qos: 1 as const },
-        ]),
+        [
+          haTopic.haStatus(prefix),
+          haTopic.gatewayStatus,
+          haTopic.configFilter(prefix),
+          ...haTopic.commandFilters,
+        ].map((topic) => [topic, { qos: 1 as const }]),
       ),
     );
     await this.#publishAll();
@@ -197,11 +202,7 @@ export class HaPublisher {
 
   /** Publishes a device's config when it changed (or `force`), its availability and states; clears a removed one. */
   async #syncDevice(deviceId: string, force: boolean): Promise<void> {
-    const known = this.o.registry.device(deviceId);
-    // what came from Home Assistant is not handed back to it: it would show there twice
-    const device = known?.protocol === HA_PROTOCOL ? undefined : known;
-    const entities = device ? this.o.registry.entities().filter((e) => e.device_id === deviceId) : [];
-    const config = device && deviceConfig(device, entities, this.o.origin);
+    const { config, entities } = this.#configFor(deviceId);
     const previous = this.#published.get(deviceId);
     if (!config) {
       if (previous) await this.#clear(deviceId, previous);
@@ -236,9 +237,21 @@ export class HaPublisher {
     await Promise.all(sends);
   }
 
+  /** What the registry says a device's config is now; undefined when it has none to export. */
+  #configFor(deviceId: string): { config: DeviceConfig | undefined; entities: EntityRecord[] } {
+    if (deviceId === GATEWAY_DEVICE_ID) return { config: gatewayConfig(this.o.origin), entities: [] };
+    const known = this.o.registry.device(deviceId);
+    // what came from Home Assistant is not handed back to it: it would show there twice
+    const device = known?.protocol === HA_PROTOCOL ? undefined : known;
+    const entities = device ? this.o.registry.entities().filter((e) => e.device_id === deviceId) : [];
+    return { config: device && deviceConfig(device, entities, this.o.origin), entities };
+  }
+
   async #publishConfig(deviceId: string, config: DeviceConfig, payload = JSON.stringify(config)) {
     this.o.metrics.haConfigs.inc();
-    await this.#client.publishAsync(haTopic.config(this.o.discoveryPrefix, deviceId), payload, {
+    const topic = haTopic.config(this.o.discoveryPrefix, deviceId);
+    this.#echoes.sent(topic, payload);
+    await this.#client.publishAsync(topic, payload, {
       qos: 1,
       retain: true,
     });
@@ -251,8 +264,10 @@ export class HaPublisher {
     this.o.metrics.haConfigs.inc();
     const client = this.#client;
     const empty = { qos: 1 as const, retain: true };
+    const topic = haTopic.config(this.o.discoveryPrefix, deviceId);
+    this.#echoes.sent(topic, '');
     await Promise.all([
-      client.publishAsync(haTopic.config(this.o.discoveryPrefix, deviceId), '', empty),
+      client.publishAsync(topic, '', empty),
       client.publishAsync(haTopic.deviceAvailability(deviceId), '', empty),
       ...[...previous.states.values()].map((topic) => client.publishAsync(topic, '', empty)),
     ]);
@@ -328,7 +343,61 @@ export class HaPublisher {
       }
       return;
     }
+    const configOf = parseConfigTopic(this.o.discoveryPrefix, topic);
+    if (configOf !== undefined) {
+      this.#onConfig(configOf, topic, payload.toString('utf8'), retained);
+      return;
+    }
     this.#commands.handle(topic, payload);
+  }
+
+  /**
+   * A discovery config on the broker. Our own come back (echoes). A retained one of ours
+   * for a device that no longer has one was left by a gateway that was not running when
+   * the device went: cleared. Anyone else writing on one of our devices' topics would
+   * change or remove the device in Home Assistant: counted, logged, and ours put back.
+   * Other integrations' configs are none of our business.
+   */
+  #onConfig(deviceId: string, topic: string, text: string, retained: boolean): void {
+    if (this.#echoes.isEcho(topic, text)) return;
+    const { config } = this.#configFor(deviceId);
+    if (retained) {
+      // from before this connection; every current config is being published again anyway
+      if (!config && text !== '' && this.#isOurs(deviceId, text)) {
+        this.o.log.info({ device_id: deviceId }, 'stale Home Assistant config of a removed device cleared');
+        this.#echoes.sent(topic, '');
+        this.o.metrics.haConfigs.inc();
+        const empty = { qos: 1 as const, retain: true };
+        Promise.all([
+          this.#client.publishAsync(topic, '', empty),
+          this.#client.publishAsync(haTopic.deviceAvailability(deviceId), '', empty),
+        ]).catch((error: unknown) => {
+          this.o.log.debug({ err: error, device_id: deviceId }, 'clearing a stale config failed');
+        });
+      }
+      return;
+    }
+    if (!config) return;
+    this.o.metrics.haRejected.inc({ reason: 'foreign_discovery' });
+    this.#throttled.warn(
+      `ha-reject:foreign_discovery:${deviceId}`,
+      { topic, reason: 'foreign_discovery', bytes: Buffer.byteLength(text) },
+      'someone else wrote the discovery config of one of our devices; ours is published again',
+    );
+    if (this.#stopping || !this.#client.connected) return;
+    this.#publishConfig(deviceId, config).catch((error: unknown) => {
+      this.o.log.warn({ err: error, device_id: deviceId }, 'publishing a discovery config failed');
+    });
+  }
+
+  /** Whether a config names our origin and this device: one a gateway of ours published. */
+  #isOurs(deviceId: string, text: string): boolean {
+    const parsed = OurConfigSchema.safeParse(safeJsonText(text));
+    return (
+      parsed.success &&
+      parsed.data.o.name === this.o.origin.name &&
+      parsed.data.dev.identifiers.includes(deviceId)
+    );
   }
 
   /** Says `offline` itself (a clean stop sends no will), then disconnects. */
@@ -356,6 +425,14 @@ export class HaPublisher {
 function safeJson(data: Uint8Array): unknown {
   try {
     return JSON.parse(new TextDecoder().decode(data));
+  } catch {
+    return undefined;
+  }
+}
+
+function safeJsonText(text: string): unknown {
+  try {
+    return JSON.parse(text);
   } catch {
     return undefined;
   }

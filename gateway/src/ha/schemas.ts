@@ -17,3 +17,9 @@ export const CommandReplySchema = z.union([
   z.looseObject({ ok: z.literal(true) }),
   z.looseObject({ ok: z.literal(false), error: z.looseObject({ code: z.string(), message: z.string() }) }),
 ]);
+
+/** Just enough of a discovery config to tell one a gateway of ours published (a retained one, from an earlier run). */
+export const OurConfigSchema = z.looseObject({
+  dev: z.looseObject({ identifiers: z.array(z.string()) }),
+  o: z.looseObject({ name: z.string() }),
+});

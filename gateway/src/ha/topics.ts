@@ -16,6 +16,8 @@ export const haTopic = {
   position: (deviceId: string, entityId: string) => `${BASE}/${deviceId}/${entityId}/position/set`,
   commandFilters: [`${BASE}/+/+/set`, `${BASE}/+/+/position/set`],
   config: (prefix: string, deviceId: string) => `${prefix}/device/${deviceId}/config`,
+  /** every device-based discovery config: ours come back, and anyone else's on our devices is noticed */
+  configFilter: (prefix: string) => `${prefix}/device/+/config`,
   /** Home Assistant's birth and will */
   haStatus: (prefix: string) => `${prefix}/status`,
 };
@@ -36,4 +38,11 @@ export function parseCommandTopic(topic: string): CommandTopic | undefined {
   if (tail === 'set') return { deviceId, entityId, kind: 'command' };
   if (tail === 'position/set') return { deviceId, entityId, kind: 'position' };
   return undefined;
+}
+
+/** The device id of a device-based discovery topic under `prefix`; undefined for any other topic. */
+export function parseConfigTopic(prefix: string, topic: string): string | undefined {
+  if (!topic.startsWith(`${prefix}/device/`) || !topic.endsWith('/config')) return undefined;
+  const deviceId = topic.slice(`${prefix}/device/`.length, -'/config'.length);
+  return deviceId !== '' && !deviceId.includes('/') ? deviceId : undefined;
 }

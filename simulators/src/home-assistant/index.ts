@@ -3,6 +3,8 @@ export { HA_ERROR, type HaErrorCode, SIM_HA_VERSION } from './protocol.js';
 export {
   type ServiceCallRecord,
   type SimChange,
+  type SimDeviceEntry,
+  type SimDeviceSpec,
   type SimEntitySpec,
   type SimRegistryEntry,
   SimulatedHomeAssistant,

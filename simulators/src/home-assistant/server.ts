@@ -2,8 +2,8 @@
 // on 127.0.0.1, judged by whether Home Assistant's own client (home-assistant-js-websocket)
 // accepts it. Auth phase, get_states, subscribe_entities (the compressed a/c/r updates the
 // frontend uses), subscribe_events / unsubscribe_events, call_service with entities that
-// obey it, config/entity_registry/list, ping, supported_features with message coalescing,
-// and result errors with Home Assistant's codes. Tests drive the "Home Assistant side"
+// obey it, config/entity_registry/list and config/device_registry/list, ping,
+// supported_features with message coalescing, and result errors with Home Assistant's codes. Tests drive the "Home Assistant side"
 // through the methods (set a state, drop every connection, change the token).
 import { EventEmitter, once } from 'node:events';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
@@ -24,12 +24,30 @@ export interface SimEntitySpec {
   /** the integration that made it (registry `platform`, e.g. `mqtt`, `hue`) */
   platform?: string;
   area_id?: string | null;
+  /** the device (of `devices`) the entity belongs to, as an integration registers it */
+  device_id?: string;
+}
+
+/** A device of Home Assistant's device registry (one physical device, several entities). */
+export interface SimDeviceSpec {
+  /** Home Assistant's device ids are 32 hex digits */
+  id: string;
+  name: string;
+  /** what the user renamed it to, which wins over `name` */
+  name_by_user?: string | null;
+  manufacturer?: string | null;
+  model?: string | null;
+  sw_version?: string | null;
+  /** its entities are in this area unless their own entry says otherwise */
+  area_id?: string | null;
 }
 
 export interface SimulatedHomeAssistantOptions {
   /** the long-lived access token clients must present */
   token: string;
   entities?: readonly SimEntitySpec[];
+  /** the device registry; entities name theirs with `device_id` */
+  devices?: readonly SimDeviceSpec[];
   /** default 127.0.0.1 */
   host?: string;
   /** default 0: any free port */
@@ -43,10 +61,24 @@ export interface SimRegistryEntry {
   unique_id: string | null;
   platform: string;
   area_id: string | null;
-  device_id: null;
+  device_id: string | null;
   disabled_by: null;
   hidden_by: null;
   name: null;
+}
+
+/** A device registry entry as config/device_registry/list returns it (the fields clients read). */
+export interface SimDeviceEntry {
+  id: string;
+  name: string;
+  name_by_user: string | null;
+  manufacturer: string | null;
+  model: string | null;
+  sw_version: string | null;
+  area_id: string | null;
+  disabled_by: null;
+  identifiers: [string, string][];
+  via_device_id: null;
 }
 
 export interface ServiceCallRecord {
@@ -86,6 +118,7 @@ export class SimulatedHomeAssistant extends EventEmitter<Events> implements Sess
   readonly haVersion = SIM_HA_VERSION;
   readonly #entities = new Map<string, Entity>();
   readonly #registry = new Map<string, SimRegistryEntry>();
+  readonly #devices = new Map<string, SimDeviceEntry>();
   readonly #ignoring = new Set<string>();
   readonly #sessions = new Set<HaSession>();
   readonly #sockets = new Set<Socket>();
@@ -100,6 +133,7 @@ export class SimulatedHomeAssistant extends EventEmitter<Events> implements Sess
   ) {
     super();
     this.#token = options.token;
+    for (const spec of options.devices ?? []) this.addDevice(spec);
     for (const spec of options.entities ?? []) this.addEntity(spec);
     server.on('connection', (socket) => {
       this.#sockets.add(socket);
@@ -145,12 +179,28 @@ export class SimulatedHomeAssistant extends EventEmitter<Events> implements Sess
       unique_id: spec.unique_id ?? null,
       platform: spec.platform ?? spec.entity_id.split('.')[0]!,
       area_id: spec.area_id ?? null,
-      device_id: null,
+      device_id: spec.device_id ?? null,
       disabled_by: null,
       hidden_by: null,
       name: null,
     });
     this.setState(spec.entity_id, spec.state, spec.attributes ?? {});
+  }
+
+  /** Adds (or replaces) a device registry entry; its entities come with addEntity. */
+  addDevice(spec: SimDeviceSpec): void {
+    this.#devices.set(spec.id, {
+      id: spec.id,
+      name: spec.name,
+      name_by_user: spec.name_by_user ?? null,
+      manufacturer: spec.manufacturer ?? null,
+      model: spec.model ?? null,
+      sw_version: spec.sw_version ?? null,
+      area_id: spec.area_id ?? null,
+      disabled_by: null,
+      identifiers: [['simulated', spec.id]],
+      via_device_id: null,
+    });
   }
 
   /** Sets a state as an integration would (attributes replaced when given); subscribers hear of it. */
@@ -224,12 +274,17 @@ export class SimulatedHomeAssistant extends EventEmitter<Events> implements Sess
     return [...this.#registry.values()];
   }
 
+  deviceEntries(): SimDeviceEntry[] {
+    return [...this.#devices.values()];
+  }
+
   /** The entities a call targets: entity ids (a missing one is skipped, as Home Assistant does) and areas. */
   resolveTarget(entityIds: readonly string[], areaIds: readonly string[]): string[] {
     const ids = new Set(entityIds.filter((id) => this.#entities.has(id)));
     for (const entry of this.#registry.values()) {
-      if (entry.area_id !== null && areaIds.includes(entry.area_id) && this.#entities.has(entry.entity_id))
-        ids.add(entry.entity_id);
+      // an entity's own area wins over its device's, as in Home Assistant
+      const area = entry.area_id ?? (entry.device_id ? this.#devices.get(entry.device_id)?.area_id : null);
+      if (area && areaIds.includes(area) && this.#entities.has(entry.entity_id)) ids.add(entry.entity_id);
     }
     return [...ids];
   }

@@ -21,6 +21,7 @@ export interface SessionHost {
   checkToken(token: string): boolean;
   states(): SimState[];
   registryEntries(): unknown[];
+  deviceEntries(): unknown[];
   resolveTarget(entityIds: readonly string[], areaIds: readonly string[]): string[];
   entityState(entityId: string): SimEntityState | undefined;
   applyService(entityId: string, next: SimEntityState): void;
@@ -176,6 +177,9 @@ export class HaSession {
         return;
       case 'config/entity_registry/list':
         this.#result(id, this.host.registryEntries());
+        return;
+      case 'config/device_registry/list':
+        this.#result(id, this.host.deviceEntries());
         return;
       case 'subscribe_events':
         this.#subscribeEvents(id, body);

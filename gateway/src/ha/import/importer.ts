@@ -1,12 +1,13 @@
 // The Home Assistant import (issue 14): one connection to Home Assistant's WebSocket
-// API through its own client library, every chosen entity a device `ha-<entity id>`
-// with one entity in our model, its states on sentinel.state.*, commands as
+// API through its own client library. The entities of one Home Assistant device (its
+// device registry) become one device `ha-device-<its id>` of ours; an entity without a
+// device becomes a device `ha-<entity id>` of its own. States on sentinel.state.*, commands as
 // call_service confirmed by the state Home Assistant then reports. Runs on the node
 // holding the `ha_import` lock; reconnects with backoff; availability follows the
 // connection and Home Assistant's `unavailable`.
 import { createHash } from 'node:crypto';
 import { setTimeout as delayMs } from 'node:timers/promises';
-import type { ReadingValue } from '@sentinel/firmware';
+import type { EntityDescription, ReadingValue } from '@sentinel/firmware';
 import {
   type Connection,
   callService,
@@ -29,6 +30,15 @@ import { domainOf, type HaState, haServiceCall, parseHaState } from './mapping.j
 import { wsSocketFactory } from './socket.js';
 
 export const HA_PROTOCOL = 'ha';
+
+/** `ha-device-<id>`: Home Assistant's device ids are 32 hex digits, so this never meets an entity's id below. */
+export function haGroupDeviceId(haDeviceId: string): string {
+  const slug = haDeviceId.toLowerCase().replace(/[^a-z0-9_]/g, '_');
+  const id = `ha-device-${slug}`;
+  if (id.length <= 64) return id;
+  const hash = createHash('sha256').update(haDeviceId).digest('hex').slice(0, 8);
+  return `ha-device-${slug.slice(0, 45)}-${hash}`;
+}
 
 /** `ha-<entity id>` with the dot as a dash (HA entity ids are [a-z0-9_] around one dot, so this is one-to-one); a long one is cut and given a hash. */
 export function haDeviceId(entityId: string): string {
@@ -63,8 +73,25 @@ const RegistryEntrySchema = z.looseObject({
   unique_id: z.string().nullish(),
   platform: z.string().nullish(),
   area_id: z.string().nullish(),
+  device_id: z.string().nullish(),
 });
 type RegistryEntry = z.infer<typeof RegistryEntrySchema>;
+
+const text = z
+  .string()
+  .nullish()
+  .transform((v) => (v ? v.slice(0, 64) : undefined));
+/** config/device_registry/list: what a device of ours is named and described by. */
+const DeviceEntrySchema = z.looseObject({
+  id: z.string().min(1),
+  name: text,
+  name_by_user: text,
+  manufacturer: text,
+  model: text,
+  sw_version: text,
+  area_id: z.string().nullish(),
+});
+type DeviceEntry = z.infer<typeof DeviceEntrySchema>;
 
 /** Home Assistant's result error codes → ours (CONTRACT.md §3). */
 function replyForError(error: unknown): CommandReply {
@@ -79,12 +106,24 @@ function replyForError(error: unknown): CommandReply {
   return failure('rejected', `Home Assistant (${code}): ${message}`);
 }
 
-interface Tracked {
-  haId: string;
+/** A device of ours: one Home Assistant device (all its entities), or one entity without a device. */
+interface Group {
   deviceId: string;
-  /** registration done (device record, entity); readings wait for it */
+  /** the device record's description (name, model, manufacturer, sw_version, the Home Assistant id) */
+  description: { name: string; [field: string]: unknown };
+  /** registration and availability changes, one after the other; readings wait for it */
   ready: Promise<void>;
   online: boolean;
+  /** binding key → entity */
+  members: Map<string, Tracked>;
+}
+
+interface Tracked {
+  haId: string;
+  key: string;
+  group: Group;
+  /** Home Assistant does not say `unavailable` for it */
+  available: boolean;
   lastPublished: string | undefined;
 }
 
@@ -99,9 +138,10 @@ export class HaImporter {
   #unsubscribe: (() => void) | undefined;
   #entities: HassEntities = {};
   #registryEntries = new Map<string, RegistryEntry>();
+  #deviceEntries = new Map<string, DeviceEntry>();
   #registryFetch: Promise<void> | undefined;
   readonly #tracked = new Map<string, Tracked>();
-  readonly #byDevice = new Map<string, Tracked>();
+  readonly #groups = new Map<string, Group>();
   /** HA entity id → why it was last skipped (counted once per reason until imported) */
   readonly #skipped = new Map<string, string>();
   readonly #waiters = new Set<Waiter>();
@@ -128,11 +168,11 @@ export class HaImporter {
     this.#unsubscribe?.();
     this.#conn?.close();
     await this.#loop;
-    await Promise.allSettled([...this.#tracked.values()].map((t) => t.ready));
+    await Promise.allSettled([...this.#groups.values()].map((g) => g.ready));
     await this.#allOffline();
   }
 
-  isOnline = (deviceId: string): boolean => this.#byDevice.get(deviceId)?.online === true;
+  isOnline = (deviceId: string): boolean => this.#groups.get(deviceId)?.online === true;
 
   /** A sentinel.cmd for one of our HA devices: call_service, then wait for Home Assistant's state to confirm it. */
   async send(binding: Binding, request: CommandRequest, timeoutMs: number): Promise<CommandReply> {
@@ -142,10 +182,10 @@ export class HaImporter {
   }
 
   async #send(binding: Binding, request: CommandRequest, timeoutMs: number): Promise<CommandReply> {
-    const tracked = this.#byDevice.get(binding.device_id);
+    const tracked = this.#groups.get(binding.device_id)?.members.get(binding.key);
     const conn = this.#conn;
     const before = tracked && (this.#entities[tracked.haId] as HaState | undefined);
-    if (!tracked || !conn?.connected || !before || !tracked.online)
+    if (!tracked || !conn?.connected || !before || !tracked.group.online || !tracked.available)
       return failure('unavailable', `${binding.device_id} is not reachable in Home Assistant`);
     const mapped = haServiceCall(tracked.haId, request);
     if (!mapped.ok) return failure(mapped.code, mapped.message);
@@ -285,20 +325,31 @@ export class HaImporter {
     );
   }
 
-  /** config/entity_registry/list: unique ids (our own entities come back with ours) and areas. */
+  /**
+   * config/entity_registry/list (unique ids: our own entities come back with ours; areas;
+   * devices) and config/device_registry/list (names, makers, areas of the devices).
+   */
   #fetchRegistry(): Promise<void> {
     this.#registryFetch ??= (async () => {
       const conn = this.#conn;
       if (!conn) return;
       try {
-        const result = await conn.sendMessagePromise<unknown>({ type: 'config/entity_registry/list' });
-        const entries = z.array(z.unknown()).parse(result);
+        const [entities, devices] = await Promise.all([
+          conn.sendMessagePromise<unknown>({ type: 'config/entity_registry/list' }),
+          conn.sendMessagePromise<unknown>({ type: 'config/device_registry/list' }),
+        ]);
         const next = new Map<string, RegistryEntry>();
-        for (const raw of entries) {
+        for (const raw of z.array(z.unknown()).parse(entities)) {
           const entry = RegistryEntrySchema.safeParse(raw);
           if (entry.success) next.set(entry.data.entity_id, entry.data);
         }
+        const nextDevices = new Map<string, DeviceEntry>();
+        for (const raw of z.array(z.unknown()).parse(devices)) {
+          const entry = DeviceEntrySchema.safeParse(raw);
+          if (entry.success) nextDevices.set(entry.data.id, entry.data);
+        }
         this.#registryEntries = next;
+        this.#deviceEntries = nextDevices;
       } catch (error) {
         // without the registry (a non-admin token) loops are still caught by the unique id… only if known: say so
         this.#warn.warn(
@@ -341,14 +392,15 @@ export class HaImporter {
       this.#skip(haId, 'exported_by_us', 'one of our own entities, exported to Home Assistant', 'debug');
       return;
     }
-    if (!this.o.filter.chosen({ entity_id: haId, area_id: entry?.area_id })) return;
+    const haDevice = entry?.device_id ? this.#deviceEntries.get(entry.device_id) : undefined;
+    // the entity's own area wins over its device's, as in Home Assistant
+    const area = entry?.area_id ?? haDevice?.area_id;
+    if (!this.o.filter.chosen({ entity_id: haId, area_id: area })) return;
     const tracked = this.#tracked.get(haId);
     if (ha.state === 'unavailable') {
-      if (tracked?.online) {
-        tracked.online = false;
-        void tracked.ready
-          .then(() => this.o.availability.deviceOffline(tracked.deviceId))
-          .catch(() => undefined);
+      if (tracked?.available) {
+        tracked.available = false;
+        this.#updateOnline(tracked.group);
       }
       return;
     }
@@ -362,35 +414,19 @@ export class HaImporter {
       return;
     }
     this.#skipped.delete(haId);
-    const deviceId = tracked?.deviceId ?? haDeviceId(haId);
-    const current: Tracked = tracked ?? {
-      haId,
-      deviceId,
-      ready: Promise.resolve(),
-      online: false,
-      lastPublished: undefined,
-    };
-    if (!tracked) {
-      this.#tracked.set(haId, current);
-      this.#byDevice.set(deviceId, current);
-    }
-    const { description } = parsed;
+    // grouped by the device it had when first seen: its ids stay put while this runs
+    const current = tracked ?? this.#track(haId, haDevice, parsed.description.name ?? haId);
+    const description: EntityDescription = { ...parsed.description, key: current.key };
+    const group = current.group;
     const value = parsed.read.value;
     const ts = Math.round(Date.parse(ha.last_updated)) || Date.now();
-    current.ready = current.ready
+    group.ready = group.ready
       .then(async () => {
-        await this.o.registry.ensureEntities(HA_PROTOCOL, deviceId, description.name ?? haId, [description]);
-        if (!current.online) {
-          current.online = true;
-          await this.o.availability.deviceOnline({
-            id: deviceId,
-            protocol: HA_PROTOCOL,
-            name: description.name ?? haId,
-            model: domainOf(haId),
-            manufacturer: 'Home Assistant',
-            ha_entity_id: haId,
-          });
-        }
+        await this.o.registry.ensureEntities(HA_PROTOCOL, group.deviceId, group.description.name, [
+          description,
+        ]);
+        current.available = true;
+        await this.#applyOnline(group);
         if (value === undefined || this.#stopped) return;
         this.#publish(current, description.key, value, ts);
       })
@@ -403,16 +439,63 @@ export class HaImporter {
       });
   }
 
+  /** The first state of an entity: its device of ours (shared with the rest of its Home Assistant device). */
+  #track(haId: string, haDevice: DeviceEntry | undefined, entityName: string): Tracked {
+    const deviceId = haDevice ? haGroupDeviceId(haDevice.id) : haDeviceId(haId);
+    let group = this.#groups.get(deviceId);
+    if (!group) {
+      const description: Group['description'] = haDevice
+        ? {
+            name: haDevice.name_by_user ?? haDevice.name ?? haId,
+            model: haDevice.model ?? 'Home Assistant device',
+            manufacturer: haDevice.manufacturer ?? 'Home Assistant',
+            ...(haDevice.sw_version ? { sw_version: haDevice.sw_version } : {}),
+            ha_device_id: haDevice.id,
+          }
+        : { name: entityName, model: domainOf(haId), manufacturer: 'Home Assistant', ha_entity_id: haId };
+      group = { deviceId, description, ready: Promise.resolve(), online: false, members: new Map() };
+      this.#groups.set(deviceId, group);
+    }
+    // on a device of its own the key is the domain; among a device's entities, the entity id
+    const key = haDevice ? haId : domainOf(haId);
+    const tracked: Tracked = { haId, key, group, available: false, lastPublished: undefined };
+    group.members.set(key, tracked);
+    this.#tracked.set(haId, tracked);
+    return tracked;
+  }
+
+  /** A device is online while connected and any of its entities is not `unavailable` in Home Assistant. */
+  #updateOnline(group: Group): void {
+    group.ready = group.ready.then(() => this.#applyOnline(group)).catch(() => undefined);
+  }
+
+  async #applyOnline(group: Group): Promise<void> {
+    const online =
+      !this.#stopped &&
+      this.#conn?.connected === true &&
+      [...group.members.values()].some((m) => m.available);
+    if (online === group.online) return;
+    group.online = online;
+    if (online)
+      await this.o.availability.deviceOnline({
+        id: group.deviceId,
+        protocol: HA_PROTOCOL,
+        ...group.description,
+      });
+    else await this.o.availability.deviceOffline(group.deviceId).catch(() => undefined);
+  }
+
   #publish(tracked: Tracked, key: string, value: ReadingValue, ts: number): void {
-    const entity = this.o.registry.entityFor(HA_PROTOCOL, tracked.deviceId, key);
+    const deviceId = tracked.group.deviceId;
+    const entity = this.o.registry.entityFor(HA_PROTOCOL, deviceId, key);
     if (!entity) return;
     // a reconnect hands every state over again: the same reading is not history twice
     const fingerprint = JSON.stringify([value, ts]);
     if (tracked.lastPublished === fingerprint) return;
     tracked.lastPublished = fingerprint;
-    const source = { protocol: HA_PROTOCOL, device_id: tracked.deviceId, key };
+    const source = { protocol: HA_PROTOCOL, device_id: deviceId, key };
     if (!isWinningReading(entity, source, this.o.availability.isOnline)) return;
-    this.o.availability.touch(tracked.deviceId);
+    this.o.availability.touch(deviceId);
     void this.o.state.publish({
       entity_id: entity.id,
       value,
@@ -438,11 +521,11 @@ export class HaImporter {
 
   async #allOffline(): Promise<void> {
     await Promise.all(
-      [...this.#tracked.values()].map(async (tracked) => {
-        if (!tracked.online) return;
-        tracked.online = false;
-        await tracked.ready;
-        await this.o.availability.deviceOffline(tracked.deviceId).catch(() => undefined);
+      [...this.#groups.values()].map(async (group) => {
+        // a reconnect hands every state over again, which says what is available
+        for (const member of group.members.values()) member.available = false;
+        this.#updateOnline(group);
+        await group.ready;
       }),
     );
   }

@@ -16,7 +16,7 @@ import { EntityFilter } from './filter.js';
 import { HA_PROTOCOL, HaImporter } from './importer.js';
 
 export { EntityFilter } from './filter.js';
-export { HA_PROTOCOL, HaImporter, haDeviceId } from './importer.js';
+export { HA_PROTOCOL, HaImporter, haDeviceId, haGroupDeviceId } from './importer.js';
 export { HA_DOMAINS, parseHaState } from './mapping.js';
 
 export interface HaImportSettings {
