@@ -34,10 +34,25 @@ const BENCHES: Record<string, Bench> = {
       'time for each single-writer subsystem to move to the other node after SIGKILL and after a graceful stop',
     run: async (argv) => (await import('./failover.js')).runFailover(argv),
   },
+  automations: {
+    summary:
+      'trigger-to-command latency p50/p99 at 1,000 state changes/s across 100 automations vs a bare NATS subscriber; runtime RSS',
+    run: async (argv) => (await import('./automations.js')).runAutomations(argv),
+  },
   web: {
     summary:
       'live feed 2,000 updates/s → 50 WebSocket clients vs the same clients on NATS; 30-day 1 Hz history chart from rollups vs raw; initial page size',
     run: async (argv) => (await import('./web.js')).runWeb(argv),
+  },
+  ota: {
+    summary:
+      '50 simulated devices download a 1.5 MB OTA image at once from one gateway (a rollout): MB/s, CPU, RSS, time to roll, vs a node:http static server',
+    run: async (argv) => (await import('./ota.js')).runOta(argv),
+  },
+  ha: {
+    summary:
+      'Home Assistant export: discovery of 1,000 entities and 1,000 state changes/s to mosquitto, p50/p99 at the broker, vs a bare MQTT.js client',
+    run: async (argv) => (await import('./ha.js')).runHa(argv),
   },
 };
 

@@ -30,6 +30,9 @@ import { Registry } from './model/registry.js';
 import { StatePublisher } from './model/state.js';
 import { embeddedAuthDir } from './nats/embedded-auth.js';
 import { NatsServerSupervisor } from './nats/supervisor.js';
+import { DeviceOtaFleet, otaDownloadOrigin } from './ota/fleet.js';
+import { startOtaRollouts } from './ota/rollout/index.js';
+import type { OtaFleet } from './ota/types.js';
 import { firstStartOnboarding, People } from './people/people.js';
 import { PicketAdapter } from './picket/adapter.js';
 import { ensurePortFree, isAddressInUse, type ListenerOption, PortInUseError } from './ports.js';
@@ -55,6 +58,8 @@ export interface Gateway {
   readonly natsServerPid: number | undefined;
   /** accounts, sessions, API tokens and the audit log */
   readonly people: People;
+  /** OTA offers, progress and downloads for the picket devices on this node (rollouts drive it) */
+  readonly otaFleet: OtaFleet;
   /**
    * While nobody has set a password: the one-time link where the first admin does
    * (`<public url or http://localhost:<http port>>/onboarding#<token>`), fresh on every start.
@@ -264,6 +269,28 @@ export async function startGateway(
       limits: { maxPacketBytes: 256 * 1024, maxOutgoingBytes: 1024 * 1024, stallTimeoutMs: 30_000 },
     });
     const picketWs = createPicketWsEndpoint({ adapter, verifier, metrics, log });
+    // OTA (docs/ota.md): offers over picket, downloads on the HTTP port (read once it listens)
+    const otaFleet = new DeviceOtaFleet({
+      adapter,
+      registry,
+      availability,
+      verifier,
+      dataDir: config.dataDir,
+      metrics,
+      log,
+      origin: (address) => otaDownloadOrigin(publicUrl, tls !== undefined, http.port, address),
+    });
+    // OTA rollouts (docs/ota.md "Rollouts"): each node relays its devices; the `ota` leader
+    // runs the engine on the state in sentinel_ota (cluster.release() stops it)
+    const otaRelay = startOtaRollouts({
+      bus,
+      cluster,
+      nodeId: config.nodeId,
+      fleet: otaFleet,
+      dataDir: config.dataDir,
+      log,
+    });
+    cleanup.push(() => otaRelay.stop());
     const tcp = new ClosableServer(createTcpServer((socket) => mqtt.attach(socket)));
     const mqttTlsServer =
       tls && createTlsServer({ cert: tls.cert, key: tls.key }, (socket) => mqtt.attach(socket));
@@ -288,6 +315,7 @@ export async function startGateway(
       metricsPublic: options.http?.metricsPublic ?? config.metricsPublic,
       webRoot: options.http?.webRoot,
       upgradePicket: picketWs.upgrade,
+      ota: otaFleet,
       attachMqtt: mqtt.attach,
       mqttPorts: () => ({ mqtt: tcp.port, mqtt_tls: mqttTls?.port }),
     });
@@ -335,6 +363,7 @@ export async function startGateway(
         return supervisor?.pid;
       },
       people,
+      otaFleet,
       // the token stays out of the log: whoever reads the log must not become admin
       onboardingUrl: firstAdmin && onboardingUrl(publicUrl, tls !== undefined, http.port, firstAdmin.token),
       stop,

@@ -10,7 +10,9 @@ export type RejectReason =
   | 'invalid_value'
   | 'oversized'
   | 'unauthorized_topic'
-  | 'unknown_command_id';
+  | 'unknown_command_id'
+  /** an OTA progress report for an offer this gateway never made to that device */
+  | 'unknown_offer';
 
 export function createMetrics() {
   const registry = new Registry();
@@ -78,6 +80,12 @@ export function createMetrics() {
       'sentinel_ha_import_connected',
       '1 while the Home Assistant import is connected',
     ),
+    otaRefused: counter(
+      'sentinel_ota_refused_total',
+      'OTA offers and image downloads refused (unsigned_to_signed_ota, downgrade, wrong_chip, too_large, credential_expired, credential_for_another_device, …), by reason',
+      ['reason'],
+    ),
+    otaBytes: counter('sentinel_ota_download_bytes_total', 'OTA image bytes sent to devices'),
     brokerDisconnects: counter(
       'sentinel_broker_guard_disconnects_total',
       'MQTT clients disconnected by the broker guard',

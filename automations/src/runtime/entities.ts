@@ -14,6 +14,8 @@ export class UnknownEntityError extends Error {
 export class EntityDirectory {
   readonly #byId = new Map<string, EntityRecord>();
   #stopWatch?: () => void;
+  /** told when an entity leaves the registry (the runtime warns the automations watching it) */
+  onRemove?: (entity: EntityRecord) => void;
 
   static async open(kv: KV): Promise<EntityDirectory> {
     const directory = new EntityDirectory();
@@ -26,7 +28,11 @@ export class EntityDirectory {
     (async () => {
       for await (const entry of watch) {
         if (entry.operation === 'PUT') directory.#put(entry.json());
-        else directory.#byId.delete(entry.key);
+        else {
+          const removed = directory.#byId.get(entry.key);
+          directory.#byId.delete(entry.key);
+          if (removed) directory.onRemove?.(removed);
+        }
       }
     })().catch(() => {});
     return directory;

@@ -40,9 +40,8 @@ export class AutomationLoadError extends Error {
   override name = 'AutomationLoadError';
 }
 
-/** The module's default export (not yet validated). */
-export async function loadAutomationFile(file: string, log: (line: string) => void): Promise<unknown> {
-  let code: string;
+/** Bundles a file and its relative imports into one CommonJS module (the SDK shimmed). */
+export async function compileAutomationFile(file: string): Promise<string> {
   try {
     const result = await build({
       entryPoints: [file],
@@ -54,7 +53,7 @@ export async function loadAutomationFile(file: string, log: (line: string) => vo
       logLevel: 'silent',
       plugins: [contained],
     });
-    code = result.outputFiles[0]!.text;
+    return result.outputFiles[0]!.text;
   } catch (error) {
     const errors = (error as { errors?: { text: string; location?: { line: number } | null }[] }).errors;
     const first = errors?.[0];
@@ -63,6 +62,11 @@ export async function loadAutomationFile(file: string, log: (line: string) => vo
       `does not compile: ${first ? first.text + where : (error as Error).message}`,
     );
   }
+}
+
+/** The module's default export (not yet validated), evaluated in this thread (no sandbox worker). */
+export async function loadAutomationFile(file: string, log: (line: string) => void): Promise<unknown> {
+  const code = await compileAutomationFile(file);
   const module = { exports: {} as Record<string, unknown> };
   const console = { log: (...args: unknown[]) => log(args.map(String).join(' ')) };
   try {

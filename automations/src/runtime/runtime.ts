@@ -2,13 +2,13 @@
 // directory and latest states, and every loaded automation with its triggers, mode and
 // traces. Bus messages are handled one at a time in arrival order, so a trigger sees
 // readings in the order they were published.
-import { EventEmitter } from 'node:events';
+import { EventEmitter, setMaxListeners } from 'node:events';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Kvm } from '@nats-io/kv';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { type Clock, systemClock } from '../clock.js';
-import { parseDuration } from '../duration.js';
+import { type Duration, parseDuration } from '../duration.js';
 import {
   type AutomationContext,
   type CommandReply,
@@ -19,12 +19,26 @@ import {
   type ValidDefinition,
   validateDefinition,
 } from '../sdk/define.js';
-import { CHANNEL_PATTERN, type NotifyMessage, notificationSchema, notifySubject } from '../sdk/notify.js';
+import {
+  CHANNEL_PATTERN,
+  type NotificationInput,
+  type NotifyMessage,
+  notificationSchema,
+  notifySubject,
+} from '../sdk/notify.js';
 import { EntityDirectory } from './entities.js';
-import { fileAutomationId, loadAutomationFile } from './loader.js';
+import {
+  type RunOutcome,
+  type RunServices,
+  SANDBOX_DEFAULTS,
+  type SandboxOptions,
+  SandboxPool,
+} from './isolation/sandbox.js';
+import { compileAutomationFile, fileAutomationId, loadAutomationFile } from './loader.js';
 import { ModeRunner } from './modes.js';
 import { AutomationKv, openAutomationBucket } from './store.js';
-import { type Trace, TraceLog } from './trace.js';
+import { MAX_TRACE_ACTIONS, type Trace, TraceLog } from './trace.js';
+import { STORED_TRACES, TraceStore } from './trace-store.js';
 import { type ActiveTrigger, createTrigger } from './triggers/index.js';
 import {
   BUCKET,
@@ -44,6 +58,13 @@ export interface RuntimeOptions {
   traceLimit?: number;
   commandTimeoutMs?: number;
   log?: (line: string, data?: Record<string, unknown>) => void;
+  /**
+   * Files (loadFile, loadDirectory) run in sandbox workers with these limits (defaults:
+   * SANDBOX_DEFAULTS); false runs them in this thread, as `add()` always does (tests, replay).
+   */
+  isolation?: Partial<Omit<SandboxOptions, 'liveClock' | 'now'>> | false;
+  /** the last traces kept in KV per automation for the CLI and UI (default 20; 0: none) */
+  storedTraces?: number;
 }
 
 export interface RuntimeEvents {
@@ -57,7 +78,19 @@ interface Loaded {
   triggers: ActiveTrigger[];
   runner: ModeRunner<TriggerEvent>;
   kv: AutomationKv;
+  /** frees its place in a sandbox worker */
+  release?: () => void;
 }
+
+type Execute = (
+  definition: ValidDefinition,
+  kv: AutomationKv,
+  event: TriggerEvent,
+  signal: AbortSignal,
+) => Promise<void>;
+
+/** bad readings reported per automation and entity at most this often (a flood is counted, not traced each) */
+const WARNING_INTERVAL_MS = 60_000;
 
 export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
   readonly clock: Clock;
@@ -67,6 +100,10 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
   readonly #automations = new Map<string, Loaded>();
   readonly #states = new Map<string, { value: StateValue; ts: number }>();
   readonly #subscriptions: Subscription[] = [];
+  readonly #sandbox: SandboxPool | undefined;
+  readonly #stored: TraceStore | undefined;
+  /** last warning per `<automation>/<entity>`, and how many were held back since */
+  readonly #warned = new Map<string, { at: number; held: number }>();
   #serial: Promise<void> = Promise.resolve();
   #runSeq = 0;
   #stopped = false;
@@ -79,6 +116,25 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
     super();
     this.clock = options.clock ?? systemClock;
     this.traces = new TraceLog(options.traceLimit ?? 100);
+    if (options.isolation !== false) {
+      this.#sandbox = new SandboxPool({
+        ...SANDBOX_DEFAULTS,
+        ...options.isolation,
+        liveClock: this.clock === systemClock,
+        now: () => this.clock.now(),
+      });
+    }
+    const stored = options.storedTraces ?? STORED_TRACES;
+    if (stored > 0)
+      this.#stored = new TraceStore(bucket, stored, (error) =>
+        this.#log('trace not stored', { error: messageOf(error) }),
+      );
+    entities.onRemove = (entity) => this.#enqueue(() => this.#onEntityRemoved(entity));
+  }
+
+  /** sandbox workers running automation code now */
+  get workers(): number {
+    return this.#sandbox?.workers ?? 0;
   }
 
   static async start(options: RuntimeOptions): Promise<AutomationRuntime> {
@@ -133,6 +189,11 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
     }
     if (!parsed.success || msg.subject !== `sentinel.state.${parsed.data.entity_id}`) {
       this.rejected.state++;
+      const entityId = msg.subject.slice('sentinel.state.'.length);
+      const issue = parsed.success
+        ? `entity_id "${parsed.data.entity_id}" does not match the subject`
+        : parsed.error.issues.map((i) => `${i.path.join('.') || '(message)'}: ${i.message}`).join('; ');
+      this.#warnWatchers(entityId, `ignored a bad reading on ${msg.subject}: ${issue}`);
       return;
     }
     const message = parsed.data;
@@ -154,6 +215,35 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
     }
     const { entity_id, available } = parsed.data;
     await this.#eachTrigger(entity_id, (t) => t.onAvailability?.(available));
+  }
+
+  /** a warning trace for each automation watching the entity, at most once a minute each */
+  #warnWatchers(entityId: string, reason: string): void {
+    const now = Date.now();
+    for (const [id, loaded] of this.#automations) {
+      if (!loaded.triggers.some((t) => t.entityId === entityId)) continue;
+      const key = `${id}/${entityId}`;
+      const last = this.#warned.get(key);
+      if (last && now - last.at < WARNING_INTERVAL_MS) {
+        last.held++;
+        continue;
+      }
+      const held = last?.held ? ` (and ${last.held} more since the last report)` : '';
+      this.#warned.set(key, { at: now, held: 0 });
+      this.#record(this.#trace(id, { result: 'warning', error: reason + held }));
+    }
+  }
+
+  /** an entity removed from the registry while watched: its triggers see it as unavailable */
+  async #onEntityRemoved(entity: { id: string; name: string }): Promise<void> {
+    this.#states.delete(entity.id);
+    this.#warnWatchers(
+      entity.id,
+      `entity ${entity.id} ("${entity.name}") was removed from the registry while watched; its triggers treat it as unavailable`,
+    );
+    await this.#eachTrigger(entity.id, (t) =>
+      t.onAvailability ? t.onAvailability(false) : t.onState?.(null, this.clock.now()),
+    );
   }
 
   /** a trigger that throws is recorded against its automation; the others still see the message */
@@ -185,14 +275,83 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
 
   /** The automation's id once it runs, or undefined when it failed (see its load_error trace). */
   async loadFile(file: string): Promise<string | undefined> {
-    let exported: unknown;
-    try {
-      exported = await loadAutomationFile(file, (line) => this.#log(line, { file }));
-    } catch (error) {
-      this.#record(this.#trace(fileAutomationId(file), { result: 'load_error', error: messageOf(error) }));
+    const fallbackId = fileAutomationId(file);
+    const failed = (error: unknown) => {
+      this.#record(this.#trace(fallbackId, { result: 'load_error', error: messageOf(error) }));
       return undefined;
+    };
+    if (!this.#sandbox) {
+      let exported: unknown;
+      try {
+        exported = await loadAutomationFile(file, (line) => this.#log(line, { file }));
+      } catch (error) {
+        return failed(error);
+      }
+      return this.add(exported, fallbackId);
     }
-    return this.add(exported, fileAutomationId(file));
+    let code: string;
+    try {
+      code = await compileAutomationFile(file);
+    } catch (error) {
+      return failed(error);
+    }
+    let id: string | undefined;
+    const { slot, group, result } = await this.#sandbox.load(file, code, {
+      sync: (op, ref) => {
+        const entity = this.entities.resolve(ref);
+        return op === 'entity' ? entity : this.#states.get(entity.id)?.value;
+      },
+      console: (line) => this.#log(line, { file }),
+      killed: (reason) => {
+        if (id) this.#disable(id, reason);
+      },
+    });
+    if ('error' in result) return failed(result.error);
+    let definition: ValidDefinition;
+    try {
+      // the functions stay in the worker; here they are stand-ins so the definition validates
+      definition = validateDefinition(
+        JSON.parse(result.definition, (_key, value) =>
+          value && typeof value === 'object' && Object.keys(value).length === 1 && '__fn' in value
+            ? Object.defineProperty(() => {}, 'name', { value: String(value.__fn) })
+            : value,
+        ),
+      );
+    } catch (error) {
+      group.unload(slot);
+      return failed(error);
+    }
+    id = definition.id;
+    group.setId(slot, id);
+    const installed = await this.#install(
+      definition,
+      (def, kv, event, signal) =>
+        this.#executeIsolated(def, kv, event, signal, (trigger, services) =>
+          group.run(slot, trigger, services, signal),
+        ),
+      () => group.unload(slot),
+    );
+    if (!installed) {
+      group.unload(slot);
+      id = undefined;
+    }
+    return installed;
+  }
+
+  /** its code was stopped (a loop, memory): it runs no more until the runtime restarts */
+  #disable(id: string, reason: string): void {
+    const loaded = this.#automations.get(id);
+    if (!loaded) return;
+    this.#automations.delete(id);
+    for (const t of loaded.triggers) t.stop();
+    loaded.runner.abortAll(`disabled: ${reason}`);
+    loaded.release?.();
+    this.#record(
+      this.#trace(id, {
+        result: 'error',
+        error: `disabled: its code ${reason}; fix it, then restart the runtime`,
+      }),
+    );
   }
 
   /** Adds a definition (e.g. from defineAutomation); `fallbackId` names its trace if it has no valid id. */
@@ -204,6 +363,14 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
       this.#record(this.#trace(fallbackId, { result: 'load_error', error: messageOf(error) }));
       return undefined;
     }
+    return this.#install(definition, (def, kv, event, signal) => this.#execute(def, kv, event, signal));
+  }
+
+  async #install(
+    definition: ValidDefinition,
+    execute: Execute,
+    release?: () => void,
+  ): Promise<string | undefined> {
     const { id } = definition;
     if (this.#automations.has(id)) {
       this.#record(
@@ -215,11 +382,11 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
     const runner = new ModeRunner<TriggerEvent>(
       definition.mode,
       definition.max,
-      (event, signal) => this.#execute(definition, kv, event, signal),
+      (event, signal) => execute(definition, kv, event, signal),
       (event, reason) => this.#record(this.#trace(id, { trigger: event, result: 'skipped', error: reason })),
     );
     const triggers: ActiveTrigger[] = [];
-    const loaded: Loaded = { definition, triggers, runner, kv };
+    const loaded: Loaded = { definition, triggers, runner, kv, ...(release ? { release } : {}) };
     try {
       definition.triggers.forEach((trigger, index) => {
         triggers.push(
@@ -277,6 +444,7 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
 
   #record(trace: Trace): void {
     this.traces.record(trace);
+    this.#stored?.save(trace);
     if (trace.result === 'load_error') this.#log('automation failed to load', { ...trace });
     try {
       this.options.nc.publish(SUBJECT.trace(trace.automation_id), JSON.stringify(trace));
@@ -293,7 +461,15 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
     signal: AbortSignal,
   ): Promise<void> {
     const trace: Trace = { ...this.#trace(definition.id, { result: 'ok', trigger }), finished: undefined };
-    const ctx = this.#context(definition.id, kv, trigger, signal, trace);
+    const ctx: AutomationContext = {
+      automationId: definition.id,
+      trigger,
+      signal,
+      now: () => this.clock.now(),
+      entity: (ref: EntityRef) => this.entities.resolve(ref),
+      state: (ref: EntityRef) => this.#states.get(this.entities.resolve(ref).id)?.value,
+      ...this.#services(definition.id, kv, signal, trace),
+    };
     try {
       for (const [index, condition] of definition.conditions.entries()) {
         const { name, check } = conditionParts(condition, index);
@@ -322,25 +498,48 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
     }
   }
 
-  #context(
-    automationId: string,
+  /** a run whose code is in a sandbox worker: the worker runs it, asking for these services */
+  async #executeIsolated(
+    definition: ValidDefinition,
     kv: AutomationKv,
     trigger: TriggerEvent,
     signal: AbortSignal,
-    trace: Trace,
-  ): AutomationContext {
+    run: (trigger: TriggerEvent, services: RunServices) => Promise<RunOutcome>,
+  ): Promise<void> {
+    const trace: Trace = { ...this.#trace(definition.id, { result: 'ok', trigger }), finished: undefined };
+    // ends with the run: sleeps and calls it left behind (not awaited) are cancelled, not leaked
+    const local = new AbortController();
+    setMaxListeners(0, local.signal); // one listener per pending sleep, up to the sandbox's limit
+    const forward = () => local.abort(signal.reason);
+    signal.addEventListener('abort', forward, { once: true });
+    try {
+      const outcome = await run(trigger, this.#services(definition.id, kv, local.signal, trace));
+      trace.conditions = outcome.conditions;
+      trace.result = outcome.result;
+      if (outcome.error !== undefined) trace.error = outcome.error;
+    } catch (error) {
+      trace.result = 'error';
+      trace.error = messageOf(error);
+    } finally {
+      signal.removeEventListener('abort', forward);
+      local.abort(new Error('the run has finished'));
+      trace.finished = this.clock.now();
+      this.#record(trace);
+    }
+  }
+
+  /** what a run does through the runtime, each step recorded in its trace */
+  #services(automationId: string, kv: AutomationKv, signal: AbortSignal, trace: Trace): RunServices {
     const { nc } = this.options;
     const alive = () => {
       if (signal.aborted) throw signal.reason;
     };
+    const act = (action: Trace['actions'][number]) => {
+      if (trace.actions.length < MAX_TRACE_ACTIONS) trace.actions.push(action);
+      else trace.truncated = true;
+    };
     return {
-      automationId,
-      trigger,
-      signal,
-      now: () => this.clock.now(),
-      entity: (ref: EntityRef) => this.entities.resolve(ref),
-      state: (ref: EntityRef) => this.#states.get(this.entities.resolve(ref).id)?.value,
-      command: async (ref, value, opts) => {
+      command: async (ref: EntityRef, value: StateValue, opts?: { action?: string }) => {
         alive();
         const entity = this.entities.resolve(ref);
         const request = opts?.action !== undefined ? { action: opts.action, value } : { value };
@@ -354,13 +553,12 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
             ? parsed.data
             : { ok: false, error: { code: 'invalid', message: 'malformed reply from the gateway' } };
         } catch (error) {
-          const code = /503|no responders/i.test(messageOf(error)) ? 'unavailable' : 'timeout';
-          reply = { ok: false, error: { code, message: messageOf(error) } };
+          reply = { ok: false, error: { code: requestErrorCode(error), message: messageOf(error) } };
         }
-        trace.actions.push({ kind: 'command', entity_id: entity.id, value, ts: this.clock.now(), reply });
+        act({ kind: 'command', entity_id: entity.id, value, ts: this.clock.now(), reply });
         return reply;
       },
-      notify: async (channel, input) => {
+      notify: async (channel: string, input: NotificationInput) => {
         alive();
         if (!CHANNEL_PATTERN.test(channel)) throw new Error(`notify channel must match ${CHANNEL_PATTERN}`);
         const parsed = notificationSchema.safeParse(input);
@@ -375,9 +573,9 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
           notification: parsed.data,
         };
         nc.publish(notifySubject(channel), JSON.stringify(message));
-        trace.actions.push({ kind: 'notify', channel, title: parsed.data.title, ts: message.ts });
+        act({ kind: 'notify', channel, title: parsed.data.title, ts: message.ts });
       },
-      sleep: (duration) =>
+      sleep: (duration: Duration) =>
         new Promise<void>((resolve, reject) => {
           alive();
           const timer = this.clock.at(this.clock.now() + parseDuration(duration), () => {
@@ -391,8 +589,8 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
           signal.addEventListener('abort', onAbort, { once: true });
         }),
       store: kv.dataStore(),
-      log: (message, data) => {
-        trace.actions.push({ kind: 'log', message, ...(data ? { data } : {}), ts: this.clock.now() });
+      log: (message: string, data?: Record<string, unknown>) => {
+        act({ kind: 'log', message: String(message), ...(data ? { data } : {}), ts: this.clock.now() });
       },
     };
   }
@@ -419,6 +617,8 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
     }
     await Promise.all([...this.#automations.values()].map((a) => a.runner.idle()));
     await Promise.all([...this.#automations.values()].map((a) => a.kv.flush()));
+    await this.#sandbox?.stop();
+    await this.#stored?.flush();
     this.entities.stop();
   }
 }
@@ -427,6 +627,17 @@ function conditionParts(condition: Condition, index: number) {
   return typeof condition === 'function'
     ? { name: condition.name || `#${index}`, check: condition }
     : { name: condition.name, check: condition.check };
+}
+
+/**
+ * A request that failed: `forbidden` when the credential does not allow the subject
+ * (the server's permissions violation), `unavailable` when nobody answers, else `timeout`.
+ */
+function requestErrorCode(error: unknown): string {
+  const text = `${messageOf(error)} ${messageOf((error as { cause?: unknown })?.cause ?? '')}`;
+  if (/permissions? violation/i.test(text)) return 'forbidden';
+  if (/503|no responders/i.test(text)) return 'unavailable';
+  return 'timeout';
 }
 
 function messageOf(error: unknown): string {

@@ -2,7 +2,15 @@
 // memory for queries and published on sentinel.automations.trace.<id>.
 import type { CommandReply, StateValue, TriggerEvent } from '../sdk/define.js';
 
-export type TraceResult = 'ok' | 'error' | 'aborted' | 'conditions_failed' | 'skipped' | 'load_error';
+export type TraceResult =
+  | 'ok'
+  | 'error'
+  | 'aborted'
+  | 'conditions_failed'
+  | 'skipped'
+  | 'load_error'
+  /** not a run: something wrong with what the automation watches (a bad reading, a removed entity, a clock step); it keeps running */
+  | 'warning';
 
 export interface ConditionTrace {
   index: number;
@@ -28,7 +36,14 @@ export interface Trace {
   result: TraceResult;
   /** why it failed or was skipped, specifically */
   error?: string;
+  /** order among this automation's stored traces (set when stored in KV) */
+  seq?: number;
+  /** actions were left out: more than the trace keeps */
+  truncated?: boolean;
 }
+
+/** actions recorded per run; later ones are counted in `truncated` */
+export const MAX_TRACE_ACTIONS = 200;
 
 export class TraceLog {
   readonly #byAutomation = new Map<string, Trace[]>();

@@ -1,6 +1,7 @@
 // defineAutomation(): what an automation module exports, and the context its run gets.
 import { z } from 'zod';
 import type { Duration } from '../duration.js';
+import type { CommandActionOf, CommandValueOf, EntityKey, StateOf } from '../types/registry.js';
 import type { NotificationInput } from './notify.js';
 import { type Trigger, type TriggerInput, triggerSchema } from './triggers.js';
 
@@ -15,8 +16,8 @@ export interface EntityHandle {
   readonly device_class?: string;
 }
 
-/** An entity given by handle, id or name. */
-export type EntityRef = EntityHandle | string;
+/** An entity given by handle, id or name (typed by the registry declaration when there is one). */
+export type EntityRef = EntityHandle | EntityKey;
 
 /** What fired this run. */
 export interface TriggerEvent {
@@ -55,9 +56,13 @@ export interface AutomationContext {
   readonly signal: AbortSignal;
   entity(ref: EntityRef): EntityHandle;
   /** latest known value; null when unavailable, undefined when never seen */
-  state(ref: EntityRef): StateValue | undefined;
+  state<R extends EntityRef>(ref: R): StateOf<R> | null | undefined;
   /** commands an entity through sentinel.cmd.<id>; resolves with the gateway's reply (never throws on {ok:false}) */
-  command(ref: EntityRef, value: StateValue, options?: { action?: string }): Promise<CommandReply>;
+  command<R extends EntityRef>(
+    ref: R,
+    value: CommandValueOf<R>,
+    options?: { action?: CommandActionOf<R> },
+  ): Promise<CommandReply>;
   notify(channel: string, notification: NotificationInput): Promise<void>;
   /** waits on the runtime's clock; rejects when the run is aborted */
   sleep(duration: Duration): Promise<void>;

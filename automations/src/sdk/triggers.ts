@@ -2,6 +2,7 @@
 // runtime resolves them against sentinel_entities when the automation loads.
 import { z } from 'zod';
 import { durationSchema, signedDurationSchema } from '../duration.js';
+import type { EntityKey } from '../types/registry.js';
 
 const entityRef = z.string().min(1);
 const scalar = z.union([z.number(), z.boolean(), z.string(), z.null()]);
@@ -97,7 +98,10 @@ export const triggerSchema = z.discriminatedUnion('kind', [
   sunElevationTrigger,
 ]);
 
+/** the entity of a trigger, checked against the registry declaration when there is one */
+type RegistryTyped<T> = T extends { entity: string } ? Omit<T, 'entity'> & { entity: EntityKey } : T;
+
 /** A trigger as written in an automation. */
-export type TriggerInput = z.input<typeof triggerSchema>;
+export type TriggerInput = RegistryTyped<z.input<typeof triggerSchema>>;
 /** A trigger after validation (durations in ms, defaults filled). */
 export type Trigger = z.output<typeof triggerSchema>;

@@ -3,7 +3,16 @@
 
 export const PICKET_TOPIC_ROOT = 'picket';
 
-export type DeviceTopicKind = 'status' | 'hello' | 'state' | 'cmd' | 'cmd/result';
+export type DeviceTopicKind =
+  | 'status'
+  | 'hello'
+  | 'state'
+  | 'cmd'
+  | 'cmd/result'
+  /** OTA offers, confirm and rollback (gw→device) */
+  | 'ota'
+  /** OTA progress (device→gw) */
+  | 'ota/progress';
 
 export const picketTopic = (id: string, kind: DeviceTopicKind): string =>
   `${PICKET_TOPIC_ROOT}/${id}/${kind}`;

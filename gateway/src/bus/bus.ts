@@ -56,7 +56,7 @@ export async function openBus(
   const kvm = new Kvm(js);
   const open = (name: string, ttlMs = 0) =>
     kvm.create(name, { history: 1, storage: StorageType.File, ttl: ttlMs, replicas });
-  const [entities, devices, state, locks, bindings, credentials, automations] = await Promise.all([
+  const [entities, devices, state, locks, bindings, credentials, automations, ota] = await Promise.all([
     open(BUCKET.entities),
     open(BUCKET.devices),
     open(BUCKET.state),
@@ -65,8 +65,9 @@ export async function openBus(
     open(BUCKET.credentials),
     // created here: the automations credential may write it but not create buckets
     open(BUCKET.automations),
+    open(BUCKET.ota),
   ]);
-  return { nc, js, jsm, kv: { entities, devices, state, locks, bindings, credentials, automations } };
+  return { nc, js, jsm, kv: { entities, devices, state, locks, bindings, credentials, automations, ota } };
 }
 
 const DEFAULT_HISTORY: HistoryOptions = { maxAgeSeconds: 7 * 24 * 3600, maxBytes: 1024 ** 3 };

@@ -10,6 +10,8 @@ export const BUCKET = {
   credentials: 'sentinel_credentials',
   /** extension: the automations runtime's durable timers and per-automation state (the only bucket it writes) */
   automations: 'sentinel_automations',
+  /** extension: OTA rollouts (the current one, written by the `ota` leader) and the CLI's requests */
+  ota: 'sentinel_ota',
 } as const;
 
 export const HISTORY_STREAM = 'SENTINEL_HISTORY';

@@ -41,6 +41,7 @@ import { deviceRoutes } from './routes/devices.js';
 import { entityRoutes } from './routes/entities.js';
 import { flashRoutes } from './routes/flash.js';
 import { historyRoutes } from './routes/history.js';
+import { otaRoutes } from './routes/ota.js';
 import { peopleRoutes } from './routes/people.js';
 import { staticRoutes } from './routes/static.js';
 import { statusRoutes } from './routes/status.js';
@@ -221,6 +222,7 @@ export async function createHttpApp(o: HttpAppOptions): Promise<HttpApp> {
   await app.register(bleRoutes, deps);
   await app.register(peopleRoutes, deps);
   await app.register(flashRoutes, deps);
+  if (o.ota) await app.register(otaRoutes, { ...deps, ota: o.ota });
   await app.register(staticRoutes, deps);
   app.get('/api/docs', { schema: { hide: true }, config: { role: 'viewer' } }, async () => app.swagger());
   await app.ready();

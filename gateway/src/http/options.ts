@@ -11,6 +11,7 @@ import type { Metrics } from '../metrics.js';
 import type { Availability } from '../model/availability.js';
 import type { CommandRouter } from '../model/commands.js';
 import type { Registry } from '../model/registry.js';
+import type { OtaDownloads } from '../ota/fleet.js';
 import type { AuditEntry, Authenticator, PeopleApi, Principal, RouteRole } from './auth.js';
 import type { LatestStates } from './latest.js';
 
@@ -61,6 +62,8 @@ export interface HttpAppOptions {
   mqttPorts?: (() => { mqtt?: number | undefined; mqtt_tls?: number | undefined }) | undefined;
   /** the built web app (index.html, assets/); default: the @sentinel/web package's dist */
   webRoot?: string | undefined;
+  /** OTA image downloads for picket devices (GET /api/ota/download/:offer); the route is absent without it */
+  ota?: OtaDownloads | undefined;
   upgradePicket(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void>;
   attachMqtt(stream: Duplex, req: IncomingMessage): void;
 }

@@ -24,7 +24,15 @@ export interface OtaImageRef {
  * - `failed`: the device gave up (bad SHA-256, bad signature, no space, …) with a reason.
  */
 export type OtaProgress =
-  | { device: string; offer: string; state: 'downloading'; percent: number }
+  | {
+      device: string;
+      offer: string;
+      state: 'downloading';
+      percent: number;
+      /** from the 2nd attempt on: the device started the download over, `retry` says why (bad SHA-256, …) */
+      attempt?: number;
+      retry?: string;
+    }
   | { device: string; offer: string; state: 'verifying' | 'rebooting' }
   | { device: string; offer: string; state: 'booted'; version: string }
   | { device: string; offer: string; state: 'confirmed'; version: string }
@@ -39,7 +47,12 @@ export interface OtaFleet {
    * is sent; rejects with a specific reason when it cannot be offered (unknown or offline
    * device, chip mismatch, unsigned image to a `signed_ota` device, downgrade).
    */
-  offer(device: string, image: OtaImageRef, options?: { allowDowngrade?: boolean }): Promise<string>;
+  offer(
+    device: string,
+    image: OtaImageRef,
+    /** credentialTtlMs: how long the download URL works (default 15 minutes) */
+    options?: { allowDowngrade?: boolean; credentialTtlMs?: number },
+  ): Promise<string>;
   /** Tells a device that booted the new image to keep it (ESP-IDF: mark app valid). */
   confirm(device: string, offer: string): Promise<void>;
   /** Tells a device to go back to its previous slot (mark app invalid, roll back, reboot). */

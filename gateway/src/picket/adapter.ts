@@ -8,7 +8,10 @@ import {
   type Command,
   type CommandResult,
   CommandResultSchema,
+  type Hello,
   HelloSchema,
+  type OtaProgressMessage,
+  OtaProgressMessageSchema,
   type Platform,
   type ReadingValue,
   StateSchema,
@@ -27,7 +30,17 @@ import type { StatePublisher } from '../model/state.js';
 import { TokenBucket } from './rate.js';
 import type { PicketSession } from './session.js';
 
-export type PicketMessageKind = 'hello' | 'state' | 'status' | 'cmd/result';
+export type PicketMessageKind = 'hello' | 'state' | 'status' | 'cmd/result' | 'ota/progress';
+
+/**
+ * What OTA (gateway/src/ota/fleet.ts) learns from devices: every registered hello (the
+ * version a device runs tells whether it came back on the new image) and every progress
+ * report, which it answers with an Outcome (an offer it never made is refused).
+ */
+export interface PicketOtaHandler {
+  hello(session: PicketSession, hello: Hello): void;
+  progress(session: PicketSession, progress: OtaProgressMessage): Outcome;
+}
 
 /**
  * What became of a message. `stored` is the seq of a state message that is done
@@ -46,6 +59,7 @@ const FRAME_KINDS = new Map<unknown, Exclude<PicketMessageKind, 'status'>>([
   ['hello', 'hello'],
   ['state', 'state'],
   ['cmd_result', 'cmd/result'],
+  ['ota_progress', 'ota/progress'],
 ]);
 
 const PROTOCOL = 'picket';
@@ -93,6 +107,7 @@ export class PicketAdapter implements CommandTarget {
   /** a hello being registered, per session: readings wait for it (a device pipelines hello and state) */
   readonly #hellos = new WeakMap<PicketSession, Promise<Outcome>>();
   readonly #pending = new Map<string, PendingCommand>();
+  #ota: PicketOtaHandler | undefined;
 
   readonly #readingsFast;
   readonly #readingsDurable;
@@ -138,6 +153,16 @@ export class PicketAdapter implements CommandTarget {
 
   sessions(): PicketSession[] {
     return [...this.#sessions.values()];
+  }
+
+  /** The live connection of a picket device on this node. */
+  session(picketId: string): PicketSession | undefined {
+    return this.#sessions.get(picketId);
+  }
+
+  /** OTA follows hellos and progress reports from here on. */
+  handleOta(handler: PicketOtaHandler): void {
+    this.#ota = handler;
   }
 
   /**
@@ -188,7 +213,7 @@ export class PicketAdapter implements CommandTarget {
       return this.reject(
         session,
         'schema_invalid',
-        `frame type must be hello, state or cmd_result (got ${JSON.stringify(type)})`,
+        `frame type must be hello, state, cmd_result or ota_progress (got ${JSON.stringify(type)})`,
       );
     }
     if (kind === 'hello') {
@@ -206,12 +231,27 @@ export class PicketAdapter implements CommandTarget {
 
   #afterHello(
     session: PicketSession,
-    kind: 'state' | 'cmd/result',
+    kind: 'state' | 'cmd/result' | 'ota/progress',
     body: unknown,
     durable: boolean,
     raw: Buffer,
   ) {
-    return kind === 'state' ? this.#state(session, body, durable, raw) : this.#commandResult(session, body);
+    if (kind === 'state') return this.#state(session, body, durable, raw);
+    return kind === 'cmd/result' ? this.#commandResult(session, body) : this.#otaProgress(session, body);
+  }
+
+  #otaProgress(session: PicketSession, body: unknown): Outcome {
+    // (a WebSocket frame's `type` is stripped like any unknown key)
+    const progress = OtaProgressMessageSchema.safeParse(body);
+    if (!progress.success)
+      return this.reject(session, 'schema_invalid', `ota/progress: ${describeIssue(progress.error)}`);
+    if (!this.#ota)
+      return this.reject(
+        session,
+        'unknown_offer',
+        `ota/progress: this gateway made no offer ${progress.data.offer}`,
+      );
+    return this.#ota.progress(session, progress.data);
   }
 
   /** Counts and logs a dropped message, and tells the device where its transport can. */
@@ -248,6 +288,7 @@ export class PicketAdapter implements CommandTarget {
       chip,
     });
     await this.o.availability.refreshEntities(session.deviceId);
+    this.#ota?.hello(session, hello.data);
     return ok;
   }
 

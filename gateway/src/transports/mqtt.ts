@@ -6,7 +6,7 @@
 // only after authorizePublish calls back).
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { type Command, picketTopic, picketTopicPrefix } from '@sentinel/firmware';
+import { type Command, type OtaMessage, picketTopic, picketTopicPrefix } from '@sentinel/firmware';
 import type { Aedes, Client, PublishPacket, Subscription } from 'aedes';
 import type { CredentialVerifier } from '../auth/credentials.js';
 import { picketDeviceId } from '../bus/names.js';
@@ -36,6 +36,7 @@ const DEVICE_TOPICS = new Map<string, PicketMessageKind>([
   ['hello', 'hello'],
   ['state', 'state'],
   ['cmd/result', 'cmd/result'],
+  ['ota/progress', 'ota/progress'],
 ]);
 
 /** CONNACK return codes (MQTT 3.1.1 §3.2.2.3) */
@@ -63,12 +64,23 @@ class MqttSession implements PicketSession {
     this.topicPrefix = picketTopicPrefix(picketId);
   }
 
+  get localAddress(): string | undefined {
+    return (this.client.conn as { localAddress?: string }).localAddress;
+  }
+
   deliverCommand(command: Command): boolean {
-    const topic = picketTopic(this.picketId, 'cmd');
+    return this.#deliver(picketTopic(this.picketId, 'cmd'), command);
+  }
+
+  deliverOta(message: OtaMessage): boolean {
+    return this.#deliver(picketTopic(this.picketId, 'ota'), message);
+  }
+
+  #deliver(topic: string, message: object): boolean {
     if (!Object.keys(this.client.subscriptions).some((filter) => matches(filter, topic))) return false;
     // straight to this client: no routing needed for a message with one recipient
     this.client.publish(
-      { cmd: 'publish', topic, payload: JSON.stringify(command), qos: 1, retain: false, dup: false },
+      { cmd: 'publish', topic, payload: JSON.stringify(message), qos: 1, retain: false, dup: false },
       noop,
     );
     return true;

@@ -5,7 +5,7 @@
 // rather than buffering without bound.
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { type Command, type GatewayFrame, PicketIdSchema } from '@sentinel/firmware';
+import { type Command, type GatewayFrame, type OtaMessage, PicketIdSchema } from '@sentinel/firmware';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import type { CredentialVerifier } from '../auth/credentials.js';
 import { picketDeviceId } from '../bus/names.js';
@@ -34,6 +34,7 @@ class WsSession implements PicketSession {
   constructor(
     readonly picketId: string,
     private readonly socket: WebSocket,
+    readonly localAddress: string | undefined,
   ) {
     this.deviceId = picketDeviceId(picketId);
   }
@@ -44,6 +45,11 @@ class WsSession implements PicketSession {
 
   deliverCommand(command: Command): boolean {
     this.send({ type: 'cmd', ...command });
+    return this.socket.readyState === this.socket.OPEN;
+  }
+
+  deliverOta(message: OtaMessage): boolean {
+    this.send({ type: 'ota', ...message });
     return this.socket.readyState === this.socket.OPEN;
   }
 
@@ -85,11 +91,11 @@ export function createPicketWsEndpoint(o: PicketWsOptions) {
       );
       return;
     }
-    server.handleUpgrade(req, socket, head, (ws) => serve(picketId, ws));
+    server.handleUpgrade(req, socket, head, (ws) => serve(picketId, ws, req.socket.localAddress));
   }
 
-  function serve(picketId: string, ws: WebSocket): void {
-    const session = new WsSession(picketId, ws);
+  function serve(picketId: string, ws: WebSocket, localAddress: string | undefined): void {
+    const session = new WsSession(picketId, ws, localAddress);
     o.metrics.connections.inc({ transport: 'ws' });
     const queue: RawData[] = [];
     let pumping = false;

@@ -7,6 +7,7 @@ import {
   type CommandResult,
   type Hello,
   HelloSchema,
+  type OtaProgressMessage,
   PicketIdSchema,
   type State,
 } from '@sentinel/firmware';
@@ -21,6 +22,7 @@ import {
   readAll,
   type SimulatedEntity,
 } from './entities.js';
+import { OtaAgent, type OtaEvent, type OtaFault, type PicketOtaOptions } from './ota.js';
 import {
   ConnectFailure,
   type DeviceProblem,
@@ -61,6 +63,8 @@ export interface PicketDeviceOptions extends TransportTuning {
   clock?: Clock;
   /** use this instead of the transport the gateway URL implies */
   transport?: PicketTransport;
+  /** take OTA updates (docs/ota.md): two slots, download, verification, pending-verify, rollback */
+  ota?: PicketOtaOptions;
 }
 
 export type PicketDeviceStatus = 'idle' | 'connecting' | 'connected' | 'waiting' | 'stopping';
@@ -82,6 +86,9 @@ export interface PicketDeviceStats {
   unacked: number;
 }
 
+/** OTA reports kept while offline (a reboot, a power cut), sent after the next hello */
+const MAX_QUEUED_REPORTS = 32;
+
 /** The events tests and tools await; every payload is plain data. */
 export type PicketDeviceEvents = {
   connecting: [{ attempt: number }];
@@ -94,6 +101,8 @@ export type PicketDeviceEvents = {
   state: [{ state: State; resend: boolean }];
   acked: [{ seq: number }];
   command: [{ command: Command; result: CommandResult }];
+  /** OTA: downloads, rejections, power cuts, boots, confirmations, rollbacks */
+  ota: [OtaEvent];
   stopped: [];
 };
 
@@ -113,7 +122,6 @@ const TuningSchema = z.object({
 
 export class PicketDevice extends EventEmitter<PicketDeviceEvents> {
   readonly id: string;
-  readonly hello: Hello;
   readonly qos: QoS;
   readonly intervalMs: number;
   readonly transport: PicketTransport;
@@ -138,6 +146,11 @@ export class PicketDevice extends EventEmitter<PicketDeviceEvents> {
   #cancelTick: Cancel | undefined;
   #cancelWait: (() => void) | undefined;
   #values: Record<string, State['values'][string]> = {};
+  readonly #hello: Hello;
+  readonly #ota: OtaAgent | undefined;
+  readonly #otaReports: OtaProgressMessage[] = [];
+  /** a reboot under way: offline until `off` passes, then `onBoot` */
+  #restart: { until: Promise<void>; cancel: () => void; onBoot: () => void } | undefined;
 
   constructor(options: PicketDeviceOptions) {
     super();
@@ -171,7 +184,22 @@ export class PicketDevice extends EventEmitter<PicketDeviceEvents> {
     });
     if (!hello.success)
       throw new SimulatorOptionsError(`${options.id}: invalid hello: ${z.prettifyError(hello.error)}`);
-    this.hello = hello.data;
+    this.#hello = hello.data;
+    if (options.ota) {
+      this.#ota = new OtaAgent(
+        {
+          id: options.id,
+          chip: hello.data.chip,
+          token: options.token,
+          clock: this.#clock,
+          report: (progress) => this.#reportOta(progress),
+          restart: (offMs, onBoot) => this.#reboot(offMs, onBoot),
+          event: (event) => this.emit('ota', event),
+        },
+        hello.data.fw,
+        options.ota,
+      );
+    }
 
     if (!options.transport && options.gateway === undefined) {
       throw new SimulatorOptionsError(
@@ -185,6 +213,32 @@ export class PicketDevice extends EventEmitter<PicketDeviceEvents> {
         keepaliveSeconds: options.keepaliveSeconds,
         closeTimeoutMs: options.closeTimeoutMs,
       });
+  }
+
+  /** The hello of the next connection: the running slot's version, and what OTA needs to know. */
+  get hello(): Hello {
+    const ota = this.#ota;
+    if (!ota) return this.#hello;
+    const pending = ota.pendingOffer;
+    return {
+      ...this.#hello,
+      fw: ota.version,
+      ota_slot_size: ota.slotSize,
+      ...(ota.signedOta ? { signed_ota: true } : {}),
+      ...(pending ? { ota_pending: pending } : {}),
+    };
+  }
+
+  /** OTA: the running slot, its version, and the offer it runs unconfirmed (undefined without `ota`) */
+  get ota(): { slot: number; version: string; pending: string | undefined } | undefined {
+    const ota = this.#ota;
+    return ota && { slot: ota.runningSlot, version: ota.version, pending: ota.pendingOffer };
+  }
+
+  /** OTA: arms a fault for the next update (corrupted download, power cut, no reconnect, crash at boot). */
+  injectOtaFault(fault: OtaFault): void {
+    if (!this.#ota) throw new SimulatorOptionsError(`${this.id}: OTA faults need the ota option`);
+    this.#ota.inject(fault);
   }
 
   get status(): PicketDeviceStatus {
@@ -221,6 +275,8 @@ export class PicketDevice extends EventEmitter<PicketDeviceEvents> {
     this.#cancelTick = undefined;
     this.#abortConnect?.abort();
     this.#cancelWait?.();
+    this.#restart?.cancel();
+    this.#ota?.stop();
     this.#hangUp?.('stopped');
     await this.#loop;
     this.#status = 'idle';
@@ -251,8 +307,21 @@ export class PicketDevice extends EventEmitter<PicketDeviceEvents> {
 
   async #run(): Promise<void> {
     while (this.#running) {
+      // a reboot: offline for a while, then the boot (which may reboot again: a crash, a rollback)
+      while (this.#restart && this.#running) {
+        const restart = this.#restart;
+        this.#status = 'waiting';
+        await restart.until;
+        if (this.#restart === restart) this.#restart = undefined;
+        if (this.#running) restart.onBoot();
+      }
+      if (!this.#running) break;
       const outcome = await this.#connectOnce();
       if (!this.#running) break;
+      if (this.#restart) {
+        this.#backoff.reset();
+        continue;
+      }
       if (outcome === 'held') this.#backoff.reset();
       const attempt = this.#backoff.attempt + 1;
       const delayMs = this.#backoff.next();
@@ -278,6 +347,7 @@ export class PicketDevice extends EventEmitter<PicketDeviceEvents> {
       onAck: (seq) => this.#acked(seq),
       onProblem: (problem) => this.#problem(problem),
       onClose: (reason) => lost?.(reason),
+      onOta: (message) => this.#ota?.handle(message),
     };
 
     const abort = new AbortController();
@@ -290,7 +360,7 @@ export class PicketDevice extends EventEmitter<PicketDeviceEvents> {
     } finally {
       this.#abortConnect = undefined;
     }
-    if (!this.#running) {
+    if (!this.#running || this.#restart) {
       await link.close();
       return 'failed';
     }
@@ -302,6 +372,8 @@ export class PicketDevice extends EventEmitter<PicketDeviceEvents> {
     this.#status = 'connected';
     link.sendHello(this.hello);
     for (const state of this.#unacked.pending()) this.#write(link, state);
+    for (const report of this.#otaReports.splice(0)) link.sendOtaProgress?.(report);
+    this.#ota?.connected();
     this.emit('connected');
     for (const command of early) this.#obey(link, command);
     // a fresh reading at once, then the regular rhythm from here
@@ -311,7 +383,7 @@ export class PicketDevice extends EventEmitter<PicketDeviceEvents> {
     const reason = await closed;
     this.#link = undefined;
     this.#hangUp = undefined;
-    if (reason === 'stopped') await link.close();
+    if (reason === 'stopped' || reason === 'rebooting') await link.close();
     this.emit('disconnected', { reason });
     return this.#clock.now() - connectedAt >= this.#stableAfterMs ? 'held' : 'brief';
   }
@@ -335,6 +407,33 @@ export class PicketDevice extends EventEmitter<PicketDeviceEvents> {
     this.emit('command', { command, result });
     // the gateway learns the new value right away, not at the next tick
     if (outcome.ok) this.publishState();
+  }
+
+  #reportOta(progress: OtaProgressMessage): void {
+    const link = this.#link;
+    if (link?.sendOtaProgress) {
+      link.sendOtaProgress(progress);
+      return;
+    }
+    this.#otaReports.push(progress);
+    if (this.#otaReports.length > MAX_QUEUED_REPORTS) this.#otaReports.shift();
+  }
+
+  /** esp_restart(): the connection drops now, the device is back after `offMs` and boots. */
+  #reboot(offMs: number, onBoot: () => void): void {
+    this.#restart?.cancel();
+    let cancel: () => void = () => {};
+    const until = new Promise<void>((resolve) => {
+      const stopTimer = this.#clock.schedule(offMs, resolve);
+      cancel = () => {
+        stopTimer();
+        resolve();
+      };
+    });
+    this.#restart = { until, cancel, onBoot };
+    this.#hangUp?.('rebooting');
+    // waiting out a backoff: the reboot starts at once
+    this.#cancelWait?.();
   }
 
   #acked(seq: number): void {

@@ -2,7 +2,7 @@
 // (ws://…/mqtt). One MqttClient per connection attempt with MQTT.js's own
 // reconnect switched off: the device decides when to retry (backoff with jitter),
 // and resends unconfirmed states itself with their original seq.
-import { CommandSchema, type Hello, picketTopic, type State } from '@sentinel/firmware';
+import { CommandSchema, type Hello, OtaMessageSchema, picketTopic, type State } from '@sentinel/firmware';
 import { connect, ErrorWithReasonCode, type MqttClient } from 'mqtt';
 import {
   ConnectFailure,
@@ -44,6 +44,8 @@ export function mqttTransport(options: MqttTransportOptions): PicketTransport {
     state: picketTopic(id, 'state'),
     cmd: picketTopic(id, 'cmd'),
     result: picketTopic(id, 'cmd/result'),
+    ota: picketTopic(id, 'ota'),
+    otaProgress: picketTopic(id, 'ota/progress'),
   };
 
   async function open(signal: AbortSignal): Promise<MqttClient> {
@@ -87,17 +89,19 @@ export function mqttTransport(options: MqttTransportOptions): PicketTransport {
   }
 
   async function subscribeCommands(client: MqttClient, handlers: LinkHandlers): Promise<void> {
-    const granted = await client.subscribeAsync(topic.cmd, { qos: 1 }).catch((cause: unknown) => {
-      throw new ConnectFailure(
-        { code: 'unreachable', message: `subscribe failed: ${String(cause)}` },
-        { cause },
-      );
-    });
+    const granted = await client
+      .subscribeAsync([topic.cmd, topic.ota], { qos: 1 })
+      .catch((cause: unknown) => {
+        throw new ConnectFailure(
+          { code: 'unreachable', message: `subscribe failed: ${String(cause)}` },
+          { cause },
+        );
+      });
     // A broker signals a refused subscription with granted QoS 128 in SUBACK (MQTT 3.1.1 §3.9.3)
     if (granted.some((g) => g.qos === 128)) {
       handlers.onProblem({
         code: 'subscribe_refused',
-        message: `the gateway refused a subscription to ${topic.cmd}`,
+        message: `the gateway refused a subscription to ${topic.cmd} or ${topic.ota}`,
       });
     }
   }
@@ -124,6 +128,12 @@ export function mqttTransport(options: MqttTransportOptions): PicketTransport {
         if (established) handlers.onClose(lastError ?? 'connection closed');
       });
       client.on('message', (received, payload) => {
+        if (received === topic.ota) {
+          const message = decode(OtaMessageSchema, payload.toString('utf8'));
+          if (message.ok) handlers.onOta?.(message.value);
+          else handlers.onProblem({ code: 'bad_frame', message: `${topic.ota}: ${message.error}` });
+          return;
+        }
         if (received !== topic.cmd) return;
         const command = decode(CommandSchema, payload.toString('utf8'));
         if (command.ok) handlers.onCommand(command.value);
@@ -152,6 +162,9 @@ export function mqttTransport(options: MqttTransportOptions): PicketTransport {
         },
         sendResult(result) {
           client.publish(topic.result, JSON.stringify(result), { qos: 1 });
+        },
+        sendOtaProgress(progress) {
+          client.publish(topic.otaProgress, JSON.stringify(progress), { qos: 1 });
         },
         async close() {
           if (closing) return;

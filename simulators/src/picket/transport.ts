@@ -2,7 +2,14 @@
 // one connection (MQTT over TCP or WebSocket, or the picket WebSocket protocol) and
 // turns what arrives into typed events; the device owns everything else (state,
 // seq, resends, reconnect timing), so both protocols behave the same.
-import type { Command, CommandResult, Hello, State } from '@sentinel/firmware';
+import type {
+  Command,
+  CommandResult,
+  Hello,
+  OtaMessage,
+  OtaProgressMessage,
+  State,
+} from '@sentinel/firmware';
 
 /** Something that went wrong, as data: the CLI and tests branch on `code`, never on text. */
 export type DeviceProblem =
@@ -42,6 +49,8 @@ export interface LinkHandlers {
   onProblem(problem: DeviceProblem): void;
   /** the connection ended, for any reason other than close() */
   onClose(reason: string): void;
+  /** a schema-valid OTA offer, confirm or rollback (picket/<id>/ota, WebSocket `ota`) */
+  onOta?(message: OtaMessage): void;
 }
 
 /** One open connection to the gateway. */
@@ -50,6 +59,8 @@ export interface PicketLink {
   /** the transport calls onAck(seq) when the gateway confirms it (never for QoS 0 over MQTT) */
   sendState(state: State): void;
   sendResult(result: CommandResult): void;
+  /** OTA progress (picket/<id>/ota/progress, WebSocket `ota_progress`); transports without OTA leave it out */
+  sendOtaProgress?(progress: OtaProgressMessage): void;
   /** a deliberate, clean goodbye: the device is going offline on purpose */
   close(): Promise<void>;
 }

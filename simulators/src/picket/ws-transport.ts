@@ -141,6 +141,11 @@ export function picketWsTransport(options: PicketWsTransportOptions): PicketTran
           case 'error':
             handlers.onProblem({ code: 'gateway_error', reason: frame.reason, message: frame.message });
             break;
+          case 'ota': {
+            const { type: _type, ...message } = frame;
+            handlers.onOta?.(message);
+            break;
+          }
         }
       });
 
@@ -148,6 +153,7 @@ export function picketWsTransport(options: PicketWsTransportOptions): PicketTran
         sendHello: (hello: Hello) => send({ type: 'hello', ...hello }),
         sendState: (state: State) => send({ type: 'state', ...state }),
         sendResult: (result) => send({ type: 'cmd_result', ...result }),
+        sendOtaProgress: (progress) => send({ type: 'ota_progress', ...progress }),
         async close() {
           if (closing) return;
           closing = true;

@@ -28,6 +28,8 @@ export const COMMAND_MODULES: Record<string, () => Promise<Register>> = {
   'nats-auth': async () => (await import('./commands/nats-auth.js')).registerNatsAuthCommands,
   user: async () => (await import('./commands/user.js')).registerUserCommands,
   token: async () => (await import('./commands/token.js')).registerTokenCommands,
+  automations: async () => (await import('./commands/automations.js')).registerAutomationsCommands,
+  ota: async () => (await import('./commands/ota.js')).registerOtaCommands,
 };
 
 export interface CommandIndexEntry {

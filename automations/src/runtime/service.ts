@@ -1,0 +1,49 @@
+// The runtime as a process: connect with the automations credential, start, load a
+// directory, stop cleanly. The CLI wraps this in the `automations` leader lock (the
+// lock lives in the gateway, which this package does not import).
+import { readFile } from 'node:fs/promises';
+import { Kvm } from '@nats-io/kv';
+import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import { AutomationRuntime, type RuntimeOptions } from './runtime.js';
+
+export class RuntimeBusError extends Error {
+  override name = 'RuntimeBusError';
+}
+
+/** One connection, reconnecting forever: the runtime outlives a nats-server restart. */
+export async function connectRuntimeBus(servers: string, credsFile?: string): Promise<NatsConnection> {
+  let creds: Uint8Array | undefined;
+  if (credsFile) {
+    creds = await readFile(credsFile).catch((error: Error) => {
+      throw new RuntimeBusError(`cannot read NATS credentials ${credsFile}: ${error.message}`);
+    });
+  }
+  try {
+    return await connect({
+      servers: servers.split(',').map((s) => s.trim()),
+      name: 'sentinel-automations',
+      ...(creds ? { authenticator: credsAuthenticator(creds) } : {}),
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      noAsyncTraces: true,
+    });
+  } catch (error) {
+    throw new RuntimeBusError(`cannot connect to NATS at ${servers}: ${(error as Error).message}`);
+  }
+}
+
+export interface ServiceOptions extends Omit<RuntimeOptions, 'nc'> {
+  dir: string;
+}
+
+/** Starts a runtime on `nc` and loads every automation of `dir`; failures are traces, not throws. */
+export async function startAutomationService(nc: NatsConnection, options: ServiceOptions) {
+  const runtime = await AutomationRuntime.start({ ...options, nc });
+  const ids = await runtime.loadDirectory(options.dir);
+  return { runtime, ids, stop: () => runtime.stop() };
+}
+
+/** A KV bucket by name (the CLI opens the leader-lock bucket with it). */
+export function openBucket(nc: NatsConnection, bucket: string) {
+  return new Kvm(nc).open(bucket);
+}

@@ -1,0 +1,200 @@
+// Automation code in sandbox workers: code that loops, allocates without bound or asks
+// for a million timers is stopped with a specific reason in its trace, and the other
+// automations of its worker go on. A command the runtime's credential does not allow is
+// refused by nats-server, and the run's trace says so.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Kvm } from '@nats-io/kv';
+import { connect } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnNatsServer } from '../../test/support/nats.js';
+import { ManualClock } from '../src/clock.js';
+import { AutomationRuntime } from '../src/runtime/runtime.js';
+import { ran, START, startBus } from './support.js';
+
+const PROBE = '0190a000-0000-7000-8000-000000000003';
+const FAN = '0190a000-0000-7000-8000-000000000002';
+const HEATER = '0190a000-0000-7000-8000-000000000004';
+const ENTITIES = [
+  { id: PROBE, name: 'Probe', platform: 'sensor' },
+  { id: FAN, name: 'Coop fan', platform: 'switch' },
+  { id: HEATER, name: 'Heater', platform: 'switch' },
+];
+
+const SDK = "import { defineAutomation } from '@sentinel/automations';\n";
+const onProbe = (id: string, run: string) =>
+  `${SDK}export default defineAutomation({ id: '${id}', mode: 'parallel', triggers: [{ kind: 'state', entity: 'Probe' }], run: async (ctx) => { ${run} } });\n`;
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'sentinel-automations-iso-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('sandbox workers', () => {
+  it('a looping, an allocating and a timer-flooding automation are stopped; the others in their worker keep running', async () => {
+    const bus = await startBus(ENTITIES);
+    try {
+      const files = join(dir, 'contained');
+      await (await import('node:fs/promises')).mkdir(files);
+      await writeFile(
+        join(files, 'a-healthy.ts'),
+        onProbe('healthy', "await ctx.command('Coop fan', ctx.trigger.value);"),
+      );
+      await writeFile(
+        join(files, 'b-spins.ts'),
+        onProbe('spins', 'if (ctx.trigger.value === 2) { for (;;) {} }'),
+      );
+      await writeFile(
+        join(files, 'c-hog.ts'),
+        onProbe(
+          'hog',
+          'if (ctx.trigger.value === 3) { const keep = []; for (;;) keep.push(new Array(1e5).fill(1)); }',
+        ),
+      );
+      await writeFile(
+        join(files, 'd-timers.ts'),
+        onProbe('timers', "for (let i = 0; i < 1e6; i++) void ctx.sleep('1h');"),
+      );
+      const rt = await bus.runtime({ isolation: { groupSize: 10, timeLimitMs: 300, memoryLimitMb: 24 } });
+      expect((await rt.loadDirectory(files)).sort()).toEqual(['healthy', 'hog', 'spins', 'timers']);
+      expect(rt.workers).toBe(1); // all four share one worker
+
+      await bus.reading(rt, PROBE, 1);
+      expect(rt.traces.of('timers').at(-1)).toMatchObject({
+        result: 'error',
+        error: 'too many pending sleeps (limit 1000 per run)',
+      });
+      await bus.reading(rt, PROBE, 2); // spins: the worker is replaced, the others loaded again
+      expect(
+        rt.traces
+          .of('spins')
+          .map((t) => t.error)
+          .sort(),
+      ).toEqual(
+        [
+          undefined,
+          'disabled: its code ran for more than 300 ms without yielding (time limit); fix it, then restart the runtime',
+          'stopped: ran for more than 300 ms without yielding (time limit); not run again until the runtime restarts',
+        ].sort(),
+      );
+      await bus.reading(rt, PROBE, 3); // hog: out of memory
+      expect(rt.traces.of('hog').map((t) => t.error)).toEqual(
+        expect.arrayContaining([
+          'stopped: exceeded the memory limit (24 MB heap per worker); not run again until the runtime restarts',
+          'disabled: its code exceeded the memory limit (24 MB heap per worker); fix it, then restart the runtime',
+        ]),
+      );
+      await bus.reading(rt, PROBE, 4);
+      expect(rt.automationIds.sort()).toEqual(['healthy', 'timers']);
+      // healthy ran for every reading; a run cut short by its neighbour is reported as such
+      const healthy = rt.traces.of('healthy');
+      expect(healthy.filter((t) => t.result === 'ok').map((t) => t.trigger!.value)).toEqual(
+        expect.arrayContaining([1, 4]),
+      );
+      for (const t of healthy.filter((t) => t.result !== 'ok'))
+        expect(t).toMatchObject({
+          result: 'aborted',
+          error: expect.stringMatching(/^its worker was replaced: (spins|hog) /),
+        });
+      expect(bus.commands.at(-1)).toEqual({ entity_id: FAN, value: 4 });
+      expect(bus.clock.pendingCount).toBe(0); // the 1000 sleeps ended with their run
+    } finally {
+      await bus.stop();
+    }
+  });
+
+  it('automation code has no require, process or network', async () => {
+    const bus = await startBus(ENTITIES);
+    try {
+      const files = join(dir, 'reach');
+      await (await import('node:fs/promises')).mkdir(files);
+      await writeFile(
+        join(files, 'reach.ts'),
+        onProbe(
+          'reach',
+          "ctx.log([typeof require, typeof process, typeof fetch, typeof setTimeout, typeof WebSocket].join(','));",
+        ),
+      );
+      const rt = await bus.runtime();
+      await rt.loadDirectory(files);
+      await bus.reading(rt, PROBE, 1);
+      expect(ran(rt.traces.of('reach'))[0]!.actions).toMatchObject([
+        { kind: 'log', message: 'undefined,undefined,undefined,undefined,undefined' },
+      ]);
+    } finally {
+      await bus.stop();
+    }
+  });
+});
+
+describe('the credential decides', () => {
+  it('a command the runtime credential does not allow is refused by the server and shown in the trace', async () => {
+    const store = await mkdtemp(join(tmpdir(), 'sentinel-automations-auth-'));
+    const conf = join(store, 'nats.conf');
+    // the automations role in small: may command the fan only
+    await writeFile(
+      conf,
+      `jetstream { store_dir: "${store}" }
+authorization { users = [
+  { user: admin, password: admin }
+  { user: runtime, password: runtime, permissions: {
+      publish: { allow: ["sentinel.cmd.${FAN}", "sentinel.automations.trace.>", "$JS.API.>", "$KV.sentinel_automations.>"] }
+      subscribe: { allow: ["sentinel.state.>", "sentinel.entity.*.availability", "_INBOX.>"] } } }
+] }
+`,
+    );
+    const server = await spawnNatsServer(['-c', conf, '-a', '127.0.0.1', '-p', '-1']);
+    const url = `nats://127.0.0.1:${server.port}`;
+    const admin = await connect({ servers: url, user: 'admin', pass: 'admin' });
+    const runtimeNc = await connect({ servers: url, user: 'runtime', pass: 'runtime' });
+    let rt: AutomationRuntime | undefined;
+    try {
+      const kvm = new Kvm(admin);
+      const entities = await kvm.create('sentinel_entities', { history: 1 });
+      await kvm.create('sentinel_state', { history: 1 });
+      await kvm.create('sentinel_automations', { history: 1 });
+      for (const e of ENTITIES) await entities.put(e.id, JSON.stringify(e));
+      const commands: string[] = [];
+      admin.subscribe('sentinel.cmd.*', {
+        callback: (_e, msg) => {
+          commands.push(msg.subject);
+          msg.respond(JSON.stringify({ ok: true }));
+        },
+      });
+      await admin.flush();
+      const files = join(store, 'automations');
+      await (await import('node:fs/promises')).mkdir(files);
+      await writeFile(
+        join(files, 'both.ts'),
+        onProbe('both', "await ctx.command('Heater', true); await ctx.command('Coop fan', true);"),
+      );
+      const clock = new ManualClock(START);
+      rt = await AutomationRuntime.start({ nc: runtimeNc, clock, commandTimeoutMs: 5000 });
+      await rt.loadDirectory(files);
+      const done = new Promise((resolve) => rt!.once('trace', resolve));
+      admin.publish(`sentinel.state.${PROBE}`, JSON.stringify({ entity_id: PROBE, value: 1, ts: START }));
+      await done;
+      const trace = rt.traces.of('both')[0]!;
+      expect(trace.result).toBe('ok');
+      expect(trace.actions).toMatchObject([
+        {
+          kind: 'command',
+          entity_id: HEATER,
+          reply: { ok: false, error: { code: 'forbidden', message: expect.stringMatching(/permission/i) } },
+        },
+        { kind: 'command', entity_id: FAN, reply: { ok: true } },
+      ]);
+      expect(commands).toEqual([`sentinel.cmd.${FAN}`]);
+    } finally {
+      await rt?.stop();
+      await runtimeNc.close();
+      await admin.close();
+      await server.stop();
+      await rm(store, { recursive: true, force: true });
+    }
+  });
+});
