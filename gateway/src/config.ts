@@ -273,6 +273,21 @@ export const GATEWAY_OPTIONS = {
     help: 'Home Assistant entities not to import (same patterns as --ha-include)',
     schema: z.string().min(1).optional(),
   },
+  matterUrl: {
+    flag: '--matter-url <urls>',
+    env: 'SENTINEL_MATTER_URL',
+    help: 'matter server WebSocket API(s) (ws://host:5580/ws), comma-separated: Matter nodes become devices matter-<node id>, through whichever answers; unset: off',
+    schema: z
+      .string()
+      .refine(
+        (list) =>
+          list
+            .split(',')
+            .every((url) => URL.canParse(url.trim()) && /^wss?:$/.test(new URL(url.trim()).protocol)),
+        'use ws:// or wss:// URLs, comma-separated',
+      )
+      .optional(),
+  },
   natsReplicas: {
     flag: '--nats-replicas <n>',
     env: 'SENTINEL_NATS_REPLICAS',

@@ -23,6 +23,7 @@ import { createHttpApp } from './http/app.js';
 import type { Authenticator, PeopleApi } from './http/auth.js';
 import { peopleForHttp } from './http/people-adapter.js';
 import { createLogger, type Logger, ThrottledLog } from './log.js';
+import { MatterCommandTarget, matterUrls, startMatterAdapter } from './matter/index.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { Availability } from './model/availability.js';
 import { CommandRouter } from './model/commands.js';
@@ -244,6 +245,19 @@ export async function startGateway(
       router.addTarget(target);
       cluster.lead('ha_import', (lease) =>
         startHaImport({ settings: haImport, target, registry, state, availability, metrics, log }, lease),
+      );
+    }
+    // Matter (issue 12), only with --matter-url: nodes of a matter server as devices, one
+    // adapter per cluster under the `matter_adapter` lock; commands reach it through the target
+    const matterUrlList = matterUrls(config.matterUrl);
+    if (matterUrlList) {
+      const target = new MatterCommandTarget();
+      router.addTarget(target);
+      cluster.lead('matter_adapter', (lease) =>
+        startMatterAdapter(
+          { urls: matterUrlList, target, registry, state, availability, metrics, log },
+          lease,
+        ),
       );
     }
     const people = await People.start(bus.js, bus.jsm, { replicas });

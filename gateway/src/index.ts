@@ -23,6 +23,13 @@ export type { GatewayConfig } from './config.js';
 export { ConfigError, resolveGatewayConfig } from './config.js';
 export type { Gateway } from './gateway.js';
 export { startGateway } from './gateway.js';
+export {
+  MatterApiClient,
+  MatterApiError,
+  MatterConnectionError,
+  matterDeviceId,
+  stringifyMatterJson,
+} from './matter/index.js';
 export { PortInUseError } from './ports.js';
 // everything the light store entry offers (stores, people, options), once
 export * from './store-entry.js';

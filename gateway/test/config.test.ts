@@ -58,6 +58,7 @@ describe('gateway options', () => {
       haTokenFile: ['/run/ha-a.token', '/run/ha-b.token'],
       haInclude: ['light,switch', 'area:kitchen,sensor.*_temperature'],
       haExclude: ['light.porch', 'binary_sensor'],
+      matterUrl: ['ws://a:5580/ws', 'ws://b:5580/ws,wss://c/ws'],
       logLevel: ['warn', 'error'],
     };
     // options that only work with a partner get it from the environment

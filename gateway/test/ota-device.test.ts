@@ -83,7 +83,12 @@ const reportOf = (offer: string, state: OtaProgress['state']) =>
 /** Offer, wait until it is back on the new image, confirm, wait for the confirmation. */
 async function updateAndConfirm(id: string, image: OtaImageRef): Promise<string> {
   const offer = await gateway.otaFleet.offer(id, image);
-  expect(await reportOf(offer, 'booted')).toEqual({ device: id, offer, state: 'booted', version: image.version });
+  expect(await reportOf(offer, 'booted')).toEqual({
+    device: id,
+    offer,
+    state: 'booted',
+    version: image.version,
+  });
   await gateway.otaFleet.confirm(id, offer);
   expect(await reportOf(offer, 'confirmed')).toEqual({
     device: id,
@@ -95,27 +100,33 @@ async function updateAndConfirm(id: string, image: OtaImageRef): Promise<string>
 }
 
 describe('an update confirmed only when the device is back', () => {
-  it.each(['mqtt', 'ws'] as const)('over %s: offer, download, verify, reboot, booted, confirm', async (via) => {
-    const id = `ota-ok-${via}`;
-    const sim = await device(id, via);
-    const booted = waitForEvent(sim, 'ota', { filter: (e) => e.kind === 'booted', timeoutMs: 10_000 });
-    const offer = await updateAndConfirm(id, v150);
+  it.each(['mqtt', 'ws'] as const)(
+    'over %s: offer, download, verify, reboot, booted, confirm',
+    async (via) => {
+      const id = `ota-ok-${via}`;
+      const sim = await device(id, via);
+      const booted = waitForEvent(sim, 'ota', { filter: (e) => e.kind === 'booted', timeoutMs: 10_000 });
+      const offer = await updateAndConfirm(id, v150);
 
-    const states = progress.of(offer).map((p) => p.state);
-    expect(states.filter((s) => s !== 'downloading')).toEqual(['verifying', 'rebooting', 'booted', 'confirmed']);
-    expect(states.indexOf('downloading')).toBe(0);
-    const percents = progress
-      .of(offer)
-      .flatMap((p) => (p.state === 'downloading' ? [p.percent] : []));
-    expect(percents.at(-1)).toBe(100);
-    expect(percents).toEqual([...percents].sort((a, b) => a - b));
-    // the device rebooted into the other slot and runs the new image for good
-    expect((await booted)[0]).toMatchObject({ version: '1.5.0', slot: 1, pending: true });
-    expect(sim.ota).toEqual({ slot: 1, version: '1.5.0', pending: undefined });
-    expect(sim.hello.fw).toBe('1.5.0');
-    const listed = (await gateway.otaFleet.devices()).find((d) => d.device === id);
-    expect(listed).toMatchObject({ fw: '1.5.0', chip: 'esp32s3', online: true });
-  });
+      const states = progress.of(offer).map((p) => p.state);
+      expect(states.filter((s) => s !== 'downloading')).toEqual([
+        'verifying',
+        'rebooting',
+        'booted',
+        'confirmed',
+      ]);
+      expect(states.indexOf('downloading')).toBe(0);
+      const percents = progress.of(offer).flatMap((p) => (p.state === 'downloading' ? [p.percent] : []));
+      expect(percents.at(-1)).toBe(100);
+      expect(percents).toEqual([...percents].sort((a, b) => a - b));
+      // the device rebooted into the other slot and runs the new image for good
+      expect((await booted)[0]).toMatchObject({ version: '1.5.0', slot: 1, pending: true });
+      expect(sim.ota).toEqual({ slot: 1, version: '1.5.0', pending: undefined });
+      expect(sim.hello.fw).toBe('1.5.0');
+      const listed = (await gateway.otaFleet.devices()).find((d) => d.device === id);
+      expect(listed).toMatchObject({ fw: '1.5.0', chip: 'esp32s3', online: true });
+    },
+  );
 
   it('refuses to confirm before the device is back on the new version', async () => {
     const id = 'ota-early';
@@ -138,9 +149,10 @@ describe('downloads that go wrong', () => {
       if (e.kind === 'download') downloads.push(e.start);
     });
     const offer = await updateAndConfirm(id, v150);
-    const retry = progress
-      .of(offer)
-      .find((p) => p.state === 'downloading' && p.attempt === 2) as Extract<OtaProgress, { state: 'downloading' }>;
+    const retry = progress.of(offer).find((p) => p.state === 'downloading' && p.attempt === 2) as Extract<
+      OtaProgress,
+      { state: 'downloading' }
+    >;
     expect(retry.retry).toMatch(/^sha256_mismatch/);
     // the damaged copy was thrown away: the second download starts from the first byte
     expect(downloads).toEqual([0, 0]);
@@ -165,7 +177,9 @@ describe('downloads that go wrong', () => {
       { start: cutAt, status: 206 },
     ]);
     // the gateway served the second request from that byte
-    const served = await gateway.logged((l) => l.msg === 'OTA download' && l.offer === offer && l.start === cutAt);
+    const served = await gateway.logged(
+      (l) => l.msg === 'OTA download' && l.offer === offer && l.start === cutAt,
+    );
     expect(served.end).toBe(v150.size - 1);
     // a power cut while still on the old image is no rollback
     expect(progress.of(offer).some((p) => p.state === 'rolled_back' || p.state === 'failed')).toBe(false);
@@ -190,7 +204,10 @@ describe('signatures', () => {
     const sim = await device(id, 'mqtt', { signedOta: true, trustedKeys: [trusted.publicKey] });
     const offer = await gateway.otaFleet.offer(id, foreignSigned160);
     const failed = await reportOf(offer, 'failed');
-    expect(failed).toMatchObject({ device: id, reason: expect.stringMatching(/^bad_signature: .*trusted key/) });
+    expect(failed).toMatchObject({
+      device: id,
+      reason: expect.stringMatching(/^bad_signature: .*trusted key/),
+    });
     expect(sim.ota).toEqual({ slot: 0, version: OLD_VERSION, pending: undefined });
     expect(progress.of(offer).map((p) => p.state)).not.toContain('rebooting');
   });

@@ -11,8 +11,8 @@ import {
   type SigningPublicKey,
   signImage,
 } from '@sentinel/firmware';
-import type { OtaFleet, OtaImageRef, OtaProgress } from '../src/ota/types.js';
 import { FirmwareStore } from '@sentinel/gateway/store';
+import type { OtaFleet, OtaImageRef, OtaProgress } from '../src/ota/types.js';
 
 export const OLD_VERSION = '1.4.0';
 /** big enough for several reads and a resume in the middle */
@@ -49,7 +49,11 @@ function keyOf(privateKey: KeyObject): TestKey {
       publicKey,
       sign: (data) =>
         publicKey.scheme === 'rsa3072'
-          ? sign('sha256', data, { key: privateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 })
+          ? sign('sha256', data, {
+              key: privateKey,
+              padding: constants.RSA_PKCS1_PSS_PADDING,
+              saltLength: 32,
+            })
           : sign('sha256', data, { key: privateKey, dsaEncoding: 'ieee-p1363' }),
     },
   };

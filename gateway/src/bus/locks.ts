@@ -23,7 +23,16 @@ import { z } from 'zod';
 import type { Logger } from '../log.js';
 
 /** The single-writer subsystems (DESIGN.md "Two nodes, no downtime"). */
-export const SUBSYSTEMS = ['registry', 'ble', 'matter', 'automations', 'ota', 'ha', 'ha_import'] as const;
+export const SUBSYSTEMS = [
+  'registry',
+  'ble',
+  'matter',
+  'matter_adapter',
+  'automations',
+  'ota',
+  'ha',
+  'ha_import',
+] as const;
 export type Subsystem = (typeof SUBSYSTEMS)[number];
 
 /**

@@ -30,6 +30,8 @@ export const COMMAND_MODULES: Record<string, () => Promise<Register>> = {
   token: async () => (await import('./commands/token.js')).registerTokenCommands,
   automations: async () => (await import('./commands/automations.js')).registerAutomationsCommands,
   ota: async () => (await import('./commands/ota.js')).registerOtaCommands,
+  matter: async () => (await import('./commands/matter.js')).registerMatterCommands,
+  'matter-server': async () => (await import('./commands/matter-server.js')).registerMatterServerCommand,
 };
 
 export interface CommandIndexEntry {

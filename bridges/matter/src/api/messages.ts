@@ -12,7 +12,8 @@ const nodeId = z
 export const Envelope = z.object({
   message_id: z.string().min(1),
   command: z.string().min(1),
-  args: z.record(z.string(), z.unknown()).optional(),
+  // Home Assistant's client sends `"args": null` for commands without arguments
+  args: z.record(z.string(), z.unknown()).nullish(),
 });
 
 export const CommandArgs = {

@@ -6,6 +6,7 @@ import { ContactSensorDevice } from '@matter/main/devices/contact-sensor';
 import { DimmableLightDevice } from '@matter/main/devices/dimmable-light';
 import { OnOffLightDevice } from '@matter/main/devices/on-off-light';
 import { OnOffPlugInUnitDevice } from '@matter/main/devices/on-off-plug-in-unit';
+import { TemperatureSensorDevice } from '@matter/main/devices/temperature-sensor';
 import { SessionManager } from '@matter/main/protocol';
 import { isolatedEnvironment } from '../controller/environment.js';
 import { freeUdpPort } from '../controller/free-port.js';
@@ -15,6 +16,7 @@ export const SIMULATED_DEVICE_TYPES = [
   'on-off-plug',
   'dimmable-light',
   'contact-sensor',
+  'temperature-sensor',
 ] as const;
 export type SimulatedDeviceType = (typeof SIMULATED_DEVICE_TYPES)[number];
 
@@ -62,6 +64,8 @@ function endpointTypeOf(type: SimulatedDeviceType) {
       return DimmableLightDevice;
     case 'contact-sensor':
       return ContactSensorDevice;
+    case 'temperature-sensor':
+      return TemperatureSensorDevice;
   }
 }
 
@@ -93,6 +97,11 @@ export async function startSimulatedDevice(options: SimulatedDeviceOptions): Pro
   let app: Awaited<ReturnType<typeof node.add>>;
   try {
     app = await node.add(endpointTypeOf(options.type), { id: 'app' });
+    // a room at 21.5 °C (hundredths of a degree), so a first read has a value, not null
+    if (options.type === 'temperature-sensor')
+      await (app as unknown as { set(values: object): Promise<void> }).set({
+        temperatureMeasurement: { measuredValue: 2150 },
+      });
     await node.start();
   } catch (error) {
     await node.close().catch(() => {});

@@ -19,6 +19,7 @@ import { CliError, UsageError } from '../errors.js';
 import { addGatewayOptions, gatewayOptionValues, STORE_OPTIONS } from './options.js';
 import { registerBleSimulator } from './simulate-ble.js';
 import { registerEspRomSimulator } from './simulate-esp-rom.js';
+import { registerMatterSimulator } from './simulate-matter.js';
 
 export function registerSimulateCommands(program: Command): void {
   const simulate = program
@@ -27,6 +28,7 @@ export function registerSimulateCommands(program: Command): void {
   registerSimulatePicket(simulate);
   registerEspRomSimulator(simulate);
   registerBleSimulator(simulate);
+  registerMatterSimulator(simulate);
 }
 
 // ---------------------------------------------------------------------------

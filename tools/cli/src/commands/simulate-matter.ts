@@ -1,0 +1,124 @@
+// `sentinel simulate matter`: one simulated Matter device (bridges/matter's matter.js
+// simulator) on 127.0.0.1/::1 until SIGINT/SIGTERM, for pairing tests and demos. It prints
+// its pairing codes as one JSON line, so a script can hand them to a controller.
+import type { SimulatedDeviceType } from '@sentinel/matter';
+import type { Command } from 'commander';
+import { UsageError } from '../errors.js';
+
+// matter.js takes seconds to load: only `simulate matter` itself imports it, so the help
+// and the other simulators stay quick. The list is checked against the simulator's type.
+const DEVICE_TYPES = [
+  'on-off-light',
+  'on-off-plug',
+  'dimmable-light',
+  'contact-sensor',
+  'temperature-sensor',
+] as const satisfies readonly SimulatedDeviceType[];
+
+/** Matter Core spec 5.1.7.1: passcodes are 1…99999998, minus these easily guessed ones. */
+const MAX_PASSCODE = 99_999_998;
+const TRIVIAL_PASSCODES = new Set([
+  0, 11111111, 22222222, 33333333, 44444444, 55555555, 66666666, 77777777, 88888888, 99999999, 12345678,
+  87654321,
+]);
+const MAX_DISCRIMINATOR = 4095;
+
+export interface MatterSimulation {
+  type: SimulatedDeviceType;
+  passcode: number;
+  discriminator: number;
+  /** undefined: a free UDP port */
+  port: number | undefined;
+}
+
+function integer(flag: string, text: string, min: number, max: number): number {
+  if (!/^\d+$/.test(text))
+    throw new UsageError(`${flag}: must be a whole number, got ${JSON.stringify(text)}`);
+  const value = Number(text);
+  if (value < min || value > max) throw new UsageError(`${flag}: must be ${min}…${max}, got ${value}`);
+  return value;
+}
+
+/** The flags as commander hands them over, checked; every problem is a UsageError (exit 2). */
+export function parseMatterSimulation(flags: {
+  type: string;
+  passcode: string;
+  discriminator: string;
+  port?: string;
+}): MatterSimulation {
+  if (!(DEVICE_TYPES as readonly string[]).includes(flags.type)) {
+    throw new UsageError(
+      `--type: unknown device type ${JSON.stringify(flags.type)}; use one of ${DEVICE_TYPES.join(', ')}`,
+    );
+  }
+  const passcode = integer('--passcode', flags.passcode, 1, MAX_PASSCODE);
+  if (TRIVIAL_PASSCODES.has(passcode)) {
+    throw new UsageError(
+      `--passcode: ${passcode} is one of the trivial passcodes the Matter specification forbids; pick another 8-digit number`,
+    );
+  }
+  const discriminator = integer('--discriminator', flags.discriminator, 0, MAX_DISCRIMINATOR);
+  const port = flags.port === undefined ? 0 : integer('--port', flags.port, 0, 65535);
+  return { type: flags.type as SimulatedDeviceType, passcode, discriminator, port: port || undefined };
+}
+
+export function registerMatterSimulator(simulate: Command): void {
+  simulate
+    .command('matter')
+    .description(
+      'run one simulated Matter device on 127.0.0.1/::1 until SIGINT/SIGTERM; prints its pairing codes as a JSON line',
+    )
+    .requiredOption('--type <type>', `the device: ${DEVICE_TYPES.join(', ')}`)
+    .requiredOption(
+      '--passcode <n>',
+      `the setup passcode, 1…${MAX_PASSCODE} (not a trivial one like 12345678)`,
+    )
+    .requiredOption('--discriminator <n>', `the discriminator, 0…${MAX_DISCRIMINATOR}`)
+    .option('--port <n>', 'its Matter UDP port (default: a free one)')
+    .addHelpText(
+      'after',
+      '\nThe device keeps its state in memory: every start is factory-fresh. It advertises nothing\n' +
+        '(no mDNS); commission it at the printed address, e.g. with the matter server API\n' +
+        '`commission_with_code` and its `ip_addr`/`port` extension.\n\n' +
+        'Example:\n' +
+        '  sentinel simulate matter --type on-off-light --passcode 20202021 --discriminator 3840\n',
+    )
+    .action(async (flags: { type: string; passcode: string; discriminator: string; port?: string }) => {
+      const options = parseMatterSimulation(flags);
+      // listen first: a signal during the start must still stop the device
+      const signalled = untilSignal();
+      const { startSimulatedDevice } = await import('@sentinel/matter');
+      const device = await startSimulatedDevice(options);
+      process.stdout.write(
+        `${JSON.stringify({
+          event: 'ready',
+          type: device.type,
+          manual_pairing_code: device.manualPairingCode,
+          qr_payload: device.qrPairingCode,
+          host: device.host,
+          port: device.port,
+          endpoint: device.endpoint,
+          passcode: device.passcode,
+          discriminator: device.discriminator,
+        })}\n`,
+      );
+      process.stderr.write(
+        `simulate matter: ${device.type} at ${device.host}:${device.port}; Ctrl-C stops\n`,
+      );
+      await signalled;
+      await device.stop();
+    });
+}
+
+/** Resolves at the first SIGINT or SIGTERM; a second one falls through to Node's default and quits. */
+export function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (signal: NodeJS.Signals) => {
+      process.off('SIGINT', on);
+      process.off('SIGTERM', on);
+      resolve(signal);
+    };
+    process.on('SIGINT', on);
+    process.on('SIGTERM', on);
+  });
+}
