@@ -114,7 +114,7 @@ describe('offers the gateway refuses', () => {
   it('an unsigned image to a device that declared signed_ota', async () => {
     const device = await bareDevice('bad-signed', { signed_ota: true });
     await refusedOffer(device.id, v150, 'unsigned_to_signed_ota');
-    // a signed image it does get
+    // nothing went to the device: the first message on its ota topic is the signed image it does get
     await offered(device, signed151);
   });
 
@@ -131,6 +131,10 @@ describe('offers the gateway refuses', () => {
     await refusedOffer(device.id, p4, 'wrong_chip');
     const small = await bareDevice('bad-slot', { ota_slot_size: 32 * 1024 });
     await refusedOffer(small.id, v150, 'too_large');
+    // nothing was sent for either: the first offer each device sees is one that fits
+    await offered(device, v150);
+    const roomy = await bareDevice('ok-slot', { ota_slot_size: 64 * 1024 });
+    await offered(roomy, v150);
   });
 
   it('an image not in the catalog, or named with the wrong facts, to an unknown device', async () => {
@@ -183,9 +187,11 @@ describe('downloads', () => {
     // the owner still downloads it
     expect((await fetch(offer.url, { headers: bearer(owner) })).status).toBe(200);
 
-    const short = await offered(other, v150, { credentialTtlMs: 1 });
-    await new Promise((resolve) => setTimeout(resolve, 5)); // past a 1 ms lifetime
+    // a credential that lives 0 ms is expired by the time the device uses it
+    const expiredBefore = await counter('sentinel_ota_refused_total', 'credential_expired');
+    const short = await offered(other, v150, { credentialTtlMs: 0 });
     await refusal(await fetch(short.url, { headers: bearer(other) }), 410, 'credential_expired');
+    expect(await counter('sentinel_ota_refused_total', 'credential_expired')).toBe(expiredBefore + 1);
   });
 
   it('the URL of a superseded offer stops working', async () => {
@@ -206,6 +212,22 @@ describe('progress reports', () => {
       { qos: 1 },
     );
     expect(await counter('sentinel_device_messages_rejected_total', 'unknown_offer')).toBe(before + 1);
+    // dropped, not fatal: the same connection still takes an offer and reports on it
+    expect(device.client.connected).toBe(true);
+    const own = await offered(device, v150);
+    const reported = new Promise<string>((resolve) => {
+      const stop = gateway.otaFleet.onProgress((p) => {
+        if (p.offer !== own.offer) return;
+        stop();
+        resolve(p.state);
+      });
+    });
+    await device.client.publishAsync(
+      `picket/${device.id}/ota/progress`,
+      JSON.stringify({ offer: own.offer, state: 'downloading', percent: 0 }),
+      { qos: 1 },
+    );
+    expect(await reported).toBe('downloading');
 
     // another device's offer is as unknown to this one
     const owner = await bareDevice('bad-progress-owner');

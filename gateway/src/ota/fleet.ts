@@ -7,6 +7,7 @@
 // keeps its offer id in flash and names it again (hello `ota_pending`, progress reports),
 // so a gateway that restarted in between adopts the offer instead of refusing it.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Hello, OtaMessage, OtaProgressMessage } from '@sentinel/firmware';
 import type { CredentialVerifier } from '../auth/credentials.js';
@@ -144,6 +145,8 @@ export class DeviceOtaFleet implements OtaFleet, OtaDownloads, PicketOtaHandler 
   readonly #hellos = new Map<string, Hello>();
   readonly #listeners = new Set<(progress: OtaProgress) => void>();
   readonly #store: FirmwareStore;
+  /** the catalog index as last read, and the file identity it was read at */
+  #catalog: { stamp: string; entries: CatalogEntry[] } | undefined;
   readonly #ttlMs: number;
   readonly #log: Logger;
 
@@ -203,7 +206,7 @@ export class DeviceOtaFleet implements OtaFleet, OtaDownloads, PicketOtaHandler 
         'no_hello',
         `${device} is connected but has not said hello yet; try again in a moment`,
       );
-    const entry = (await this.#store.images()).find((e) => e.sha256 === image.sha256);
+    const entry = (await this.#images()).find((e) => e.sha256 === image.sha256);
     if (!entry)
       throw new OtaRefusal(
         'not_in_catalog',
@@ -432,7 +435,7 @@ export class DeviceOtaFleet implements OtaFleet, OtaDownloads, PicketOtaHandler 
         'credential_for_another_device',
         `this download was offered to ${offer.device}, not ${device}`,
       );
-    if (Date.now() > offer.expires)
+    if (Date.now() >= offer.expires)
       return refuse('credential_expired', `the credential of offer ${offerId} expired; ask for a new offer`);
     if (FINAL.has(offer.state))
       return refuse('offer_closed', `offer ${offerId} is ${offer.state}; nothing to download`);
@@ -455,6 +458,20 @@ export class DeviceOtaFleet implements OtaFleet, OtaDownloads, PicketOtaHandler 
   }
 
   // ---- inside ----
+
+  /**
+   * The catalog's images, read again only when index.json changed: a rollout offers one
+   * image to many devices in a row, and parsing the index for each offer delayed the
+   * later devices' downloads. The catalog writes the index by write-then-rename, so a
+   * change shows as a new inode (or mtime, or size) of the file.
+   */
+  async #images(): Promise<CatalogEntry[]> {
+    const info = await stat(join(this.#store.root, 'ota', 'index.json')).catch(() => undefined);
+    if (!info) return this.#store.images(); // no catalog yet: nothing worth caching
+    const stamp = `${info.ino}:${info.mtimeMs}:${info.size}`;
+    if (this.#catalog?.stamp !== stamp) this.#catalog = { stamp, entries: await this.#store.images() };
+    return this.#catalog.entries;
+  }
 
   #refused(reason: string, device: string, message: string): void {
     this.o.metrics.otaRefused.inc({ reason });

@@ -62,6 +62,8 @@ export interface OtaHost {
 /** What tests and tools watch (PicketDevice emits them as `ota`). */
 export type OtaEvent =
   | { kind: 'download'; offer: string; start: number; status: number }
+  /** the last byte of a download arrived (before the checks): where a bench stops its clock */
+  | { kind: 'downloaded'; offer: string; bytes: number }
   | { kind: 'rejected'; offer: string; reason: string }
   | { kind: 'power-loss'; offer: string; atByte: number }
   | { kind: 'booted'; version: string; slot: number; pending: boolean }
@@ -249,6 +251,7 @@ export class OtaAgent {
       return;
     }
     download.abort = undefined;
+    this.host.event({ kind: 'downloaded', offer: offer.offer, bytes: download.received });
     this.#verify(download);
   }
 
