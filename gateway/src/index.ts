@@ -15,6 +15,7 @@ export {
   LeaseEndedError,
   LOCK_DEFAULTS,
   LockError,
+  lockRecordOf,
   runWhileLeader,
   StaleLeaseError,
   SUBSYSTEMS,

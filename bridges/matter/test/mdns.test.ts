@@ -4,9 +4,9 @@
 // machine: the namespaces have no route anywhere but to each other.
 //
 // Both sides are separate processes running the built dist/ (npm run build, done by the
-// vitest globalSetup): the bridge through @sentinel/matter's startMatterServer with mDNS on
-// every interface, the lights plain matter.js OnOffLights (the second one for Home
-// Assistant's client, python/client.ts, when SENTINEL_MATTER_CLIENT is set).
+// vitest globalSetup): the bridge is `sentinel matter-server`, the lights plain matter.js
+// OnOffLights advertising on the veth (`sentinel simulate matter` keeps to loopback), the
+// second one for Home Assistant's client (python/client.ts) when SENTINEL_MATTER_CLIENT is set.
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SENTINEL_BIN } from '../../../test/support/cli.js';
 import { createNetnsPair, type NetnsPair, netnsSkipReason } from '../../../test/support/netns.js';
 import type { MatterNodeData } from '../src/index.js';
 import { Driver, findPythonClient } from './python/client.js';
@@ -21,14 +22,6 @@ import { ApiClient } from './support.js';
 
 const WORKSPACE = fileURLToPath(new URL('..', import.meta.url));
 const PASSCODE = 20202021;
-
-/** The bridge, in its namespace: the API on 127.0.0.1 (reached through a forward), mDNS everywhere. */
-const BRIDGE = `
-import { memoryStorage, startMatterServer } from '@sentinel/matter';
-const server = await startMatterServer({ storage: memoryStorage(), apiPort: 0 });
-console.log(JSON.stringify({ port: server.port }));
-process.stdin.resume().on('end', () => server.close().then(() => process.exit(0)));
-`;
 
 /**
  * A matter.js light advertising itself by mDNS on the veth. It answers "state" on stdin
@@ -144,18 +137,18 @@ describe.skipIf(skipReason !== undefined)(
     beforeAll(async () => {
       net = await createNetnsPair('matter');
       storage = mkdtempSync(join(tmpdir(), 'sentinel-mdns-light-'));
-      bridge = net.a.spawn(process.execPath, ['--input-type=module', '-e', BRIDGE], {
-        cwd: WORKSPACE,
+      // `sentinel matter-server` as a user runs it: mDNS on every interface, the API on 127.0.0.1
+      bridge = net.a.spawn(process.execPath, [SENTINEL_BIN, 'matter-server', '--port', '0'], {
         stdio: 'pipe',
       });
-      const bridgeReady = jsonLines(bridge)();
-      // the second light is for Home Assistant's client, when it is there; a manual code
-      // carries only the discriminator's top 4 bits, so theirs differ there
-      [light, second] = await Promise.all([
-        startLight(net, storage, 3840, 5540),
-        startLight(net, storage, 1280, 5541),
-      ]);
-      url = `ws://127.0.0.1:${await net.a.forward((await bridgeReady).port as number)}/ws`;
+      const { port } = await jsonLines(bridge)();
+      // the second light is for Home Assistant's client, when it is there. It starts first, so
+      // the bridge hears of it first: a code must find its own light, not the first one with
+      // the same passcode (a manual code carries only the discriminator's top 4 bits, so
+      // theirs differ there)
+      second = await startLight(net, storage, 1280, 5541);
+      light = await startLight(net, storage, 3840, 5540);
+      url = `ws://127.0.0.1:${await net.a.forward(port as number)}/ws`;
       client = new ApiClient(url);
       await client.serverInfo;
       expect(await client.result('start_listening')).toEqual([]);
@@ -163,7 +156,6 @@ describe.skipIf(skipReason !== undefined)(
 
     afterAll(async () => {
       client?.close();
-      bridge?.stdin?.end();
       await net?.close();
       if (storage) rmSync(storage, { recursive: true, force: true });
     });

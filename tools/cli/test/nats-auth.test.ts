@@ -13,6 +13,7 @@ import {
   PermissionViolationError,
   RequestError,
 } from '@nats-io/transport-node';
+import { type LeaderHandle, lockRecordOf, runWhileLeader } from '@sentinel/gateway';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CliGateway, killStrays, runCli, startLocalGateway } from '../../../test/support/cli.js';
 import { spawnNatsServer } from '../../../test/support/nats.js';
@@ -331,6 +332,27 @@ describe('sentinel nats-auth', () => {
       timeout: 10_000,
     });
     expect(reply.json()).toMatchObject({ ok: false, error: { code: 'invalid' } });
+  });
+
+  it('lets automations hold its own leader lock, and no other', async () => {
+    const automations = await as('automations');
+    const locks = await new Kvm(automations).open('sentinel_locks');
+    let handle: LeaderHandle | undefined;
+    const leading = new Promise<void>((resolve) => {
+      handle = runWhileLeader(
+        { kv: { locks } },
+        { subsystem: 'automations', nodeId: 'runtime-a', ttlMs: 5_000, heartbeatMs: 1_000 },
+        async () => {
+          resolve();
+          return { stop: async () => {} };
+        },
+      );
+    });
+    await leading;
+    expect(lockRecordOf(await locks.get('automations'))).toMatchObject({ node_id: 'runtime-a' });
+    await handle?.stop();
+    // another subsystem's lock stays out of reach
+    await publishRefused(automations, '$KV.sentinel_locks.registry');
   });
 
   it('shows the relay only the subjects SENTINEL exports', async () => {

@@ -147,7 +147,7 @@ export class MatterController extends EventEmitter<ControllerEvents> {
   }
 
   async #commission(code: string, address?: KnownAddress): Promise<MatterNodeData> {
-    const { passcode, discriminator } = decodeSetupCode(code);
+    const { passcode, discriminator, shortDiscriminator } = decodeSetupCode(code);
     let peer: ClientNode | undefined;
     // matter.js reconnects over CASE after commissioning (step 18) and finds the device by
     // mDNS; seed the peer it creates with the known address so that works without mDNS
@@ -167,7 +167,8 @@ export class MatterController extends EventEmitter<ControllerEvents> {
       } else {
         peer = await this.#node.peers.commission({
           passcode,
-          ...(discriminator === undefined ? {} : { longDiscriminator: discriminator }),
+          // without a discriminator, the first device with this passcode would be paired
+          ...(discriminator === undefined ? { shortDiscriminator } : { longDiscriminator: discriminator }),
           timeout: this.#commissionTimeout,
         });
       }
@@ -380,7 +381,12 @@ function endpointOf(peer: ClientNode, endpointId: number): Endpoint {
 }
 
 /** Passcode and (long) discriminator from a manual pairing code or a QR payload. */
-export function decodeSetupCode(code: string): { passcode: number; discriminator?: number } {
+export function decodeSetupCode(code: string): {
+  passcode: number;
+  discriminator?: number;
+  /** a manual code carries only the top 4 bits of the discriminator */
+  shortDiscriminator?: number;
+} {
   try {
     if (code.startsWith('MT:')) {
       const [first] = QrPairingCodeCodec.decode(code);
@@ -388,7 +394,7 @@ export function decodeSetupCode(code: string): { passcode: number; discriminator
       return { passcode: first.passcode, discriminator: first.discriminator };
     }
     const manual = ManualPairingCodeCodec.decode(code.replace(/[\s-]/g, ''));
-    return { passcode: manual.passcode };
+    return { passcode: manual.passcode, shortDiscriminator: manual.shortDiscriminator };
   } catch (error) {
     throw new MatterServerError(ErrorCode.InvalidArguments, `Invalid setup code: ${messageOf(error)}`);
   }

@@ -84,7 +84,7 @@ export const ROLE_PERMISSIONS: Record<
   automations: {
     account: ACCOUNT.sentinel,
     describe:
-      'reads state (subscribes sentinel.state.>, sentinel.device.*.availability, sentinel.entity.*.availability; gets, lists and watches keys of sentinel_state, sentinel_entities, sentinel_devices), sends commands (requests sentinel.cmd.>), publishes sentinel.notify.> and sentinel.automations.trace.>; writes only its own bucket sentinel_automations',
+      'reads state (subscribes sentinel.state.>, sentinel.device.*.availability, sentinel.entity.*.availability; gets, lists and watches keys of sentinel_state, sentinel_entities, sentinel_devices), sends commands (requests sentinel.cmd.>), publishes sentinel.notify.> and sentinel.automations.trace.>; writes only its own bucket sentinel_automations and its own lock key sentinel_locks.automations',
     permissions: {
       pub: {
         allow: [
@@ -95,6 +95,9 @@ export const ROLE_PERMISSIONS: Record<
           // its own durable timers and state: the one bucket it writes (put and delete)
           ...kvReadSubjects('sentinel_automations'),
           '$KV.sentinel_automations.>',
+          // its leader lock (one runtime per cluster): reads the locks bucket, writes only its own key
+          ...kvReadSubjects('sentinel_locks'),
+          '$KV.sentinel_locks.automations',
         ],
       },
       sub: {
