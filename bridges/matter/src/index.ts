@@ -19,6 +19,13 @@ export {
   MatterController,
   type MatterNodeData,
 } from './controller/controller.js';
+export {
+  CorruptRecordError,
+  MATTER_BUCKET,
+  type NatsStorage,
+  type NatsStorageStats,
+  natsStorage,
+} from './controller/nats-storage.js';
 export { directoryStorage, memoryStorage, type NodeStorage } from './controller/storage.js';
 export { ErrorCode, MatterServerError } from './errors.js';
 export { type MatterServer, type MatterServerOptions, startMatterServer } from './matter-server.js';

@@ -3,15 +3,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ManualPairingCodeCodec } from '@matter/main/types';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// the simulated devices live in @sentinel/simulators (it may not import this package, nor this one it)
+import {
+  type SimulatedMatterDevice as SimulatedDevice,
+  startSimulatedMatterDevice as startSimulatedDevice,
+} from '../../../simulators/src/index.js';
 import {
   directoryStorage,
   ErrorCode,
   type MatterController,
   type MatterNodeData,
   type MatterServer,
-  type SimulatedDevice,
   startMatterServer,
-  startSimulatedDevice,
 } from '../src/index.js';
 import { ApiClient, type Event } from './support.js';
 

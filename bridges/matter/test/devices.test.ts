@@ -4,14 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ManualPairingCodeCodec } from '@matter/main/types';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// the simulated devices live in @sentinel/simulators (it may not import this package, nor this one it)
 import {
-  directoryStorage,
-  ErrorCode,
-  MatterController,
-  type MatterNodeData,
-  type SimulatedDevice,
-  startSimulatedDevice,
-} from '../src/index.js';
+  type SimulatedMatterDevice as SimulatedDevice,
+  startSimulatedMatterDevice as startSimulatedDevice,
+} from '../../../simulators/src/index.js';
+import { directoryStorage, ErrorCode, MatterController, type MatterNodeData } from '../src/index.js';
 
 // The other simulated device types, driven through the controller directly (the
 // WebSocket layer is covered by bridge.test.ts).
@@ -46,7 +44,7 @@ describe('simulated dimmable light and contact sensor', () => {
     const device = await startSimulatedDevice({ type, passcode: 20202021 + discriminator, discriminator });
     devices.push(device);
     const node = await controller.commission(device.manualPairingCode, {
-      ip: device.host,
+      ip: device.host ?? '127.0.0.1',
       port: device.port,
     });
     return { device, node };
@@ -97,7 +95,10 @@ describe('simulated dimmable light and contact sensor', () => {
       discriminator: 303,
     });
     devices.push(light);
-    const node = await controller.commission(light.manualPairingCode, { ip: light.host, port: light.port });
+    const node = await controller.commission(light.manualPairingCode, {
+      ip: light.host ?? '127.0.0.1',
+      port: light.port,
+    });
     await controller.close();
     controller = await MatterController.start(options());
     expect(controller.nodes().map((n) => n.node_id)).toContain(node.node_id);

@@ -45,6 +45,54 @@ export const CommandArgs = {
   }),
   remove_node: z.object({ node_id: nodeId }),
   ping_node: z.object({ node_id: nodeId, attempts: z.number().int().positive().optional() }),
+  commission_on_network: z.object({
+    setup_pin_code: z.number().int().min(1).max(99_999_998),
+    /** 0 none, 1 short discriminator, 2 long discriminator, 3 vendor id, 4 device type (as none) */
+    filter_type: z.number().int().min(0).max(4).optional(),
+    filter: z.number().int().nonnegative().nullish(),
+    ip_addr: z.union([z.ipv4(), z.ipv6()]).nullish(),
+    // our extension, as for commission_with_code: the device's port when it is not 5540
+    port: z.number().int().min(1).max(65535).optional(),
+  }),
+  open_commissioning_window: z.object({
+    node_id: nodeId,
+    // seconds; the Matter specification allows 180…900 for an enhanced window
+    timeout: z.number().int().min(180).max(900).optional(),
+    iteration: z.number().int().min(1000).max(100_000).optional(),
+    option: z.union([z.literal(0), z.literal(1)]).optional(),
+    discriminator: z.number().int().min(0).max(4095).nullish(),
+  }),
+  write_attribute: z.object({
+    node_id: nodeId,
+    attribute_path: z.string().min(1),
+    value: z.unknown(),
+  }),
+  interview_node: z.object({ node_id: nodeId }),
+  get_node_ip_addresses: z.object({
+    node_id: nodeId,
+    prefer_cache: z.boolean().optional(),
+    scoped: z.boolean().optional(),
+  }),
+  // SSIDs are at most 32 bytes; WPA passphrases 8…63 characters (or a 64-digit PSK)
+  set_wifi_credentials: z.object({
+    ssid: z
+      .string()
+      .min(1)
+      .refine((v) => Buffer.byteLength(v) <= 32, 'an SSID is at most 32 bytes'),
+    credentials: z.string().max(64),
+    id: z.string().min(1).optional(),
+  }),
+  // a Thread operational dataset as hex TLVs, at most 254 bytes
+  set_thread_dataset: z.object({
+    dataset: z
+      .string()
+      .regex(/^([0-9a-fA-F]{2}){1,254}$/, 'the dataset is hex bytes (the operational dataset TLVs)'),
+    id: z.string().min(1).optional(),
+  }),
+  get_vendor_names: z.object({
+    filter_vendors: z.array(z.number().int().min(0).max(0xffff)).nullish(),
+  }),
+  diagnostics: z.object({}),
 } as const;
 
 export type CommandName = keyof typeof CommandArgs;
@@ -61,10 +109,13 @@ export const MIN_SUPPORTED_SCHEMA_VERSION = 11;
 export interface ServerInfo {
   fabric_id: bigint;
   compressed_fabric_id: bigint;
+  fabric_index: number;
   schema_version: number;
   min_supported_schema_version: number;
   sdk_version: string;
   wifi_credentials_set: boolean;
+  /** present once Wi-Fi credentials are set, as matterjs-server sends it */
+  wifi_ssid?: string;
   thread_credentials_set: boolean;
   bluetooth_enabled: boolean;
 }

@@ -32,6 +32,11 @@ export interface MatterWebSocketServer {
   close(): Promise<void>;
 }
 
+/** The credential id the matter server uses when a client gives none. */
+const DEFAULT_CREDENTIAL_ID = 'default';
+/** Matter's operational UDP port, where commission_on_network looks at a given ip_addr. */
+const MATTER_PORT = 5540;
+
 type Handler<C extends CommandName> = (args: ArgsOf<C>, client: Client) => Promise<unknown> | unknown;
 
 interface Client {
@@ -56,17 +61,35 @@ export async function startMatterWebSocketServer(
     wss.once('error', reject);
   });
   const clients = new Set<Client>();
+  // Network credentials for devices that join by BLE. We have no BLE, so they are only kept
+  // and reported (ServerInfo), never sent anywhere; never logged either.
+  const wifi = new Map<string, { ssid: string; credentials: string }>();
+  const thread = new Map<string, string>();
 
-  const serverInfo = (): ServerInfo => ({
-    fabric_id: controller.fabricId,
-    compressed_fabric_id: controller.compressedFabricId,
-    schema_version: SCHEMA_VERSION,
-    min_supported_schema_version: MIN_SUPPORTED_SCHEMA_VERSION,
-    sdk_version: `sentinel-matter (matter.js/${matterJsVersion})`,
-    wifi_credentials_set: false,
-    thread_credentials_set: false,
-    bluetooth_enabled: false,
-  });
+  const serverInfo = (): ServerInfo => {
+    const defaultWifi = wifi.get(DEFAULT_CREDENTIAL_ID);
+    return {
+      fabric_id: controller.fabricId,
+      compressed_fabric_id: controller.compressedFabricId,
+      fabric_index: controller.fabricIndex,
+      schema_version: SCHEMA_VERSION,
+      min_supported_schema_version: MIN_SUPPORTED_SCHEMA_VERSION,
+      sdk_version: `sentinel-matter (matter.js/${matterJsVersion})`,
+      wifi_credentials_set: defaultWifi !== undefined,
+      ...(defaultWifi ? { wifi_ssid: defaultWifi.ssid } : {}),
+      thread_credentials_set: thread.has(DEFAULT_CREDENTIAL_ID),
+      bluetooth_enabled: false,
+    };
+  };
+  const pathOf = (text: string) => {
+    const path = parseAttributePath(text);
+    if (path === undefined)
+      throw new MatterServerError(
+        ErrorCode.InvalidArguments,
+        `Invalid attribute path ${text}: write endpoint/cluster/attribute with numbers or *`,
+      );
+    return path;
+  };
 
   const handlers: { [C in CommandName]: Handler<C> } = {
     server_info: () => serverInfo(),
@@ -87,14 +110,56 @@ export async function startMatterWebSocketServer(
       controller.invoke(args.node_id, args.endpoint_id, args.cluster_id, args.command_name, args.payload),
     read_attribute: (args) => {
       const texts = Array.isArray(args.attribute_path) ? args.attribute_path : [args.attribute_path];
-      const paths = texts.map((text) => {
-        const path = parseAttributePath(text);
-        if (path === undefined)
-          throw new MatterServerError(ErrorCode.InvalidArguments, `Invalid attribute path ${text}`);
-        return path;
-      });
-      return controller.read(args.node_id, paths);
+      return controller.read(args.node_id, texts.map(pathOf));
     },
+    write_attribute: (args) => {
+      const { endpoint, cluster, attribute } = pathOf(args.attribute_path);
+      if (endpoint === undefined || cluster === undefined || attribute === undefined)
+        throw new MatterServerError(
+          ErrorCode.InvalidArguments,
+          'write_attribute does not support wildcards in attribute path',
+        );
+      return controller.write(args.node_id, endpoint, cluster, attribute, args.value);
+    },
+    commission_on_network: (args) => {
+      const filter = args.filter ?? undefined;
+      const type = args.filter_type ?? 0;
+      if (type >= 1 && type <= 3 && filter === undefined)
+        throw new MatterServerError(ErrorCode.InvalidArguments, `filter required for filter_type ${type}`);
+      if (type === 1 && filter !== undefined && filter > 15)
+        throw new MatterServerError(ErrorCode.InvalidArguments, 'a short discriminator is 0…15');
+      if (type === 2 && filter !== undefined && filter > 4095)
+        throw new MatterServerError(ErrorCode.InvalidArguments, 'a long discriminator is 0…4095');
+      const target = {
+        passcode: args.setup_pin_code,
+        ...(type === 1 ? { shortDiscriminator: filter } : {}),
+        ...(type === 2 ? { discriminator: filter } : {}),
+        ...(type === 3 ? { vendorId: filter } : {}),
+      };
+      // as the matter server: a link-local address (from a phone) is no use, discover instead
+      const ip = args.ip_addr && !args.ip_addr.toLowerCase().startsWith('fe80') ? args.ip_addr : undefined;
+      return controller.commissionTarget(target, ip ? { ip, port: args.port ?? MATTER_PORT } : undefined);
+    },
+    open_commissioning_window: (args) =>
+      controller.openCommissioningWindow(args.node_id, args.timeout, args.discriminator),
+    interview_node: async (args) => {
+      await controller.interview(args.node_id);
+      return null;
+    },
+    get_node_ip_addresses: (args) => {
+      const addresses = controller.ipAddresses(args.node_id);
+      return args.scoped ? addresses : addresses.map((ip) => ip.split('%')[0] as string);
+    },
+    set_wifi_credentials: (args) => {
+      wifi.set(args.id ?? DEFAULT_CREDENTIAL_ID, { ssid: args.ssid, credentials: args.credentials });
+      return {};
+    },
+    set_thread_dataset: (args) => {
+      thread.set(args.id ?? DEFAULT_CREDENTIAL_ID, args.dataset.toLowerCase());
+      return {};
+    },
+    get_vendor_names: (args) => controller.vendorNames(args.filter_vendors ?? undefined),
+    diagnostics: () => ({ info: serverInfo(), nodes: controller.nodes(), events: controller.eventHistory() }),
     remove_node: async (args) => {
       await controller.remove(args.node_id);
       return null;
@@ -114,6 +179,11 @@ export async function startMatterWebSocketServer(
     node_updated: (node) => broadcast('node_updated', node),
     node_removed: (nodeId) => broadcast('node_removed', nodeId),
     attribute_updated: (nodeId, path, value) => broadcast('attribute_updated', [nodeId, path, value]),
+    node_event: (event) => broadcast('node_event', event),
+    endpoint_added: (nodeId, endpointId) =>
+      broadcast('endpoint_added', { node_id: nodeId, endpoint_id: endpointId }),
+    endpoint_removed: (nodeId, endpointId) =>
+      broadcast('endpoint_removed', { node_id: nodeId, endpoint_id: endpointId }),
   };
   for (const [event, listener] of Object.entries(forward)) controller.on(event as never, listener as never);
 
@@ -168,6 +238,19 @@ export async function startMatterWebSocketServer(
     async close() {
       for (const [event, listener] of Object.entries(forward))
         controller.off(event as never, listener as never);
+      // every client hears why the connection ends (listening or not), as from the matter server
+      await Promise.all(
+        [...clients].map(
+          (client) =>
+            new Promise<void>((resolve) => {
+              if (client.socket.readyState !== client.socket.OPEN) return resolve();
+              client.socket.send(stringify({ event: 'server_shutdown', data: {} }), () => {
+                client.socket.close();
+                resolve();
+              });
+            }),
+        ),
+      );
       for (const client of clients) client.socket.terminate();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },

@@ -6,15 +6,24 @@ import { EventEmitter } from 'node:events';
 import {
   type ClientNode,
   ControllerBehavior,
+  Crypto,
   type Endpoint,
   Logger,
   LogLevel,
   Seconds,
   ServerNode,
 } from '@matter/main';
+import { AdministratorCommissioning } from '@matter/main/clusters/administrator-commissioning';
 import { BasicInformation } from '@matter/main/clusters/basic-information';
-import { FabricAuthority, PeerSet, Read } from '@matter/main/protocol';
-import { EndpointNumber, ManualPairingCodeCodec, QrPairingCodeCodec } from '@matter/main/types';
+import { ChangeNotificationService } from '@matter/main/node';
+import { FabricAuthority, Invoke, PaseClient, PeerSet, Read, Write } from '@matter/main/protocol';
+import {
+  CommissioningFlowType,
+  EndpointNumber,
+  ManualPairingCodeCodec,
+  QrPairingCodeCodec,
+  VendorId,
+} from '@matter/main/types';
 import { ErrorCode, MatterServerError } from '../errors.js';
 import {
   type AttributePath,
@@ -26,7 +35,7 @@ import {
 import { isolatedEnvironment } from './environment.js';
 import { freeUdpPort } from './free-port.js';
 import type { NodeStorage } from './storage.js';
-import { attributeModel, toTagBased } from './wire-values.js';
+import { attributeModel, fromTagBased, toTagBased } from './wire-values.js';
 
 export interface ControllerOptions {
   readonly storage: NodeStorage;
@@ -58,12 +67,43 @@ export interface MatterNodeData {
   attribute_subscriptions: [];
 }
 
+/** A Matter event a node reported (MatterNodeEvent of the matter server). */
+export interface MatterNodeEvent {
+  node_id: bigint;
+  endpoint_id: number;
+  cluster_id: number;
+  event_id: number;
+  event_number: bigint;
+  priority: number;
+  timestamp: bigint;
+  /** 0 system time (ms since boot), 1 epoch (ms) */
+  timestamp_type: number;
+  data: Record<string, unknown> | null;
+}
+
+/** What a discovery for commissioning looks for: the setup code's identifying parts. */
+export interface CommissioningTarget {
+  passcode: number;
+  discriminator?: number;
+  shortDiscriminator?: number;
+  vendorId?: number;
+}
+
 export interface ControllerEvents {
   node_added: [node: MatterNodeData];
   node_updated: [node: MatterNodeData];
   node_removed: [nodeId: bigint];
   attribute_updated: [nodeId: bigint, path: string, value: unknown];
+  node_event: [event: MatterNodeEvent];
+  endpoint_added: [nodeId: bigint, endpointId: number];
+  endpoint_removed: [nodeId: bigint, endpointId: number];
 }
+
+/** The matter server's node events kept for `diagnostics` (it keeps a short history too). */
+const EVENT_HISTORY = 25;
+/** Window a node opens for another controller with open_commissioning_window (s). */
+const DEFAULT_WINDOW_S = 300;
+const PBKDF_ITERATIONS = 1000;
 
 const INTERVIEW_VERSION = 6;
 const AGGREGATOR_DEVICE_TYPE = 0x000e;
@@ -73,6 +113,10 @@ export class MatterController extends EventEmitter<ControllerEvents> {
   readonly #fabric: { fabricId: bigint; compressedFabricId: bigint };
   readonly #unwatch = new Map<ClientNode, Array<() => void>>();
   readonly #commissionTimeout: ReturnType<typeof Seconds>;
+  readonly #commissionTimeoutMs: number;
+  readonly #interviews = new Map<ClientNode, Date>();
+  readonly #events: MatterNodeEvent[] = [];
+  #stopChanges: (() => void) | undefined;
   #commissioning: Promise<unknown> = Promise.resolve();
 
   private constructor(
@@ -82,6 +126,7 @@ export class MatterController extends EventEmitter<ControllerEvents> {
   ) {
     super();
     this.#commissionTimeout = Seconds(commissionTimeoutMs / 1000);
+    this.#commissionTimeoutMs = commissionTimeoutMs;
     this.#node = node;
     this.#fabric = fabric;
   }
@@ -116,7 +161,18 @@ export class MatterController extends EventEmitter<ControllerEvents> {
       options.commissionTimeoutMs ?? 20_000,
     );
     for (const peer of controller.#commissionedPeers()) controller.#watch(peer);
+    controller.#listenForChanges();
     return controller;
+  }
+
+  /** Our fabric's index on this controller (1: the only one). */
+  get fabricIndex(): number {
+    return 1;
+  }
+
+  /** The last node events (newest last), for `diagnostics`. */
+  eventHistory(): MatterNodeEvent[] {
+    return [...this.#events];
   }
 
   get fabricId(): bigint {
@@ -141,13 +197,18 @@ export class MatterController extends EventEmitter<ControllerEvents> {
    * One commissioning at a time: a second call waits for the first.
    */
   commission(code: string, address?: KnownAddress): Promise<MatterNodeData> {
-    const run = this.#commissioning.then(() => this.#commission(code, address));
+    return this.commissionTarget(decodeSetupCode(code), address);
+  }
+
+  /** commission() for what commission_on_network gives: a passcode and a discovery filter. */
+  commissionTarget(target: CommissioningTarget, address?: KnownAddress): Promise<MatterNodeData> {
+    const run = this.#commissioning.then(() => this.#commission(target, address));
     this.#commissioning = run.catch(() => undefined);
     return run;
   }
 
-  async #commission(code: string, address?: KnownAddress): Promise<MatterNodeData> {
-    const { passcode, discriminator, shortDiscriminator } = decodeSetupCode(code);
+  async #commission(target: CommissioningTarget, address?: KnownAddress): Promise<MatterNodeData> {
+    const { passcode, discriminator, shortDiscriminator, vendorId } = target;
     let peer: ClientNode | undefined;
     // matter.js reconnects over CASE after commissioning (step 18) and finds the device by
     // mDNS; seed the peer it creates with the known address so that works without mDNS
@@ -163,14 +224,39 @@ export class MatterController extends EventEmitter<ControllerEvents> {
         peer = await this.#node.peers.forDescriptor({
           addresses: [{ type: 'udp', ip: address.ip, port: address.port }],
         });
-        await peer.commission({ passcode, discriminator, timeout: this.#commissionTimeout });
+        // matter.js's timeout bounds PASE setup, but an exchange with a device that stopped
+        // answering mid-way runs on until its retransmissions give up (~14 s): the deadline
+        // answers the client on time, and a late success is undone so no node is left over
+        const deadline = AbortSignal.timeout(this.#commissionTimeoutMs);
+        const attempt = peer.commission({
+          passcode,
+          discriminator,
+          timeout: this.#commissionTimeout,
+          abort: deadline,
+        });
+        const late = peer;
+        await untilAborted(attempt, deadline, () => {
+          attempt.then(
+            () => late.decommission().catch(() => late.delete()),
+            () => {},
+          );
+        });
       } else {
+        // without a discriminator, the first device with this passcode would be paired
+        const filter =
+          discriminator !== undefined
+            ? { longDiscriminator: discriminator }
+            : shortDiscriminator !== undefined
+              ? { shortDiscriminator }
+              : vendorId !== undefined
+                ? { vendorId: VendorId(vendorId), productId: 0 }
+                : {};
         peer = await this.#node.peers.commission({
           passcode,
-          // without a discriminator, the first device with this passcode would be paired
-          ...(discriminator === undefined ? { shortDiscriminator } : { longDiscriminator: discriminator }),
+          ...filter,
           timeout: this.#commissionTimeout,
-        });
+          abort: AbortSignal.timeout(this.#commissionTimeoutMs),
+        } as never);
       }
     } catch (error) {
       // leave no half-commissioned node behind
@@ -185,10 +271,172 @@ export class MatterController extends EventEmitter<ControllerEvents> {
     } finally {
       peers.added.off(seed);
     }
+    this.#interviews.set(peer, new Date());
     this.#watch(peer);
     const data = this.#describe(peer);
     this.emit('node_added', data);
     return data;
+  }
+
+  /**
+   * Writes one attribute on the device. The value comes as the matter server writes it
+   * (tag-based: structs keyed by field id); the device's status comes back, 0 = success.
+   */
+  async write(
+    nodeId: bigint,
+    endpointId: number,
+    clusterId: number,
+    attributeId: number,
+    value: unknown,
+  ): Promise<
+    Array<{ Path: { EndpointId: number; ClusterId: number; AttributeId: number }; Status: number }>
+  > {
+    const peer = this.#peer(nodeId);
+    const endpoint = endpointOf(peer, endpointId);
+    const cluster = clustersOf(endpoint).find((c) => c.clusterId === clusterId);
+    const name = [...(cluster?.attributes ?? [])].find(([, id]) => id === attributeId)?.[0];
+    if (cluster === undefined || name === undefined) {
+      throw new MatterServerError(
+        ErrorCode.InvalidArguments,
+        `Attribute ${attributeId} on cluster ${clusterId} unknown on node ${nodeId} endpoint ${endpointId}`,
+      );
+    }
+    const model = attributeModel(clusterId, attributeId);
+    let statuses: Array<{ status?: number }>;
+    try {
+      statuses = await peer.interaction.write(
+        Write(
+          Write.Attribute({
+            endpoint: EndpointNumber(endpointId),
+            cluster: (cluster.type as { cluster: never }).cluster,
+            attributes: name as never,
+            value: fromTagBased(value, model),
+          }),
+        ),
+      );
+    } catch (error) {
+      throw new MatterServerError(ErrorCode.SDKStackError, `Write failed: ${messageOf(error)}`, {
+        cause: error,
+      });
+    }
+    return [
+      {
+        Path: { EndpointId: endpointId, ClusterId: clusterId, AttributeId: attributeId },
+        Status: statuses.find((s) => s.status !== undefined)?.status ?? 0,
+      },
+    ];
+  }
+
+  /** Reads every attribute from the device again (the cache follows) and reports the node. */
+  async interview(nodeId: bigint): Promise<void> {
+    const peer = this.#peer(nodeId);
+    try {
+      for await (const chunk of peer.interaction.read(Read(Read.Attribute({})))) for await (const _ of chunk);
+    } catch (error) {
+      throw new MatterServerError(
+        ErrorCode.NodeInterviewFailed,
+        `Interview of node ${nodeId} failed: ${messageOf(error)}`,
+        { cause: error },
+      );
+    }
+    this.#interviews.set(peer, new Date());
+    this.emit('node_updated', this.#describe(peer));
+  }
+
+  /** Where the node is reachable: its operational addresses, the current session's first. */
+  ipAddresses(nodeId: bigint): string[] {
+    const peer = this.#peer(nodeId);
+    const seen = new Set<string>();
+    for (const a of peer.state.commissioning.addresses ?? []) if ('ip' in a) seen.add(String(a.ip));
+    return [...seen];
+  }
+
+  /**
+   * Opens an enhanced commissioning window on the node (a new random passcode), so another
+   * controller (another ecosystem) can pair it too. Returns the codes to give that controller.
+   */
+  async openCommissioningWindow(
+    nodeId: bigint,
+    timeoutS = DEFAULT_WINDOW_S,
+    discriminatorWanted?: number | null,
+  ): Promise<{ setup_pin_code: number; setup_manual_code: string; setup_qr_code: string }> {
+    const peer = this.#peer(nodeId);
+    const crypto = this.#node.env.get(Crypto);
+    const passcode = PaseClient.generateRandomPasscode(crypto);
+    const discriminator = discriminatorWanted ?? PaseClient.generateRandomDiscriminator(crypto);
+    const salt = crypto.randomBytes(32);
+    const verifier = await PaseClient.generatePakePasscodeVerifier(crypto, passcode, {
+      iterations: PBKDF_ITERATIONS,
+      salt,
+    });
+    try {
+      const invoke = Invoke({
+        commands: [
+          Invoke.ConcreteCommandRequest({
+            endpoint: EndpointNumber(0),
+            cluster: AdministratorCommissioning.Complete,
+            command: 'openCommissioningWindow',
+            fields: {
+              commissioningTimeout: timeoutS,
+              pakePasscodeVerifier: verifier,
+              discriminator,
+              iterations: PBKDF_ITERATIONS,
+              salt,
+            },
+          } as never),
+        ],
+        timed: true,
+        timeout: Seconds(10),
+      });
+      for await (const chunk of peer.interaction.invoke(invoke)) {
+        for (const entry of chunk as Iterable<{ kind: string; status?: number }>) {
+          if (entry.kind === 'cmd-status' && entry.status !== 0)
+            throw new Error(`the node answered status ${entry.status}`);
+        }
+      }
+    } catch (error) {
+      throw new MatterServerError(
+        ErrorCode.SDKStackError,
+        `Opening a commissioning window on node ${nodeId} failed: ${messageOf(error)}`,
+        { cause: error },
+      );
+    }
+    const basic = (peer.state as { basicInformation?: { vendorId?: number; productId?: number } })
+      .basicInformation;
+    const vendorId = VendorId(basic?.vendorId ?? 0);
+    const productId = basic?.productId ?? 0;
+    return {
+      setup_pin_code: passcode,
+      setup_manual_code: ManualPairingCodeCodec.encode({ discriminator, passcode }),
+      setup_qr_code: QrPairingCodeCodec.encode([
+        {
+          version: 0,
+          vendorId,
+          productId,
+          flowType: CommissioningFlowType.Standard,
+          // on the IP network: the node is already on it
+          discoveryCapabilities: 1 << 2,
+          discriminator,
+          passcode,
+        },
+      ]),
+    };
+  }
+
+  /**
+   * Vendor names, as the nodes themselves report them (Basic Information VendorName for
+   * their VendorID); without a filter, every vendor among our nodes.
+   */
+  vendorNames(filter?: readonly number[]): Record<string, string> {
+    const names: Record<string, string> = {};
+    for (const peer of this.#commissionedPeers()) {
+      const basic = (peer.state as { basicInformation?: { vendorId?: number; vendorName?: string } })
+        .basicInformation;
+      if (basic?.vendorId === undefined || !basic.vendorName) continue;
+      if (filter && filter.length > 0 && !filter.includes(basic.vendorId)) continue;
+      names[String(basic.vendorId)] = basic.vendorName;
+    }
+    return names;
   }
 
   /** Invokes a cluster command by name ("Toggle" or "toggle"); returns its response, if any. */
@@ -272,8 +520,53 @@ export class MatterController extends EventEmitter<ControllerEvents> {
   }
 
   async close(): Promise<void> {
+    this.#stopChanges?.();
     for (const peer of [...this.#unwatch.keys()]) this.#unwatchPeer(peer);
     await this.#node.close();
+  }
+
+  /** Node events and endpoints coming and going, from matter.js's change notifications. */
+  #listenForChanges(): void {
+    const service = this.#node.env.get(ChangeNotificationService);
+    const listener = (change: ChangeNotificationService.Change) => {
+      const peer = this.#peerOf(change.endpoint);
+      if (peer === undefined) return;
+      const nodeId = BigInt(peer.peerAddress?.nodeId ?? 0);
+      if (change.kind === 'delete') {
+        this.emit('endpoint_removed', nodeId, change.endpoint.number);
+        return;
+      }
+      if (change.kind !== 'event') return;
+      const cluster = (change.behavior as { cluster?: { id: number } }).cluster;
+      if (cluster === undefined) return;
+      const timestamp = BigInt(Math.trunc(Number(change.timestamp)));
+      const event: MatterNodeEvent = {
+        node_id: nodeId,
+        endpoint_id: change.endpoint.number,
+        cluster_id: cluster.id,
+        event_id: change.event.id,
+        event_number: BigInt(change.number),
+        priority: Number(change.priority),
+        timestamp,
+        // matter.js hands over epoch milliseconds
+        timestamp_type: 1,
+        data: change.payload === undefined ? null : (toWireValue(change.payload) as Record<string, unknown>),
+      };
+      this.#events.push(event);
+      if (this.#events.length > EVENT_HISTORY) this.#events.shift();
+      this.emit('node_event', event);
+    };
+    service.change.on(listener);
+    this.#stopChanges = () => service.change.off(listener);
+  }
+
+  #peerOf(endpoint: Endpoint): ClientNode | undefined {
+    // a peer's endpoints hang below it; the peer itself hangs below our ServerNode
+    const peers = new Set<unknown>(this.#commissionedPeers());
+    for (let at: Endpoint | undefined = endpoint; at !== undefined; at = at.owner as Endpoint | undefined) {
+      if (peers.has(at)) return at as unknown as ClientNode;
+    }
+    return undefined;
   }
 
   #commissionedPeers(): ClientNode[] {
@@ -290,7 +583,8 @@ export class MatterController extends EventEmitter<ControllerEvents> {
   #describe(peer: ClientNode): MatterNodeData {
     const attributes = this.#attributesOf(peer);
     const commissionedAt = peer.state.commissioning.commissionedAt;
-    const date = new Date(commissionedAt ?? Date.now()).toISOString();
+    const date = matterDate(new Date(commissionedAt ?? Date.now()));
+    const interviewed = this.#interviews.get(peer);
     const isBridge = Object.entries(attributes).some(
       ([key, value]) =>
         key.endsWith('/29/0') &&
@@ -300,7 +594,7 @@ export class MatterController extends EventEmitter<ControllerEvents> {
     return {
       node_id: BigInt(peer.peerAddress?.nodeId ?? 0),
       date_commissioned: date,
-      last_interview: date,
+      last_interview: interviewed ? matterDate(interviewed) : date,
       interview_version: INTERVIEW_VERSION,
       available: peer.lifecycle.isOnline,
       is_bridge: isBridge,
@@ -353,6 +647,15 @@ export class MatterController extends EventEmitter<ControllerEvents> {
     const availability = () => {
       this.emit('node_updated', this.#describe(peer));
     };
+    // a node growing an endpoint (a bridge adding a device) is reported, then described anew
+    const changed = (type: string, endpoint: Endpoint) => {
+      if (type !== 'installed' || endpoint === (peer as unknown)) return;
+      this.emit('endpoint_added', nodeId, endpoint.number);
+      this.emit('node_updated', this.#describe(peer));
+    };
+    const lifecycle = (peer as unknown as Endpoint).lifecycle;
+    lifecycle.changed.on(changed as never);
+    stops.push(() => lifecycle.changed.off(changed as never));
     peer.lifecycle.online.on(availability);
     peer.lifecycle.offline.on(availability);
     stops.push(() => {
@@ -398,6 +701,39 @@ export function decodeSetupCode(code: string): {
   } catch (error) {
     throw new MatterServerError(ErrorCode.InvalidArguments, `Invalid setup code: ${messageOf(error)}`);
   }
+}
+
+/** `work`, or a rejection once `signal` aborts (then `onAbandon` deals with the rest of `work`). */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal, onAbandon: () => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const abandon = () => {
+      onAbandon();
+      reject(
+        new Error(`no answer within the commissioning timeout (${signal.reason?.message ?? 'aborted'})`),
+      );
+    };
+    if (signal.aborted) return abandon();
+    signal.addEventListener('abort', abandon, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', abandon);
+        resolve(value);
+      },
+      (error) => {
+        signal.removeEventListener('abort', abandon);
+        reject(error);
+      },
+    );
+  });
+}
+
+/** Dates as the matter server writes them: local time, microseconds, no zone. */
+export function matterDate(date: Date): string {
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  return (
+    `${date.getFullYear()}-${p(date.getMonth() + 1)}-${p(date.getDate())}T` +
+    `${p(date.getHours())}:${p(date.getMinutes())}:${p(date.getSeconds())}.${p(date.getMilliseconds(), 3)}000`
+  );
 }
 
 function messageOf(error: unknown): string {

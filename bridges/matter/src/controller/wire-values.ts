@@ -73,3 +73,30 @@ function untyped(value: unknown): unknown {
   }
   return value;
 }
+
+/**
+ * The reverse of toTagBased, for write_attribute: structs keyed by field id become
+ * matter.js objects keyed by property name, base64 strings for octet strings become bytes.
+ * Plain numbers, booleans, strings and nulls pass as they are.
+ */
+export function fromTagBased(value: unknown, model: ValueModel | undefined): unknown {
+  if (value === null || value === undefined || model === undefined) return value;
+  switch (model.effectiveMetatype) {
+    case 'array':
+      return Array.isArray(value) ? value.map((entry) => fromTagBased(entry, model.listEntry)) : value;
+    case 'bytes':
+      return typeof value === 'string' ? new Uint8Array(Buffer.from(value, 'base64')) : value;
+    case 'object': {
+      if (typeof value !== 'object' || Array.isArray(value)) return value;
+      const fields = value as Record<string, unknown>;
+      const out: Record<string, unknown> = {};
+      for (const member of model.members) {
+        const field = fields[String(member.id)] ?? fields[member.propertyName];
+        if (field !== undefined) out[member.propertyName] = fromTagBased(field, member);
+      }
+      return out;
+    }
+    default:
+      return value;
+  }
+}

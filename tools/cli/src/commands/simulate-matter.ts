@@ -1,7 +1,8 @@
-// `sentinel simulate matter`: one simulated Matter device (bridges/matter's matter.js
-// simulator) on 127.0.0.1/::1 until SIGINT/SIGTERM, for pairing tests and demos. It prints
-// its pairing codes as one JSON line, so a script can hand them to a controller.
-import type { SimulatedDeviceType } from '@sentinel/matter';
+// `sentinel simulate matter`: one simulated Matter device (the matter.js simulator in
+// @sentinel/simulators) on 127.0.0.1/::1 until SIGINT/SIGTERM, for pairing tests and demos.
+// It prints its pairing codes as one JSON line, so a script can hand them to a controller.
+import { createInterface } from 'node:readline';
+import type { SimulatedMatterDeviceType } from '@sentinel/simulators';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 
@@ -13,7 +14,7 @@ const DEVICE_TYPES = [
   'dimmable-light',
   'contact-sensor',
   'temperature-sensor',
-] as const satisfies readonly SimulatedDeviceType[];
+] as const satisfies readonly SimulatedMatterDeviceType[];
 
 /** Matter Core spec 5.1.7.1: passcodes are 1…99999998, minus these easily guessed ones. */
 const MAX_PASSCODE = 99_999_998;
@@ -24,11 +25,13 @@ const TRIVIAL_PASSCODES = new Set([
 const MAX_DISCRIMINATOR = 4095;
 
 export interface MatterSimulation {
-  type: SimulatedDeviceType;
+  type: SimulatedMatterDeviceType;
   passcode: number;
   discriminator: number;
   /** undefined: a free UDP port */
   port: number | undefined;
+  /** false: every interface, advertised by mDNS */
+  loopbackOnly: boolean;
 }
 
 function integer(flag: string, text: string, min: number, max: number): number {
@@ -45,6 +48,7 @@ export function parseMatterSimulation(flags: {
   passcode: string;
   discriminator: string;
   port?: string;
+  network?: string;
 }): MatterSimulation {
   if (!(DEVICE_TYPES as readonly string[]).includes(flags.type)) {
     throw new UsageError(
@@ -59,7 +63,16 @@ export function parseMatterSimulation(flags: {
   }
   const discriminator = integer('--discriminator', flags.discriminator, 0, MAX_DISCRIMINATOR);
   const port = flags.port === undefined ? 0 : integer('--port', flags.port, 0, 65535);
-  return { type: flags.type as SimulatedDeviceType, passcode, discriminator, port: port || undefined };
+  const network = flags.network ?? 'loopback';
+  if (network !== 'loopback' && network !== 'any')
+    throw new UsageError(`--network: loopback or any, got ${JSON.stringify(network)}`);
+  return {
+    type: flags.type as SimulatedMatterDeviceType,
+    passcode,
+    discriminator,
+    port: port || undefined,
+    loopbackOnly: network === 'loopback',
+  };
 }
 
 export function registerMatterSimulator(simulate: Command): void {
@@ -75,39 +88,67 @@ export function registerMatterSimulator(simulate: Command): void {
     )
     .requiredOption('--discriminator <n>', `the discriminator, 0…${MAX_DISCRIMINATOR}`)
     .option('--port <n>', 'its Matter UDP port (default: a free one)')
+    .option(
+      '--network <where>',
+      'loopback: 127.0.0.1/::1, no mDNS; any: every interface, advertised by mDNS',
+      'loopback',
+    )
     .addHelpText(
       'after',
-      '\nThe device keeps its state in memory: every start is factory-fresh. It advertises nothing\n' +
-        '(no mDNS); commission it at the printed address, e.g. with the matter server API\n' +
-        '`commission_with_code` and its `ip_addr`/`port` extension.\n\n' +
+      '\nThe device keeps its state in memory: every start is factory-fresh. On loopback it advertises\n' +
+        'nothing (no mDNS); commission it at the printed address, e.g. with the matter server API\n' +
+        '`commission_with_code` and its `ip_addr`/`port` extension.\n' +
+        'Lines on stdin: `on`/`off` switch it as its own button would; `state` prints\n' +
+        '{"event":"state","on":…,"level":…,"fabrics":…} (after an `on`/`off`: the new state).\n\n' +
         'Example:\n' +
         '  sentinel simulate matter --type on-off-light --passcode 20202021 --discriminator 3840\n',
     )
-    .action(async (flags: { type: string; passcode: string; discriminator: string; port?: string }) => {
-      const options = parseMatterSimulation(flags);
-      // listen first: a signal during the start must still stop the device
-      const signalled = untilSignal();
-      const { startSimulatedDevice } = await import('@sentinel/matter');
-      const device = await startSimulatedDevice(options);
-      process.stdout.write(
-        `${JSON.stringify({
-          event: 'ready',
-          type: device.type,
-          manual_pairing_code: device.manualPairingCode,
-          qr_payload: device.qrPairingCode,
-          host: device.host,
-          port: device.port,
-          endpoint: device.endpoint,
-          passcode: device.passcode,
-          discriminator: device.discriminator,
-        })}\n`,
-      );
-      process.stderr.write(
-        `simulate matter: ${device.type} at ${device.host}:${device.port}; Ctrl-C stops\n`,
-      );
-      await signalled;
-      await device.stop();
-    });
+    .action(
+      async (flags: {
+        type: string;
+        passcode: string;
+        discriminator: string;
+        port?: string;
+        network?: string;
+      }) => {
+        const options = parseMatterSimulation(flags);
+        // listen first: a signal during the start must still stop the device
+        const signalled = untilSignal();
+        const { startSimulatedMatterDevice } = await import('@sentinel/simulators');
+        const device = await startSimulatedMatterDevice(options);
+        process.stdout.write(
+          `${JSON.stringify({
+            event: 'ready',
+            type: device.type,
+            manual_pairing_code: device.manualPairingCode,
+            qr_payload: device.qrPairingCode,
+            host: device.host,
+            port: device.port,
+            endpoint: device.endpoint,
+            passcode: device.passcode,
+            discriminator: device.discriminator,
+          })}\n`,
+        );
+        process.stderr.write(
+          `simulate matter: ${device.type} at ${device.host ?? '*'}:${device.port}; Ctrl-C stops\n`,
+        );
+        // scripts and tests look at the device through stdin/stdout, never through its fabric
+        const lines = createInterface({ input: process.stdin, terminal: false });
+        lines.on('line', (line) => {
+          const word = line.trim();
+          // `on`/`off`: a change made on the device itself (its button), reported to subscribers
+          if (word === 'on' || word === 'off') void device.setOn(word === 'on');
+          else if (word !== 'state') return;
+          void Promise.all([device.isOn(), device.level(), device.fabricCount()]).then(
+            ([on, level, fabrics]) =>
+              process.stdout.write(`${JSON.stringify({ event: 'state', on, level, fabrics })}\n`),
+          );
+        });
+        await signalled;
+        lines.close();
+        await device.stop();
+      },
+    );
 }
 
 /** Resolves at the first SIGINT or SIGTERM; a second one falls through to Node's default and quits. */
