@@ -49,6 +49,11 @@ const BENCHES: Record<string, Bench> = {
       '50 simulated devices download a 1.5 MB OTA image at once from one gateway (a rollout): MB/s, CPU, RSS, time to roll, vs a node:http static server',
     run: async (argv) => (await import('./ota.js')).runOta(argv),
   },
+  matter: {
+    summary:
+      'Matter bridge: commissioning time, toggle round trip and time to attribute_updated (p50/p99), RSS with 1 and 20 paired lights, beside matterjs-server figures',
+    run: async (argv) => (await import('./matter.js')).runMatter(argv),
+  },
   ha: {
     summary:
       'Home Assistant export: discovery of 1,000 entities and 1,000 state changes/s to mosquitto, p50/p99 at the broker, vs a bare MQTT.js client',

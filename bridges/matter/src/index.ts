@@ -30,6 +30,13 @@ export { directoryStorage, memoryStorage, type NodeStorage } from './controller/
 export { ErrorCode, MatterServerError } from './errors.js';
 export { type MatterServer, type MatterServerOptions, startMatterServer } from './matter-server.js';
 export {
+  LOCKS_BUCKET,
+  type MatterBus,
+  MatterBusError,
+  type MatterBusOptions,
+  openMatterBus,
+} from './nats.js';
+export {
   SIMULATED_DEVICE_TYPES,
   type SimulatedDevice,
   type SimulatedDeviceOptions,

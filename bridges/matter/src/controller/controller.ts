@@ -15,7 +15,7 @@ import {
 } from '@matter/main';
 import { AdministratorCommissioning } from '@matter/main/clusters/administrator-commissioning';
 import { BasicInformation } from '@matter/main/clusters/basic-information';
-import { ChangeNotificationService } from '@matter/main/node';
+import { ChangeNotificationService, ClientCacheBuffer } from '@matter/main/node';
 import { FabricAuthority, Invoke, PaseClient, PeerSet, Read, Write } from '@matter/main/protocol';
 import {
   CommissioningFlowType,
@@ -120,6 +120,7 @@ export class MatterController extends EventEmitter<ControllerEvents> {
   #commissioning: Promise<unknown> = Promise.resolve();
 
   private constructor(
+    private readonly storage: NodeStorage,
     node: ServerNode,
     fabric: { fabricId: bigint; compressedFabricId: bigint },
     commissionTimeoutMs: number,
@@ -156,6 +157,7 @@ export class MatterController extends EventEmitter<ControllerEvents> {
     const config = await node.act((agent) => agent.get(ControllerBehavior).fabricAuthorityConfig);
     const fabric = await node.env.get(FabricAuthority).defaultFabric(config);
     const controller = new MatterController(
+      options.storage,
       node,
       { fabricId: BigInt(fabric.fabricId), compressedFabricId: BigInt(fabric.globalId) },
       options.commissionTimeoutMs ?? 20_000,
@@ -273,6 +275,8 @@ export class MatterController extends EventEmitter<ControllerEvents> {
     }
     this.#interviews.set(peer, new Date());
     this.#watch(peer);
+    // answer once the pairing is durable: a controller taking over must find it whole
+    await this.#persist();
     const data = this.#describe(peer);
     this.emit('node_added', data);
     return data;
@@ -494,6 +498,7 @@ export class MatterController extends EventEmitter<ControllerEvents> {
       // the device is unreachable: forget it anyway, as the matter server does
       await peer.delete().catch(() => {});
     }
+    await this.#persist();
     this.emit('node_removed', nodeId);
   }
 
@@ -523,6 +528,15 @@ export class MatterController extends EventEmitter<ControllerEvents> {
     this.#stopChanges?.();
     for (const peer of [...this.#unwatch.keys()]) this.#unwatchPeer(peer);
     await this.#node.close();
+  }
+
+  /**
+   * Makes what matter.js holds so far durable: its buffer of node data (written behind on a
+   * timer) into the storage, then the storage's own writes (NATS) to the end.
+   */
+  async #persist(): Promise<void> {
+    if (this.#node.env.has(ClientCacheBuffer)) await this.#node.env.get(ClientCacheBuffer).flush();
+    await this.storage.flush?.();
   }
 
   /** Node events and endpoints coming and going, from matter.js's change notifications. */

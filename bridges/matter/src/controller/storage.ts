@@ -15,6 +15,8 @@ export interface NodeStorage {
   /** a short description for logs */
   readonly description: string;
   install(env: Environment): void;
+  /** resolves once everything written so far is durable (storages that write behind) */
+  flush?(): Promise<void>;
 }
 
 export function memoryStorage(): NodeStorage {

@@ -5,7 +5,7 @@
 // `matter` leader lock: a second matter-server waits as a standby and takes over, with
 // every pairing, when the first dies. Only the holder listens on the API port, so a client
 // given both servers' URLs finds the live one.
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { type LeaderLockOptions, LOCK_DEFAULTS, runWhileLeader } from '@sentinel/gateway';
@@ -24,7 +24,6 @@ export interface MatterServerFlags {
   lockTtl: string;
 }
 
-const LOCKS_BUCKET = 'sentinel_locks';
 const SUBSYSTEM = 'matter';
 
 function parsePort(text: string): number {
@@ -172,51 +171,20 @@ async function runBehindLock(
   lockTtl: number,
   signalled: Promise<NodeJS.Signals>,
 ): Promise<void> {
-  const [{ connect, credsAuthenticator }, { Kvm }, matter] = await Promise.all([
-    import('@nats-io/transport-node'),
-    import('@nats-io/kv'),
-    import('@sentinel/matter'),
-  ]);
+  const matter = await import('@sentinel/matter');
   const log = stderrLog({ name: 'matter-server' });
-  let creds: Uint8Array | undefined;
-  if (flags.natsCreds !== undefined) {
-    creds = await readFile(flags.natsCreds).catch((cause: Error) => {
-      throw new CliError(`--nats-creds: cannot read ${flags.natsCreds}: ${cause.message}`, { cause });
-    });
-  }
-  const servers = (flags.nats as string).split(',').map((s) => s.trim());
-  const nc = await connect({
-    servers,
-    name: 'sentinel-matter-server',
-    ...(creds ? { authenticator: credsAuthenticator(creds) } : {}),
-    maxReconnectAttempts: -1,
-    reconnectTimeWait: 250,
-  }).catch((cause: Error) => {
-    throw new CliError(`cannot connect to NATS at ${flags.nats}: ${cause.message}; is nats-server running?`, {
-      cause,
-    });
-  });
-  const kvm = new Kvm(nc);
-  const bucket = async (name: string, ttl = 0) => {
-    try {
-      return await kvm.open(name).then(async (kv) => (await kv.status(), kv));
-    } catch {
-      // first start on this NATS: create it (the gateway's setup does this where it runs first)
-      return kvm.create(name, { history: 5, ttl });
-    }
-  };
-  let store: Awaited<ReturnType<typeof bucket>>;
-  let locks: Awaited<ReturnType<typeof bucket>>;
+  let bus: Awaited<ReturnType<Matter['openMatterBus']>>;
   try {
-    [store, locks] = await Promise.all([bucket(matter.MATTER_BUCKET), bucket(LOCKS_BUCKET, lockTtl)]);
+    bus = await matter.openMatterBus({
+      servers: flags.nats as string,
+      credsFile: flags.natsCreds,
+      lockTtlMs: lockTtl,
+    });
   } catch (cause) {
-    await nc.close();
-    throw new CliError(
-      `cannot open the KV buckets ${matter.MATTER_BUCKET} and ${LOCKS_BUCKET}: ${(cause as Error).message}; ` +
-        'start a gateway on this NATS first (it creates them), or use a credential allowed to',
-      { cause },
-    );
+    if (cause instanceof matter.MatterBusError) throw new CliError(cause.message, { cause });
+    throw cause;
   }
+  const { store, locks } = bus;
   const handle = runWhileLeader(
     { kv: { locks } },
     {
@@ -251,5 +219,5 @@ async function runBehindLock(
   const signal = await signalled;
   process.stderr.write(`matter-server: ${signal}, stopping…\n`);
   await handle.stop();
-  await nc.drain().catch(() => nc.close());
+  await bus.close();
 }

@@ -30,8 +30,8 @@ export interface MatterSimulation {
   discriminator: number;
   /** undefined: a free UDP port */
   port: number | undefined;
-  /** false: every interface, advertised by mDNS */
-  loopbackOnly: boolean;
+  /** false: every interface, advertised by mDNS (default: loopback only) */
+  loopbackOnly?: boolean;
 }
 
 function integer(flag: string, text: string, min: number, max: number): number {
@@ -71,7 +71,8 @@ export function parseMatterSimulation(flags: {
     passcode,
     discriminator,
     port: port || undefined,
-    loopbackOnly: network === 'loopback',
+    // omitted on loopback, the simulator's default
+    ...(network === 'any' ? { loopbackOnly: false } : {}),
   };
 }
 
@@ -134,15 +135,25 @@ export function registerMatterSimulator(simulate: Command): void {
         );
         // scripts and tests look at the device through stdin/stdout, never through its fabric
         const lines = createInterface({ input: process.stdin, terminal: false });
+        // one line after the other: a `state` after an `on` reports the light on
+        let queue = Promise.resolve();
         lines.on('line', (line) => {
           const word = line.trim();
-          // `on`/`off`: a change made on the device itself (its button), reported to subscribers
-          if (word === 'on' || word === 'off') void device.setOn(word === 'on');
-          else if (word !== 'state') return;
-          void Promise.all([device.isOn(), device.level(), device.fabricCount()]).then(
-            ([on, level, fabrics]) =>
-              process.stdout.write(`${JSON.stringify({ event: 'state', on, level, fabrics })}\n`),
-          );
+          if (word !== 'on' && word !== 'off' && word !== 'state') return;
+          queue = queue
+            .then(async () => {
+              // `on`/`off`: a change made on the device itself (its button), reported to subscribers
+              if (word !== 'state') await device.setOn(word === 'on');
+              const [on, level, fabrics] = await Promise.all([
+                device.isOn(),
+                device.level(),
+                device.fabricCount(),
+              ]);
+              process.stdout.write(`${JSON.stringify({ event: 'state', on, level, fabrics })}\n`);
+            })
+            .catch((error: Error) => {
+              process.stderr.write(`simulate matter: ${word}: ${error.message}\n`);
+            });
         });
         await signalled;
         lines.close();
