@@ -68,7 +68,7 @@ const OPTIONS = {
     flag: 'stored-traces',
     arg: '<n>',
     env: 'BENCH_AUTOMATIONS_STORED_TRACES',
-    help: 'traces the runtime keeps in KV per automation (0: none; each run is one KV write)',
+    help: 'traces the runtime keeps in KV per automation (0: none; one KV write per automation every 5 s at most)',
     schema: opt.int(0, 20),
   },
   verbose: {

@@ -5,10 +5,41 @@ export interface TimerHandle {
   cancel(): void;
 }
 
+/** A step of the wall clock (NTP, a suspend, someone setting the time): where it was, where it is. */
+export interface ClockJump {
+  from: number;
+  to: number;
+}
+
 export interface Clock {
   now(): number;
   /** calls `fn` once the clock reads `at` (ms since the epoch) or later */
   at(at: number, fn: () => unknown): TimerHandle;
+  /** tells `listener` of each jump of the clock; returns the unsubscribe */
+  onJump?(listener: (jump: ClockJump) => void): () => void;
+}
+
+/** Steps smaller than this are timer lateness on a busy machine, not a jump. */
+export const JUMP_TOLERANCE_MS = 2000;
+/** How often the system clock is compared with the monotonic one. */
+const JUMP_CHECK_MS = 1000;
+
+const jumpListeners = new Set<(jump: ClockJump) => void>();
+let jumpMonitor: NodeJS.Timeout | undefined;
+
+/** Compares the wall clock with the monotonic clock each second: a change of their offset is a step. */
+function watchSystemJumps(): void {
+  let offset = Date.now() - performance.now();
+  jumpMonitor = setInterval(() => {
+    const now = Date.now();
+    const next = now - performance.now();
+    if (Math.abs(next - offset) >= JUMP_TOLERANCE_MS) {
+      const jump = { from: now - (next - offset), to: now };
+      for (const listener of [...jumpListeners]) listener(jump);
+    }
+    offset = next;
+  }, JUMP_CHECK_MS);
+  jumpMonitor.unref();
 }
 
 /**
@@ -40,6 +71,17 @@ export const systemClock: Clock = {
       },
     };
   },
+  onJump(listener) {
+    jumpListeners.add(listener);
+    if (!jumpMonitor) watchSystemJumps();
+    return () => {
+      jumpListeners.delete(listener);
+      if (jumpListeners.size === 0) {
+        clearInterval(jumpMonitor);
+        jumpMonitor = undefined;
+      }
+    };
+  },
 };
 
 interface Pending {
@@ -54,6 +96,7 @@ export class ManualClock implements Clock {
   #seq = 0;
   #pending: Pending[] = [];
   #waiters: { count: number; resolve: () => void }[] = [];
+  readonly #jumpListeners = new Set<(jump: ClockJump) => void>();
 
   constructor(start: number | Date) {
     this.#now = typeof start === 'number' ? start : start.getTime();
@@ -80,6 +123,32 @@ export class ManualClock implements Clock {
     };
   }
 
+  onJump(listener: (jump: ClockJump) => void): () => void {
+    this.#jumpListeners.add(listener);
+    return () => this.#jumpListeners.delete(listener);
+  }
+
+  /**
+   * A step of the clock to `to` (an NTP correction, a suspend): listeners are told, then
+   * every timer due by `to` fires once, all at `to` (nothing in between happened).
+   */
+  async jump(to: number): Promise<void> {
+    const jump = { from: this.#now, to };
+    this.#now = to;
+    for (const listener of [...this.#jumpListeners]) listener(jump);
+    await this.#fireDue(to);
+  }
+
+  async #fireDue(to: number): Promise<void> {
+    for (;;) {
+      const due = this.#pending.filter((p) => p.at <= to).sort((a, b) => a.at - b.at || a.seq - b.seq)[0];
+      if (!due) return;
+      this.#pending.splice(this.#pending.indexOf(due), 1);
+      this.#now = Math.max(this.#now, due.at);
+      await due.fn();
+    }
+  }
+
   /** timers waiting to fire (for tests that check nothing is left scheduled) */
   get pendingCount(): number {
     return this.#pending.length;
@@ -96,15 +165,10 @@ export class ManualClock implements Clock {
     return this.set(this.#now + ms);
   }
 
-  /** moves to `to`; going backwards (a clock step) fires nothing */
+  /** moves to `to`, time passing normally; going backwards is a step (see jump) and fires nothing */
   async set(to: number): Promise<void> {
-    for (;;) {
-      const due = this.#pending.filter((p) => p.at <= to).sort((a, b) => a.at - b.at || a.seq - b.seq)[0];
-      if (!due) break;
-      this.#pending.splice(this.#pending.indexOf(due), 1);
-      this.#now = Math.max(this.#now, due.at);
-      await due.fn();
-    }
+    if (to < this.#now) return this.jump(to);
+    await this.#fireDue(to);
     this.#now = to;
   }
 }

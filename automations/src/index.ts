@@ -8,9 +8,9 @@ export {
   RuntimeBusError,
   startAutomationService,
 } from './runtime/service.js';
-export { openAutomationBucket } from './runtime/store.js';
+export { openAutomationBucket, type TriggerStateFence } from './runtime/store.js';
 export type { Trace, TraceResult } from './runtime/trace.js';
-export { readStoredTraces, STORED_TRACES, traceKey } from './runtime/trace-store.js';
+export { readStoredTraces, STORED_TRACES, tracesKey } from './runtime/trace-store.js';
 export * from './sdk/index.js';
 export { nextSunEvent, sunElevation, sunTimes } from './sun.js';
 export * from './types/index.js';

@@ -125,6 +125,12 @@ const pendingSince = async () =>
     )
   ).pending_since!;
 
+/** the run's trace once the runtime has written it to KV (in the background, within a second) */
+const storedRun = () =>
+  kvValue<{ result: string }[]>(nc, 'sentinel_automations', 'too-hot.traces', (traces) =>
+    traces.some((t) => t.result === 'ok'),
+  );
+
 it('a pending for survives a restart of the runtime process and fires at its original end', async () => {
   const first = startRuntime('one');
   await first.running;
@@ -142,6 +148,7 @@ it('a pending for survives a restart of the runtime process and fires at its ori
   expect(fired.at).toBeGreaterThanOrEqual(since + FOR_MS - 50);
   expect(fired.at).toBeLessThan(readyAt + FOR_MS);
 
+  await storedRun();
   const trace = await runCli(['automations', 'trace', 'too-hot', '--nats', nats.url]);
   expect(trace.code, trace.stderr).toBe(0);
   expect(trace.stdout).toMatch(/too-hot-\d+ ok/);
@@ -162,6 +169,7 @@ it('two runtimes: one executes; SIGKILL moves execution to the other with the pe
   expect(fired.at).toBeGreaterThanOrEqual(since + FOR_MS - 50);
   // resumed: a fresh `for` would have ended FOR_MS after the takeover
   expect(fired.at).toBeLessThan(takeover + FOR_MS);
+  await storedRun();
   const trace = await runCli(['automations', 'trace', 'too-hot', '--nats', nats.url, '--json']);
   const runs = trace.stdout
     .trim()

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { collect } from '../../test/support/bus.js';
+import { ManualClock } from '../src/clock.js';
 import { defineAutomation } from '../src/sdk/define.js';
 import { ran, START, startBus } from './support.js';
 
@@ -175,6 +176,85 @@ describe('time and cron', () => {
     await rt.idle();
     expect(rt.traces.of('morning')).toHaveLength(2);
     expect(rt.traces.of('quarterly')).toHaveLength(2 + 24 * 4);
+  });
+});
+
+describe('clock jumps', () => {
+  it('a jump forward fires a missed time trigger once, a step back fires nothing twice; both are traced with a reason', async () => {
+    const rt = await bus.runtime();
+    await rt.add(
+      defineAutomation({
+        id: 'morning',
+        triggers: [{ kind: 'time', at: '10:30', tz: 'UTC' }],
+        run: () => {},
+      }),
+    );
+    await rt.add(
+      defineAutomation({
+        id: 'quarterly',
+        triggers: [{ kind: 'cron', expression: '*/15 * * * *', tz: 'UTC' }],
+        run: () => {},
+      }),
+    );
+    // not driven by the clock: told nothing
+    await rt.add(
+      defineAutomation({ id: 'probe', triggers: [{ kind: 'state', entity: PROBE }], run: () => {} }),
+    );
+    const warnings = (id: string) =>
+      rt.traces
+        .of(id)
+        .filter((t) => t.result === 'warning')
+        .map((t) => t.error);
+
+    await bus.clock.jump(START + 3 * 3_600_000); // 10:00 → 13:00 in one step
+    await rt.idle();
+    // once each, at the new time: not the 12 quarter hours it skipped
+    expect(ran(rt.traces.of('quarterly')).map((t) => t.trigger!.ts)).toEqual([START + 3 * 3_600_000]);
+    expect(ran(rt.traces.of('morning'))).toHaveLength(1);
+    for (const id of ['morning', 'quarterly'])
+      expect(warnings(id)).toEqual([
+        expect.stringMatching(/^the clock jumped forward by 3 h 0 min \(from 2025-06-21T10:00:00/),
+      ]);
+    expect(rt.traces.of('probe')).toEqual([]);
+
+    await bus.clock.jump(START + 2 * 3_600_000); // back to 12:00
+    await rt.idle();
+    expect(warnings('quarterly')[1]).toMatch(/^the clock stepped back by 1 h 0 min .*do not fire again/);
+    await bus.clock.advance(60 * 60_000 + 60_000); // 13:01: 12:15 … 13:00 came once already
+    await rt.idle();
+    expect(ran(rt.traces.of('quarterly'))).toHaveLength(1);
+    await bus.clock.advance(14 * 60_000); // 13:15
+    await rt.idle();
+    expect(ran(rt.traces.of('quarterly')).map((t) => t.trigger!.ts)).toEqual([
+      START + 3 * 3_600_000,
+      START + 3 * 3_600_000 + 15 * 60_000,
+    ]);
+    expect(ran(rt.traces.of('morning'))).toHaveLength(1);
+  });
+
+  it('daylight saving time: a 02:30 trigger fires once on the night 02:30 happens twice, and once (at 03:30) on the night it does not exist', async () => {
+    for (const [start, expected] of [
+      // 26 Oct 2025, Amsterdam: 03:00 CEST → 02:00 CET
+      [Date.UTC(2025, 9, 25, 12), ['2025-10-26T00:30:00.000Z', '2025-10-27T01:30:00.000Z']],
+      // 30 Mar 2025: 02:00 CET → 03:00 CEST
+      [Date.UTC(2025, 2, 29, 12), ['2025-03-30T01:30:00.000Z', '2025-03-31T00:30:00.000Z']],
+    ] as const) {
+      const clock = new ManualClock(start);
+      const rt = await bus.runtime({ clock });
+      await rt.add(
+        defineAutomation({
+          id: 'night',
+          triggers: [{ kind: 'time', at: '02:30', tz: 'Europe/Amsterdam' }],
+          run: () => {},
+        }),
+      );
+      for (const _day of [1, 2]) {
+        await clock.advance(24 * 3_600_000);
+        await rt.idle();
+      }
+      expect(ran(rt.traces.of('night')).map((t) => new Date(t.trigger!.ts).toISOString())).toEqual(expected);
+      await bus.stopRuntime(rt);
+    }
   });
 });
 

@@ -1,13 +1,15 @@
 // The automation runtime: one NATS connection (the automations credential), the entity
 // directory and latest states, and every loaded automation with its triggers, mode and
 // traces. Bus messages are handled one at a time in arrival order, so a trigger sees
-// readings in the order they were published.
+// readings in the order they were published: synchronously in the NATS callback while
+// every trigger answers synchronously (the hot path: no promise per message), behind a
+// queue only while a trigger's work is asynchronous (loading its durable state).
 import { EventEmitter, setMaxListeners } from 'node:events';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Kvm } from '@nats-io/kv';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
-import { type Clock, systemClock } from '../clock.js';
+import { type Clock, type ClockJump, systemClock } from '../clock.js';
 import { type Duration, parseDuration } from '../duration.js';
 import {
   type AutomationContext,
@@ -36,7 +38,7 @@ import {
 } from './isolation/sandbox.js';
 import { compileAutomationFile, fileAutomationId, loadAutomationFile } from './loader.js';
 import { ModeRunner } from './modes.js';
-import { AutomationKv, openAutomationBucket } from './store.js';
+import { AutomationKv, openAutomationBucket, type TriggerStateFence } from './store.js';
 import { MAX_TRACE_ACTIONS, type Trace, TraceLog } from './trace.js';
 import { STORED_TRACES, TraceStore } from './trace-store.js';
 import { type ActiveTrigger, createTrigger } from './triggers/index.js';
@@ -65,6 +67,8 @@ export interface RuntimeOptions {
   isolation?: Partial<Omit<SandboxOptions, 'liveClock' | 'now'>> | false;
   /** the last traces kept in KV per automation for the CLI and UI (default 20; 0: none) */
   storedTraces?: number;
+  /** trigger-state writes only while this runtime holds the leader lease (the CLI's) */
+  fence?: TriggerStateFence;
 }
 
 export interface RuntimeEvents {
@@ -104,9 +108,13 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
   readonly #stored: TraceStore | undefined;
   /** last warning per `<automation>/<entity>`, and how many were held back since */
   readonly #warned = new Map<string, { at: number; held: number }>();
-  #serial: Promise<void> = Promise.resolve();
+  /** the dispatch queue while asynchronous work is in it; undefined when idle */
+  #serial: Promise<void> | undefined;
+  /** triggers by the entity they watch (rebuilt when automations come and go) */
+  #watchers = new Map<string, { id: string; trigger: ActiveTrigger }[]>();
   #runSeq = 0;
   #stopped = false;
+  readonly #unwatchClock: (() => void) | undefined;
 
   private constructor(
     readonly options: RuntimeOptions,
@@ -130,6 +138,25 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
         this.#log('trace not stored', { error: messageOf(error) }),
       );
     entities.onRemove = (entity) => this.#enqueue(() => this.#onEntityRemoved(entity));
+    this.#unwatchClock = this.clock.onJump?.((jump) => this.#enqueue(() => this.#onClockJump(jump)));
+  }
+
+  /**
+   * A step of the wall clock, reported to each automation that the clock drives. Its
+   * triggers need nothing more: a time trigger passed by a step forward fires once
+   * (late), not once per missed occurrence, and one that fired before a step back waits
+   * for its next occurrence rather than firing again.
+   */
+  #onClockJump({ from, to }: ClockJump): void {
+    const by = describeSpan(Math.abs(to - from));
+    const reason =
+      to > from
+        ? `the clock jumped forward by ${by} (from ${new Date(from).toISOString()} to ${new Date(to).toISOString()}): time triggers due in between fire once now, pending for timers and sleeps due by then end now`
+        : `the clock stepped back by ${by} (from ${new Date(from).toISOString()} to ${new Date(to).toISOString()}): time triggers that already fired do not fire again; pending for timers and sleeps end ${by} later than they would have`;
+    for (const [id, loaded] of this.#automations) {
+      if (loaded.definition.triggers.some(clockDriven))
+        this.#record(this.#trace(id, { result: 'warning', error: reason }));
+    }
   }
 
   /** sandbox workers running automation code now */
@@ -174,13 +201,41 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
     this.options.log?.(line, data);
   }
 
-  #enqueue(work: () => Promise<void>): void {
-    this.#serial = this.#serial
-      .then(work)
-      .catch((error) => this.#log('dispatch failed', { error: String(error) }));
+  /** runs `work` now when nothing is queued (and queues what comes after it if it goes async) */
+  #enqueue(work: () => Promise<void> | void): void {
+    if (this.#serial) {
+      this.#queue(this.#serial.then(work));
+      return;
+    }
+    try {
+      const pending = work();
+      if (pending) this.#queue(pending);
+    } catch (error) {
+      this.#log('dispatch failed', { error: String(error) });
+    }
   }
 
-  async #onState(msg: Msg): Promise<void> {
+  #queue(work: Promise<void>): void {
+    const serial: Promise<void> = work
+      .catch((error) => this.#log('dispatch failed', { error: String(error) }))
+      .then(() => {
+        if (this.#serial === serial) this.#serial = undefined;
+      });
+    this.#serial = serial;
+  }
+
+  #reindex(): void {
+    this.#watchers.clear();
+    for (const [id, loaded] of this.#automations)
+      for (const trigger of loaded.triggers) {
+        if (trigger.entityId === undefined) continue;
+        const list = this.#watchers.get(trigger.entityId) ?? [];
+        list.push({ id, trigger });
+        this.#watchers.set(trigger.entityId, list);
+      }
+  }
+
+  #onState(msg: Msg): Promise<void> | void {
     let parsed: ReturnType<typeof stateMessageSchema.safeParse>;
     try {
       parsed = stateMessageSchema.safeParse(msg.json());
@@ -198,11 +253,17 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
     }
     const message = parsed.data;
     this.#states.set(message.entity_id, { value: message.value, ts: message.ts });
-    await this.#eachTrigger(message.entity_id, (t) => t.onState?.(message.value, message.ts));
-    this.emit('state', message);
+    const pending = this.#eachTrigger(message.entity_id, (t) => t.onState?.(message.value, message.ts));
+    if (!pending) {
+      this.emit('state', message);
+      return;
+    }
+    return pending.then(() => {
+      this.emit('state', message);
+    });
   }
 
-  async #onAvailability(msg: Msg): Promise<void> {
+  #onAvailability(msg: Msg): Promise<void> | void {
     let parsed: ReturnType<typeof entityAvailabilitySchema.safeParse>;
     try {
       parsed = entityAvailabilitySchema.safeParse(msg.json());
@@ -214,7 +275,7 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
       return;
     }
     const { entity_id, available } = parsed.data;
-    await this.#eachTrigger(entity_id, (t) => t.onAvailability?.(available));
+    return this.#eachTrigger(entity_id, (t) => t.onAvailability?.(available));
   }
 
   /** a warning trace for each automation watching the entity, at most once a minute each */
@@ -246,17 +307,32 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
     );
   }
 
-  /** a trigger that throws is recorded against its automation; the others still see the message */
-  async #eachTrigger(entityId: string, call: (t: ActiveTrigger) => unknown): Promise<void> {
-    for (const [id, loaded] of this.#automations) {
-      for (const trigger of loaded.triggers) {
-        if (trigger.entityId !== entityId) continue;
-        try {
-          await call(trigger);
-        } catch (error) {
-          this.#record(this.#trace(id, { result: 'error', error: `trigger failed: ${messageOf(error)}` }));
-        }
+  /**
+   * Tells each trigger watching the entity, in order; synchronous while they answer
+   * synchronously. A trigger that throws is recorded against its automation; the
+   * others still see the message.
+   */
+  #eachTrigger(
+    entityId: string,
+    call: (t: ActiveTrigger) => unknown,
+    watchers = this.#watchers.get(entityId),
+    from = 0,
+  ): Promise<void> | void {
+    if (!watchers) return;
+    for (let i = from; i < watchers.length; i++) {
+      const { id, trigger } = watchers[i]!;
+      if (!this.#automations.has(id)) continue; // disabled meanwhile
+      const failed = (error: unknown) =>
+        this.#record(this.#trace(id, { result: 'error', error: `trigger failed: ${messageOf(error)}` }));
+      let result: unknown;
+      try {
+        result = call(trigger);
+      } catch (error) {
+        failed(error);
+        continue;
       }
+      if (result instanceof Promise)
+        return result.catch(failed).then(() => this.#eachTrigger(entityId, call, watchers, i + 1));
     }
   }
 
@@ -343,6 +419,7 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
     const loaded = this.#automations.get(id);
     if (!loaded) return;
     this.#automations.delete(id);
+    this.#reindex();
     for (const t of loaded.triggers) t.stop();
     loaded.runner.abortAll(`disabled: ${reason}`);
     loaded.release?.();
@@ -378,7 +455,7 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
       );
       return undefined;
     }
-    const kv = new AutomationKv(this.bucket, id);
+    const kv = new AutomationKv(this.bucket, id, this.options.fence);
     const runner = new ModeRunner<TriggerEvent>(
       definition.mode,
       definition.max,
@@ -408,6 +485,7 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
         this.#enqueue(async () => {
           try {
             this.#automations.set(id, loaded);
+            this.#reindex();
             for (const t of triggers)
               await t.start(t.entityId ? this.#states.get(t.entityId)?.value : undefined);
             resolve();
@@ -419,6 +497,7 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
     } catch (error) {
       for (const t of triggers) t.stop();
       this.#automations.delete(id);
+      this.#reindex();
       this.#record(this.#trace(id, { result: 'load_error', error: messageOf(error) }));
       return undefined;
     }
@@ -444,10 +523,11 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
 
   #record(trace: Trace): void {
     this.traces.record(trace);
-    this.#stored?.save(trace);
+    const json = JSON.stringify(trace); // once, for the subject and the store
+    this.#stored?.save(trace, json);
     if (trace.result === 'load_error') this.#log('automation failed to load', { ...trace });
     try {
-      this.options.nc.publish(SUBJECT.trace(trace.automation_id), JSON.stringify(trace));
+      this.options.nc.publish(SUBJECT.trace(trace.automation_id), json);
     } catch (error) {
       this.#log('trace not published', { error: messageOf(error) });
     }
@@ -609,6 +689,7 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    this.#unwatchClock?.();
     for (const sub of this.#subscriptions) sub.unsubscribe();
     await this.#serial;
     for (const loaded of this.#automations.values()) {
@@ -621,6 +702,18 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
     await this.#stored?.flush();
     this.entities.stop();
   }
+}
+
+/** a trigger the clock drives: its firing moves when the clock steps */
+const clockDriven = (t: ValidDefinition['triggers'][number]) =>
+  ['time', 'cron', 'sun', 'sun_elevation', 'derivative'].includes(t.kind) ||
+  (t.kind === 'threshold' && !!t.for);
+
+function describeSpan(ms: number): string {
+  const s = Math.round(ms / 1000);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  return h > 0 ? `${h} h ${m} min` : m > 0 ? `${m} min ${s % 60} s` : `${s} s`;
 }
 
 function conditionParts(condition: Condition, index: number) {

@@ -29,6 +29,17 @@ export async function openAutomationBucket(nc: NatsConnection): Promise<KV> {
   }
 }
 
+/**
+ * Writes a trigger's state only while this runtime leads: a leader that lost its lease
+ * (frozen, cut off) and writes late must not overwrite what the new leader wrote. The
+ * CLI makes it from the `automations` leader lease (the gateway's fencedUpdate, which
+ * puts the lease's fencing token in the record and refuses a write under an older one).
+ */
+export interface TriggerStateFence {
+  /** throws, saying why, when the lease has ended or a newer leader wrote the key */
+  put(kv: KV, key: string, state: Record<string, unknown>): Promise<unknown>;
+}
+
 /** JSON get/put/delete for one automation, writes to one key applied in order. */
 export class AutomationKv {
   readonly #chains = new Map<string, Promise<unknown>>();
@@ -36,6 +47,7 @@ export class AutomationKv {
   constructor(
     readonly kv: KV,
     readonly automationId: string,
+    readonly fence?: TriggerStateFence,
   ) {}
 
   async #get<T>(key: string): Promise<T | undefined> {
@@ -54,9 +66,15 @@ export class AutomationKv {
     return this.#get<T>(`${this.automationId}.trigger.${index}`);
   }
 
-  saveTriggerState(index: number, state: unknown): Promise<void> {
+  /** trigger state is an object (threshold, derivative): fenced when the runtime has a fence */
+  saveTriggerState(index: number, state: object): Promise<void> {
     const key = `${this.automationId}.trigger.${index}`;
-    return this.#write(key, () => this.kv.put(key, JSON.stringify(state)));
+    const fence = this.fence;
+    return this.#write(key, () =>
+      fence
+        ? fence.put(this.kv, key, state as Record<string, unknown>)
+        : this.kv.put(key, JSON.stringify(state)),
+    );
   }
 
   /** every pending write done (before a runtime stops, so a restart reads them) */

@@ -31,7 +31,14 @@ export interface Bench {
   values: Record<string, Reading>;
   /** commands the device obeyed, with the clock time they arrived at */
   commands: { key: string; value: unknown; at: number }[];
-  runtime: AutomationRuntime;
+  /** the runtime now running (restart() replaces it) */
+  readonly runtime: AutomationRuntime;
+  /**
+   * Stops the runtime (runs aborted, KV writes flushed) and starts a new one on the same
+   * clock and bus, as a process restart would; `between` runs while none is running (e.g.
+   * to move the clock). Load the automations into the new `runtime` again.
+   */
+  restart(between?: () => Promise<void> | void): Promise<AutomationRuntime>;
   /** the device reports `values` (merged in) now; resolves once the runtime has evaluated them and runs ended */
   report(values: Record<string, Reading>): Promise<void>;
   /** moves the clock, firing due timers, and waits for the runs they started */
@@ -39,6 +46,9 @@ export interface Bench {
   traces(id: string): readonly Trace[];
   stop(): Promise<void>;
 }
+
+/** the platforms the bench's device obeys commands for (the value becomes the entity's reading) */
+const COMMANDABLE = new Set<EntityDescription['platform']>(['switch', 'light', 'fan']);
 
 /** the automation clock as the simulator's clock: its own timers never fire (the test reports by hand) */
 const deviceClock = (clock: ManualClock): DeviceClock => ({
@@ -66,7 +76,7 @@ export async function startBench(
       ...(e.unit ? { unit: e.unit } : {}),
     },
     read: () => values[e.key] as ReadingValue,
-    ...(e.platform === 'switch' || e.platform === 'light'
+    ...(COMMANDABLE.has(e.platform)
       ? {
           command: (c) => {
             commands.push({ key: e.key, value: c.value, at: clock.now() });
@@ -92,8 +102,6 @@ export async function startBench(
     });
     device.start();
   });
-  const runtimeNc: NatsConnection = await connectTestBus(stack.nats.url);
-  const runtime = await AutomationRuntime.start({ nc: runtimeNc, clock, location: options.location });
 
   // every reading the device sends after this point, against every reading the runtime evaluated:
   // a command makes the device report its new state, which must be seen before the test goes on
@@ -103,10 +111,18 @@ export async function startBench(
   device.on('state', ({ state, resend }) => {
     if (!resend) sent += Object.keys(state.values).length;
   });
-  runtime.on('state', () => {
-    seen++;
-    if (seen >= sent) caughtUp?.();
-  });
+  const startRuntime = async () => {
+    const nc: NatsConnection = await connectTestBus(stack.nats.url);
+    const started = await AutomationRuntime.start({ nc, clock, location: options.location });
+    // readings sent before it subscribed are not its to see
+    seen = sent;
+    started.on('state', () => {
+      seen++;
+      if (seen >= sent) caughtUp?.();
+    });
+    return { runtime: started, nc };
+  };
+  let { runtime, nc: runtimeNc } = await startRuntime();
   const settle = async () => {
     for (;;) {
       if (seen < sent)
@@ -125,7 +141,16 @@ export async function startBench(
     ids,
     values,
     commands,
-    runtime,
+    get runtime() {
+      return runtime;
+    },
+    async restart(between) {
+      await runtime.stop();
+      await runtimeNc.close();
+      await between?.();
+      ({ runtime, nc: runtimeNc } = await startRuntime());
+      return runtime;
+    },
     async report(next) {
       Object.assign(values, next);
       device.publishState();

@@ -117,6 +117,50 @@ it('prints each firing and action at its simulated time and publishes nothing on
   notes.stop();
 });
 
+it('lets each run finish before the clock moves to the next reading: its actions keep the time of the reading that started it', async () => {
+  // each run's first action is a round trip on the bus, so a replay that moved its clock
+  // to the next reading at once would stamp it (and start its sleep) minutes late
+  const file = join(dir, 'fan-pulse.ts');
+  await writeFile(
+    file,
+    `import { defineAutomation } from '@sentinel/automations';
+export default defineAutomation({
+  id: 'fan-pulse',
+  mode: 'queued',
+  triggers: [{ kind: 'state', entity: 'Smoker chamber' }],
+  run: async (ctx) => {
+    await ctx.command('Coop fan', true);
+    await ctx.sleep('1m');
+    await ctx.command('Coop fan', false);
+  },
+});
+`,
+  );
+  const { stdout, error } = await sentinel([
+    'replay',
+    file,
+    '--from',
+    iso(1),
+    '--to',
+    iso(40),
+    '--nats',
+    bench.stack.nats.url,
+  ]);
+  expect(error).toBeUndefined();
+  const fan = `Coop fan (${bench.ids['Coop fan']})`;
+  expect(
+    stdout
+      .trim()
+      .split('\n')
+      .filter((line) => line.includes(' command ')),
+  ).toEqual(
+    [5, 10, 20, 25, 30, 32].flatMap((minute) => [
+      `${iso(minute)}  fan-pulse  command ${fan} = true`,
+      `${iso(minute + 1)}  fan-pulse  command ${fan} = false`,
+    ]),
+  );
+});
+
 it('refuses an automation that does not load, and bad times, with what to do', async () => {
   const file = join(dir, 'ghost.ts');
   await writeFile(file, AUTOMATION.replace("'Smoker chamber'", "'Smoker chimney'"));

@@ -14,7 +14,16 @@ const init = workerData as WorkerInit;
 const cells = new Int32Array(init.shared, 0, SHARED.header / 4);
 const answer = new Uint8Array(init.shared, SHARED.header);
 const port = parentPort!;
-const post = (message: FromWorker) => port.postMessage(message);
+/** messages of this task, sent together at its end: one wake-up of the main thread per burst */
+let outbox: FromWorker[] = [];
+const send = () => {
+  const batch = outbox;
+  outbox = [];
+  if (batch.length > 0) port.postMessage(batch);
+};
+const post = (message: FromWorker) => {
+  if (outbox.push(message) === 1) queueMicrotask(send);
+};
 
 type Fn = (...args: unknown[]) => unknown;
 interface Definition {
@@ -37,10 +46,19 @@ const pending = new Map<number, Pending>();
 const runs = new Map<number, { slot: number; controller: AbortController; timers: number; calls: number }>();
 let callSeq = 0;
 
+let clearing = false;
+const clear = () => {
+  clearing = false;
+  Atomics.store(cells, SHARED.current, 0);
+};
+
 /** marks whose code runs; cleared once the current task and its microtasks are over */
 function enter(slot: number): void {
   Atomics.store(cells, SHARED.current, slot + 1);
-  setImmediate(() => Atomics.store(cells, SHARED.current, 0));
+  if (!clearing) {
+    clearing = true;
+    setImmediate(clear);
+  }
 }
 
 function call(runId: number, op: CallOp, args: unknown[]): Promise<unknown> {
@@ -81,7 +99,9 @@ function sync(slot: number, op: 'state' | 'entity', ref: unknown): unknown {
   if (typeof ref === 'object' && ref !== null && 'id' in ref) ref = (ref as { id: unknown }).id;
   if (typeof ref !== 'string') throw new Error('an entity is named by its id, its name or its handle');
   Atomics.store(cells, SHARED.syncFlag, 0);
-  post({ t: 'sync', slot, op, ref });
+  // after what is already queued (order), and at once: this thread blocks until the answer
+  outbox.push({ t: 'sync', slot, op, ref });
+  send();
   Atomics.wait(cells, SHARED.syncFlag, 0);
   const text = new TextDecoder().decode(answer.slice(0, Atomics.load(cells, SHARED.syncLength)));
   const reply = JSON.parse(text) as { ok: true; value?: unknown } | { ok: false; error: string };
@@ -194,11 +214,16 @@ function load(slot: number, file: string, code: string): void {
 // must not end the worker and its neighbours
 process.on('unhandledRejection', () => {});
 
-port.on('message', (message: ToWorker) => {
+port.on('message', (batch: ToWorker[]) => {
+  for (const message of batch) handle(message);
+});
+
+function handle(message: ToWorker): void {
   if ('now' in message) mainNow = message.now;
   switch (message.t) {
     case 'load':
-      return load(message.slot, message.file, message.code);
+      load(message.slot, message.file, message.code);
+      return;
     case 'unload':
       slots.delete(message.slot);
       return;
@@ -229,4 +254,4 @@ port.on('message', (message: ToWorker) => {
       post({ t: 'pong', seq: message.seq });
       return;
   }
-});
+}

@@ -117,7 +117,9 @@ class SandboxGroup {
   #lastPong = 0;
   #stopped = false;
   /** replacing a worker: new runs wait for the group to be loaded again */
-  #ready: Promise<void> = Promise.resolve();
+  #ready: Promise<void> | undefined;
+  /** messages posted in this task, sent together at its end (one wake-up of the worker per burst) */
+  #outbox: ToWorker[] = [];
 
   constructor(
     readonly options: SandboxOptions,
@@ -157,7 +159,9 @@ class SandboxGroup {
     worker.unref();
     this.#worker = worker;
     this.#lastPong = performance.now();
-    worker.on('message', (message: FromWorker) => this.#onMessage(message));
+    worker.on('message', (batch: FromWorker[]) => {
+      for (const message of batch) this.#onMessage(message);
+    });
     worker.on('error', (error: Error & { code?: string }) => {
       if (worker !== this.#worker) return;
       this.#replace(
@@ -173,8 +177,14 @@ class SandboxGroup {
   }
 
   #post(message: ToWorker): void {
-    this.#worker.postMessage(message);
+    if (this.#outbox.push(message) === 1) queueMicrotask(this.#send);
   }
+
+  readonly #send = () => {
+    const batch = this.#outbox;
+    this.#outbox = [];
+    if (batch.length > 0 && !this.#stopped) this.#worker.postMessage(batch);
+  };
 
   #busy(): boolean {
     return this.#runs.size > 0 || this.#loads.size > 0;
@@ -302,7 +312,7 @@ class SandboxGroup {
     code: string,
     host: SlotHost,
   ): Promise<{ definition: string } | { error: string }> {
-    await this.#ready;
+    if (this.#ready) await this.#ready;
     const entry: Slot = { slot, file, code, host };
     this.slots.set(slot, entry);
     const result = await this.#load(entry);
@@ -335,7 +345,8 @@ class SandboxGroup {
   }
 
   async run(slot: number, trigger: unknown, services: RunServices, signal: AbortSignal): Promise<RunOutcome> {
-    await this.#ready;
+    if (this.#ready) await this.#ready; // not otherwise: the post goes out in this task's batch
+
     if (!this.slots.has(slot))
       return { conditions: [], result: 'error', error: 'the automation was stopped' };
     const runId = ++runSeq;
@@ -389,18 +400,22 @@ class SandboxGroup {
       if (slot === culpritSlot) resolve({ error: `stopped at load: ${reason}` });
     }
     culprit?.host.killed(reason);
+    this.#outbox = []; // meant for the old worker
     this.#spawn();
     // the others, again (loads that were cut short by the culprit are retried too)
     const again = [...this.slots.values()];
     const pendingLoads = new Map(loads);
-    this.#ready = (async () => {
+    const reloaded = { ready: undefined as Promise<void> | undefined };
+    reloaded.ready = (async () => {
       for (const entry of again) {
         const result = await this.#load(entry);
         const waiting = pendingLoads.get(entry.slot);
         if (waiting) waiting(result);
         else if ('error' in result) entry.host.killed(`failed to load again: ${result.error}`);
       }
+      if (this.#ready === reloaded.ready) this.#ready = undefined;
     })();
+    this.#ready = reloaded.ready;
   }
 
   async stop(): Promise<void> {

@@ -10,7 +10,7 @@ export interface TriggerEnv {
   fire(firing: Firing): Promise<void> | void;
   /** durable state of this trigger (sentinel_automations) */
   load<T>(): Promise<T | undefined>;
-  save(state: unknown): Promise<void>;
+  save(state: object): Promise<void>;
   location?: { latitude: number; longitude: number };
 }
 

@@ -13,14 +13,32 @@ import {
   STORED_TRACES,
   startAutomationService,
   type Trace,
+  type TriggerStateFence,
 } from '@sentinel/automations';
-import { type LeaderLockOptions, LOCK_DEFAULTS, runWhileLeader } from '@sentinel/gateway';
+import {
+  fencedUpdate,
+  type LeaderLease,
+  type LeaderLockOptions,
+  LOCK_DEFAULTS,
+  runWhileLeader,
+} from '@sentinel/gateway';
 import { type Command, Option } from 'commander';
 import { CliError, UsageError } from '../errors.js';
 import { registerAutomationsReplayCommand } from './automations-replay.js';
 import { registerAutomationsTypesCommand } from './automations-types.js';
 
 type NatsConnection = Awaited<ReturnType<typeof connectRuntimeBus>>;
+type Bucket = Awaited<ReturnType<typeof openBucket>>;
+
+/**
+ * Trigger-state writes under the lease: each carries the lease's fencing token and is
+ * refused (StaleLeaseError, in the automation's trace) once the lease has ended or a
+ * newer leader has written the key, so a frozen leader waking late cannot undo what
+ * its successor recorded (a `for` that fired, a threshold re-armed).
+ */
+export const leaseFence = (locks: Bucket, lease: LeaderLease): TriggerStateFence => ({
+  put: (kv, key, state) => fencedUpdate(locks, lease, kv as Bucket, key, () => state),
+});
 
 const LOCKS_BUCKET = 'sentinel_locks';
 const SUBSYSTEM = 'automations';
@@ -111,8 +129,8 @@ async function run(dir: string, flags: RunFlags): Promise<void> {
       `${(error as Error).message}; start a gateway on this NATS first (it creates the bucket)`,
     );
   }
-  const start = async () => {
-    const service = await startAutomationService(nc, options);
+  const start = async (fence?: TriggerStateFence) => {
+    const service = await startAutomationService(nc, { ...options, ...(fence ? { fence } : {}) });
     // the ready line: tests and supervisors wait for it
     process.stdout.write(
       `${JSON.stringify({ event: 'automations_running', automations: service.ids, workers: service.runtime.workers, pid: process.pid })}\n`,
@@ -152,7 +170,7 @@ async function run(dir: string, flags: RunFlags): Promise<void> {
             );
         },
       },
-      async () => start(),
+      async (lease) => start(leaseFence(locks, lease)),
     );
     stopAll = () => handle.stop();
   }
@@ -193,7 +211,10 @@ async function trace(id: string, flags: { nats: string; natsCreds?: string; last
       throw new CliError(`${error.message}; has an automations runtime run on this NATS?`);
     });
     const traces = (await readStoredTraces(kv, id, STORED_TRACES)).slice(-flags.last);
-    if (traces.length === 0) throw new CliError(`no traces of "${id}" (is it loaded in a running runtime?)`);
+    if (traces.length === 0)
+      throw new CliError(
+        `no traces of "${id}" (is it loaded in a running runtime? a run's trace reaches KV within 5 s)`,
+      );
     for (const t of traces) process.stdout.write(`${flags.json ? JSON.stringify(t) : describeTrace(t)}\n`);
   } finally {
     await nc.close();
