@@ -8,13 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { directoryStorage, type MatterServer, startMatterServer } from '../../bridges/matter/src/index.js';
 import {
-  directoryStorage,
-  type MatterServer,
-  type SimulatedDevice,
-  startMatterServer,
-  startSimulatedDevice,
-} from '../../bridges/matter/src/index.js';
+  type SimulatedMatterDevice as SimulatedDevice,
+  startSimulatedMatterDevice as startSimulatedDevice,
+} from '../../simulators/src/index.js';
 import { collect, connectTestBus, entityIdsOf, kvValue } from '../../test/support/bus.js';
 import { until } from '../../test/support/cluster.js';
 import { startTestGateway, type TestGateway } from '../../test/support/gateway.js';

@@ -2,13 +2,11 @@
 // and a simulated light on loopback: the new node printed as JSON, the server's error and
 // exit code 1 on failure, 2 on bad usage.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type MatterServer, memoryStorage, startMatterServer } from '../../bridges/matter/src/index.js';
 import {
-  type MatterServer,
-  memoryStorage,
-  type SimulatedDevice,
-  startMatterServer,
-  startSimulatedDevice,
-} from '../../bridges/matter/src/index.js';
+  type SimulatedMatterDevice as SimulatedDevice,
+  startSimulatedMatterDevice as startSimulatedDevice,
+} from '../../simulators/src/index.js';
 import { runCli } from '../../test/support/cli.js';
 
 describe('sentinel matter', () => {
@@ -40,7 +38,7 @@ describe('sentinel matter', () => {
       'pair',
       light.manualPairingCode,
       '--ip',
-      light.host,
+      light.host ?? '127.0.0.1',
       '--port',
       String(light.port),
     );

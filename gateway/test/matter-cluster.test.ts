@@ -7,13 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { directoryStorage, type MatterServer, startMatterServer } from '../../bridges/matter/src/index.js';
 import {
-  directoryStorage,
-  type MatterServer,
-  type SimulatedDevice,
-  startMatterServer,
-  startSimulatedDevice,
-} from '../../bridges/matter/src/index.js';
+  type SimulatedMatterDevice as SimulatedDevice,
+  startSimulatedMatterDevice as startSimulatedDevice,
+} from '../../simulators/src/index.js';
 import { connectTestBus, entityIdsOf, kvValue } from '../../test/support/bus.js';
 import { killStrays } from '../../test/support/cli.js';
 import { type ClusterNode, removeNodeData, startClusterNode, until } from '../../test/support/cluster.js';

@@ -36,10 +36,3 @@ export {
   type MatterBusOptions,
   openMatterBus,
 } from './nats.js';
-export {
-  SIMULATED_DEVICE_TYPES,
-  type SimulatedDevice,
-  type SimulatedDeviceOptions,
-  type SimulatedDeviceType,
-  startSimulatedDevice,
-} from './sim/device.js';

@@ -8,13 +8,10 @@
 // saying why. How to prepare them: docs/matter.md, "Checking with Home Assistant's client".
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  ErrorCode,
-  type MatterServer,
-  memoryStorage,
-  type SimulatedDevice,
-  startMatterServer,
-  startSimulatedDevice,
-} from '../src/index.js';
+  type SimulatedMatterDevice as SimulatedDevice,
+  startSimulatedMatterDevice as startSimulatedDevice,
+} from '../../../simulators/src/index.js';
+import { ErrorCode, type MatterServer, memoryStorage, startMatterServer } from '../src/index.js';
 import { Driver, findPythonClient } from './python/client.js';
 
 const found = findPythonClient();
@@ -40,7 +37,7 @@ describe.skipIf(found.skipReason !== undefined)(
         '--code',
         light.manualPairingCode,
         '--ip',
-        light.host,
+        light.host ?? '127.0.0.1',
         '--port',
         String(light.port),
       ]);

@@ -54,20 +54,28 @@ export async function openBus(
   await ensureHistoryStream(jsm, history, replicas);
   await ensureRollupStream(jsm, history, replicas);
   const kvm = new Kvm(js);
-  const open = (name: string, ttlMs = 0) =>
-    kvm.create(name, { history: 1, storage: StorageType.File, ttl: ttlMs, replicas });
-  const [entities, devices, state, locks, bindings, credentials, automations, ota] = await Promise.all([
-    open(BUCKET.entities),
-    open(BUCKET.devices),
-    open(BUCKET.state),
-    open(BUCKET.locks, layout.lockTtlMs ?? 60_000),
-    open(BUCKET.bindings),
-    open(BUCKET.credentials),
-    // created here: the automations credential may write it but not create buckets
-    open(BUCKET.automations),
-    open(BUCKET.ota),
-  ]);
-  return { nc, js, jsm, kv: { entities, devices, state, locks, bindings, credentials, automations, ota } };
+  const open = (name: string, ttlMs = 0, history = 1) =>
+    kvm.create(name, { history, storage: StorageType.File, ttl: ttlMs, replicas });
+  const [entities, devices, state, locks, bindings, credentials, automations, ota, matter] =
+    await Promise.all([
+      open(BUCKET.entities),
+      open(BUCKET.devices),
+      open(BUCKET.state),
+      open(BUCKET.locks, layout.lockTtlMs ?? 60_000),
+      open(BUCKET.bindings),
+      open(BUCKET.credentials),
+      // created here: the automations credential may write it but not create buckets
+      open(BUCKET.automations),
+      open(BUCKET.ota),
+      // created here for the matter credential as well; 5 revisions, so a corrupted record can be restored
+      open(BUCKET.matter, 0, 5),
+    ]);
+  return {
+    nc,
+    js,
+    jsm,
+    kv: { entities, devices, state, locks, bindings, credentials, automations, ota, matter },
+  };
 }
 
 const DEFAULT_HISTORY: HistoryOptions = { maxAgeSeconds: 7 * 24 * 3600, maxBytes: 1024 ** 3 };

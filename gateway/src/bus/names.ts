@@ -12,6 +12,8 @@ export const BUCKET = {
   automations: 'sentinel_automations',
   /** extension: OTA rollouts (the current one, written by the `ota` leader) and the CLI's requests */
   ota: 'sentinel_ota',
+  /** extension: the Matter controller's fabric and nodes (matter.js storage, written by the `matter` leader) */
+  matter: 'sentinel_matter',
 } as const;
 
 export const HISTORY_STREAM = 'SENTINEL_HISTORY';

@@ -334,26 +334,39 @@ describe('sentinel nats-auth', () => {
     expect(reply.json()).toMatchObject({ ok: false, error: { code: 'invalid' } });
   });
 
-  it('lets automations hold its own leader lock, and no other', async () => {
-    const automations = await as('automations');
-    const locks = await new Kvm(automations).open('sentinel_locks');
-    let handle: LeaderHandle | undefined;
-    const leading = new Promise<void>((resolve) => {
-      handle = runWhileLeader(
-        { kv: { locks } },
-        { subsystem: 'automations', nodeId: 'runtime-a', ttlMs: 5_000, heartbeatMs: 1_000 },
-        async () => {
-          resolve();
-          return { stop: async () => {} };
-        },
-      );
-    });
-    await leading;
-    expect(lockRecordOf(await locks.get('automations'))).toMatchObject({ node_id: 'runtime-a' });
-    await handle?.stop();
-    // another subsystem's lock stays out of reach
-    await publishRefused(automations, '$KV.sentinel_locks.registry');
-  });
+  it.each([
+    ['automations', 'sentinel_automations'],
+    ['matter', 'sentinel_matter'],
+  ] as const)(
+    'lets %s hold its own leader lock and write its own bucket %s, and nothing else',
+    async (role, bucket) => {
+      const nc = await as(role);
+      const kvm = new Kvm(nc);
+      const locks = await kvm.open('sentinel_locks');
+      let handle: LeaderHandle | undefined;
+      const leading = new Promise<void>((resolve) => {
+        handle = runWhileLeader(
+          { kv: { locks } },
+          { subsystem: role, nodeId: `${role}-a`, ttlMs: 5_000, heartbeatMs: 1_000 },
+          async () => {
+            resolve();
+            return { stop: async () => {} };
+          },
+        );
+      });
+      await leading;
+      expect(lockRecordOf(await locks.get(role))).toMatchObject({ node_id: `${role}-a` });
+      await handle?.stop();
+      // its own bucket, which the gateway created: put and read back
+      const own = await kvm.open(bucket);
+      await own.put('probe', 'x');
+      expect((await own.get('probe'))?.string()).toBe('x');
+      // another subsystem's lock and another role's bucket stay out of reach
+      await publishRefused(nc, '$KV.sentinel_locks.registry');
+      const other = bucket === 'sentinel_matter' ? 'sentinel_automations' : 'sentinel_matter';
+      await publishRefused(nc, `$KV.${other}.probe`);
+    },
+  );
 
   it('shows the relay only the subjects SENTINEL exports', async () => {
     const relay = await as('relay');

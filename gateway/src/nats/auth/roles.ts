@@ -37,6 +37,15 @@ const kvReadSubjects = (bucket: string) => [
   `$JS.FC.KV_${bucket}.>`,
 ];
 
+/** A bucket the role reads and writes (put and delete), but neither creates nor purges. */
+const ownBucket = (bucket: string) => [...kvReadSubjects(bucket), `$KV.${bucket}.>`];
+
+/** A leader lock: read the locks bucket, write only the role's own key in it. */
+const ownLock = (subsystem: string) => [
+  ...kvReadSubjects('sentinel_locks'),
+  `$KV.sentinel_locks.${subsystem}`,
+];
+
 /** A reply to each request received, within the server's default window (2 minutes). */
 const ANSWERS_REQUESTS = { max: 1, ttl: 0 };
 
@@ -74,9 +83,9 @@ export const ROLE_PERMISSIONS: Record<
   matter: {
     account: ACCOUNT.sentinel,
     describe:
-      'publishes and subscribes sentinel.matter.> (bridge events, controller requests), its own inboxes; answers requests',
+      'publishes and subscribes sentinel.matter.> (bridge events, controller requests), its own inboxes; answers requests; keeps the fabric in its own bucket sentinel_matter under its own lock key sentinel_locks.matter',
     permissions: {
-      pub: { allow: ['sentinel.matter.>'] },
+      pub: { allow: ['sentinel.matter.>', ...ownBucket('sentinel_matter'), ...ownLock('matter')] },
       sub: { allow: ['sentinel.matter.>', '_INBOX.>'] },
       resp: ANSWERS_REQUESTS,
     },
@@ -93,11 +102,9 @@ export const ROLE_PERMISSIONS: Record<
           'sentinel.automations.trace.>',
           ...READABLE_BUCKETS.flatMap(kvReadSubjects),
           // its own durable timers and state: the one bucket it writes (put and delete)
-          ...kvReadSubjects('sentinel_automations'),
-          '$KV.sentinel_automations.>',
-          // its leader lock (one runtime per cluster): reads the locks bucket, writes only its own key
-          ...kvReadSubjects('sentinel_locks'),
-          '$KV.sentinel_locks.automations',
+          ...ownBucket('sentinel_automations'),
+          // one runtime per cluster
+          ...ownLock('automations'),
         ],
       },
       sub: {
