@@ -6,7 +6,7 @@
 // machine: there is no matterjs-server here to run beside ours.
 import { createInterface } from 'node:readline';
 import { parseJson, stringifyJson } from '@sentinel/matter';
-import { type SimulatedMatterDevice, startSimulatedMatterDevice } from '@sentinel/simulators';
+import { type SimulatedMatterDevice, startSimulatedMatterDevice } from '@sentinel/simulators/matter';
 import WebSocket from 'ws';
 import { LatencyHistogram } from './lib/histogram.js';
 import { errorMessage, log } from './lib/log.js';

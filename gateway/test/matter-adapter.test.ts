@@ -12,7 +12,7 @@ import { directoryStorage, type MatterServer, startMatterServer } from '../../br
 import {
   type SimulatedMatterDevice as SimulatedDevice,
   startSimulatedMatterDevice as startSimulatedDevice,
-} from '../../simulators/src/index.js';
+} from '../../simulators/src/matter/index.js';
 import { collect, connectTestBus, entityIdsOf, kvValue } from '../../test/support/bus.js';
 import { until } from '../../test/support/cluster.js';
 import { startTestGateway, type TestGateway } from '../../test/support/gateway.js';

@@ -6,7 +6,7 @@ import { type MatterServer, memoryStorage, startMatterServer } from '../../bridg
 import {
   type SimulatedMatterDevice as SimulatedDevice,
   startSimulatedMatterDevice as startSimulatedDevice,
-} from '../../simulators/src/index.js';
+} from '../../simulators/src/matter/index.js';
 import { runCli } from '../../test/support/cli.js';
 
 describe('sentinel matter', () => {

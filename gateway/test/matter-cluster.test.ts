@@ -11,7 +11,7 @@ import { directoryStorage, type MatterServer, startMatterServer } from '../../br
 import {
   type SimulatedMatterDevice as SimulatedDevice,
   startSimulatedMatterDevice as startSimulatedDevice,
-} from '../../simulators/src/index.js';
+} from '../../simulators/src/matter/index.js';
 import { connectTestBus, entityIdsOf, kvValue } from '../../test/support/bus.js';
 import { killStrays } from '../../test/support/cli.js';
 import { type ClusterNode, removeNodeData, startClusterNode, until } from '../../test/support/cluster.js';

@@ -107,13 +107,6 @@ export {
   SimulatedHomeAssistant,
   type SimulatedHomeAssistantOptions,
 } from './home-assistant/index.js';
-export {
-  SIMULATED_MATTER_DEVICE_TYPES,
-  type SimulatedMatterDevice,
-  type SimulatedMatterDeviceOptions,
-  type SimulatedMatterDeviceType,
-  startSimulatedMatterDevice,
-} from './matter/index.js';
 export { CredentialLineSchema, parsePicketCredentials, picketIdOf } from './picket/credentials.js';
 export {
   PicketDevice,

@@ -3,7 +3,7 @@
 // a test makes on a device are in its state.
 import { ManualPairingCodeCodec, QrPairingCodeCodec } from '@matter/main/types';
 import { describe, expect, it } from 'vitest';
-import { SIMULATED_MATTER_DEVICE_TYPES, startSimulatedMatterDevice } from '../src/index.js';
+import { SIMULATED_MATTER_DEVICE_TYPES, startSimulatedMatterDevice } from '../src/matter/index.js';
 
 describe('simulated Matter devices', () => {
   it.each(SIMULATED_MATTER_DEVICE_TYPES)('%s: codes carry its passcode and discriminator', async (type) => {

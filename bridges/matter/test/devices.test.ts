@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type SimulatedMatterDevice as SimulatedDevice,
   startSimulatedMatterDevice as startSimulatedDevice,
-} from '../../../simulators/src/index.js';
+} from '../../../simulators/src/matter/index.js';
 import { directoryStorage, ErrorCode, MatterController, type MatterNodeData } from '../src/index.js';
 
 // The other simulated device types, driven through the controller directly (the

@@ -6,7 +6,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type SimulatedMatterDevice, startSimulatedMatterDevice } from '../../../simulators/src/index.js';
+import { type SimulatedMatterDevice, startSimulatedMatterDevice } from '../../../simulators/src/matter/index.js';
 import { killStrays, SENTINEL_BIN, track } from '../../../test/support/cli.js';
 import { startNats, type TestNats } from '../../../test/support/nats.js';
 import type { MatterNodeData } from '../src/index.js';

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type SimulatedMatterDevice as SimulatedDevice,
   startSimulatedMatterDevice as startSimulatedDevice,
-} from '../../../simulators/src/index.js';
+} from '../../../simulators/src/matter/index.js';
 import { ErrorCode, type MatterServer, memoryStorage, startMatterServer } from '../src/index.js';
 import { Driver, findPythonClient } from './python/client.js';
 

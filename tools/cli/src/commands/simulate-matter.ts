@@ -2,7 +2,7 @@
 // @sentinel/simulators) on 127.0.0.1/::1 until SIGINT/SIGTERM, for pairing tests and demos.
 // It prints its pairing codes as one JSON line, so a script can hand them to a controller.
 import { createInterface } from 'node:readline';
-import type { SimulatedMatterDeviceType } from '@sentinel/simulators';
+import type { SimulatedMatterDeviceType } from '@sentinel/simulators/matter';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 
@@ -115,7 +115,7 @@ export function registerMatterSimulator(simulate: Command): void {
         const options = parseMatterSimulation(flags);
         // listen first: a signal during the start must still stop the device
         const signalled = untilSignal();
-        const { startSimulatedMatterDevice } = await import('@sentinel/simulators');
+        const { startSimulatedMatterDevice } = await import('@sentinel/simulators/matter');
         const device = await startSimulatedMatterDevice(options);
         process.stdout.write(
           `${JSON.stringify({
