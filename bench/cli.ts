@@ -8,14 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { errorMessage, log } from './lib/log.js';
-import {
-  formatHelp,
-  type OptionTable,
-  type OptionValues,
-  opt,
-  parseOptions,
-  UsageError,
-} from './lib/options.js';
+import { type OptionTable, opt, readBenchOptions } from './lib/options.js';
 import { installCleanupHandlers, REPO_ROOT, stopAll } from './lib/processes.js';
 import { formatMs, formatRatio, formatTable, ratioOf } from './lib/report.js';
 import { startNatsServer } from './lib/targets.js';
@@ -78,19 +71,8 @@ const median = (values: number[]) => {
 };
 
 export async function runCli(argv: string[]): Promise<number> {
-  let options: OptionValues<typeof OPTIONS>;
-  try {
-    const parsed = parseOptions(OPTIONS, argv, process.env);
-    if (parsed === 'help') {
-      process.stdout.write(formatHelp('npm run bench -- cli [options]', DESCRIPTION, OPTIONS));
-      return 0;
-    }
-    options = parsed;
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`bench cli: ${error.message} (run with --help for usage)\n`);
-    return 2;
-  }
+  const options = readBenchOptions('cli', DESCRIPTION, OPTIONS, argv);
+  if (typeof options === 'number') return options;
   installCleanupHandlers();
   const dir = await mkdtemp(join(tmpdir(), 'sentinel-bench-cli-'));
   try {

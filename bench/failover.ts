@@ -18,7 +18,7 @@ import { killStrays } from '../test/support/cli.js';
 import { type ClusterNode, type LockSettings, startClusterNode, until } from '../test/support/cluster.js';
 import { startNats, type TestNats } from '../test/support/nats.js';
 import { errorMessage, log } from './lib/log.js';
-import { formatHelp, type OptionValues, opt, parseOptions, UsageError } from './lib/options.js';
+import { type OptionValues, opt, readBenchOptions } from './lib/options.js';
 import { REPO_ROOT } from './lib/processes.js';
 import { formatMs, formatRatio, formatTable } from './lib/report.js';
 
@@ -85,28 +85,14 @@ interface Sample {
 }
 
 export async function runFailover(argv: string[]): Promise<number> {
-  let options: Options;
-  try {
-    const parsed = parseOptions(FAILOVER_OPTIONS, argv, process.env);
-    if (parsed === 'help') {
-      process.stdout.write(
-        formatHelp(
-          'npm run bench -- failover [options]',
-          'Time for each single-writer subsystem, and for the devices, to move to the other gateway node\n' +
-            'after a SIGKILL and after a SIGTERM of the leader, over --trials trials each.',
-          FAILOVER_OPTIONS,
-        ),
-      );
-      return 0;
-    }
-    options = parsed;
-  } catch (error) {
-    if (error instanceof UsageError) {
-      process.stderr.write(`bench failover: ${error.message}\n`);
-      return 2;
-    }
-    throw error;
-  }
+  const options = readBenchOptions(
+    'failover',
+    'Time for each single-writer subsystem, and for the devices, to move to the other gateway node\n' +
+      'after a SIGKILL and after a SIGTERM of the leader, over --trials trials each.',
+    FAILOVER_OPTIONS,
+    argv,
+  );
+  if (typeof options === 'number') return options;
 
   const locks: LockSettings = {
     ttlMs: options.ttl,

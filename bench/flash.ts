@@ -9,7 +9,7 @@ import { dirname } from 'node:path';
 import { CHIP_NAMES, FlasherSession, type FlashState, MemoryPort } from '@sentinel/firmware';
 import { EspRomSimulator, firmwareLikeBytes } from '@sentinel/simulators';
 import { z } from 'zod';
-import { formatHelp, type OptionValues, opt, parseOptions, UsageError } from './lib/options.js';
+import { type OptionValues, opt, readBenchOptions } from './lib/options.js';
 import { formatRatio, formatTable } from './lib/report.js';
 
 const FLASH_OPTIONS = {
@@ -90,19 +90,8 @@ async function runOnce(options: FlashOptions, data: Uint8Array, compress: boolea
 }
 
 export async function runFlash(argv: string[]): Promise<number> {
-  let options: FlashOptions;
-  try {
-    const parsed = parseOptions(FLASH_OPTIONS, argv, process.env);
-    if (parsed === 'help') {
-      process.stdout.write(formatHelp('npm run bench -- flash [options]', DESCRIPTION, FLASH_OPTIONS));
-      return 0;
-    }
-    options = parsed;
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`bench flash: ${error.message} (run with --help for usage)\n`);
-    return 2;
-  }
+  const options = readBenchOptions('flash', DESCRIPTION, FLASH_OPTIONS, argv);
+  if (typeof options === 'number') return options;
   const data = firmwareLikeBytes(options.size, SEED);
   // 8N1: 10 bit times per byte
   const lineMs = (data.length * 10 * 1000) / options.baud;

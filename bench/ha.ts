@@ -23,7 +23,7 @@ import { startMosquitto, type TestMosquitto } from '../test/support/mosquitto.js
 import { startNats, type TestNats } from '../test/support/nats.js';
 import { LatencyHistogram } from './lib/histogram.js';
 import { errorMessage, log } from './lib/log.js';
-import { formatHelp, type OptionValues, opt, parseOptions, UsageError } from './lib/options.js';
+import { type OptionValues, opt, readBenchOptions } from './lib/options.js';
 import { REPO_ROOT } from './lib/processes.js';
 import { formatMs, formatRate, formatRatio, formatTable, ratioOf } from './lib/report.js';
 
@@ -130,29 +130,15 @@ const deviceId = (i: number) => `${DEVICE_PREFIX}${String(i).padStart(4, '0')}`;
 const entityId = (i: number) => `01900000-0000-7000-8000-${String(i).padStart(12, '0')}`;
 
 export async function runHa(argv: string[]): Promise<number> {
-  let options: Options;
-  try {
-    const parsed = parseOptions(HA_OPTIONS, argv, process.env);
-    if (parsed === 'help') {
-      process.stdout.write(
-        formatHelp(
-          'npm run bench -- ha [options]',
-          'Home Assistant MQTT discovery of --entities entities and --rate state changes/s exported by a real\n' +
-            'gateway to mosquitto, timed by a subscriber on the broker, beside a bare MQTT.js client\n' +
-            'making the same publishes.',
-          HA_OPTIONS,
-        ),
-      );
-      return 0;
-    }
-    options = parsed;
-  } catch (error) {
-    if (error instanceof UsageError) {
-      process.stderr.write(`bench ha: ${error.message}\n`);
-      return 2;
-    }
-    throw error;
-  }
+  const options = readBenchOptions(
+    'ha',
+    'Home Assistant MQTT discovery of --entities entities and --rate state changes/s exported by a real\n' +
+      'gateway to mosquitto, timed by a subscriber on the broker, beside a bare MQTT.js client\n' +
+      'making the same publishes.',
+    HA_OPTIONS,
+    argv,
+  );
+  if (typeof options === 'number') return options;
 
   let broker: TestMosquitto | undefined;
   let nats: TestNats | undefined;

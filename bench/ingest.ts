@@ -24,7 +24,7 @@ import {
 } from './ingest/throughput.js';
 import { WorkerClient } from './lib/ipc.js';
 import { errorMessage, log } from './lib/log.js';
-import { formatHelp, type OptionValues, opt, parseOptions, UsageError } from './lib/options.js';
+import { type OptionValues, opt, readBenchOptions } from './lib/options.js';
 import {
   installCleanupHandlers,
   onInterruptCleanup,
@@ -175,21 +175,8 @@ function split<T>(items: T[], parts: number): T[][] {
 }
 
 export async function runIngest(argv: string[]): Promise<number> {
-  let options: IngestOptions;
-  try {
-    const parsed = parseOptions(INGEST_OPTIONS, argv, process.env);
-    if (parsed === 'help') {
-      process.stdout.write(
-        formatHelp('npm run bench -- ingest [options]', INGEST_DESCRIPTION, INGEST_OPTIONS),
-      );
-      return 0;
-    }
-    options = parsed;
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`bench ingest: ${error.message} (run with --help for usage)\n`);
-    return 2;
-  }
+  const options = readBenchOptions('ingest', INGEST_DESCRIPTION, INGEST_OPTIONS, argv);
+  if (typeof options === 'number') return options;
   installCleanupHandlers();
   const scratch = await mkdtemp(join(tmpdir(), 'sentinel-bench-'));
   onInterruptCleanup(() => rm(scratch, { recursive: true, force: true }));

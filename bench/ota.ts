@@ -27,7 +27,7 @@ import { killStrays, runCli } from '../test/support/cli.js';
 import { type ClusterNode, startClusterNode, TEST_LOCKS } from '../test/support/cluster.js';
 import { startNats, type TestNats } from '../test/support/nats.js';
 import { errorMessage, log } from './lib/log.js';
-import { formatHelp, type OptionValues, opt, parseOptions, UsageError } from './lib/options.js';
+import { type OptionValues, opt, readBenchOptions } from './lib/options.js';
 import { readProcessCpuMs, readRssKiB } from './lib/proc.js';
 import { REPO_ROOT } from './lib/processes.js';
 import { formatMs, formatRatio, formatTable, ratioOf } from './lib/report.js';
@@ -130,28 +130,14 @@ async function download(
 }
 
 export async function runOta(argv: string[]): Promise<number> {
-  let options: Options;
-  try {
-    const parsed = parseOptions(OTA_OPTIONS, argv, process.env);
-    if (parsed === 'help') {
-      process.stdout.write(
-        formatHelp(
-          'npm run bench -- ota [options]',
-          'OTA downloads from one gateway to --devices simulated pickets at once (a rollout of one batch),\n' +
-            'beside a plain node:http static file server serving the same file to as many clients.',
-          OTA_OPTIONS,
-        ),
-      );
-      return 0;
-    }
-    options = parsed;
-  } catch (error) {
-    if (error instanceof UsageError) {
-      process.stderr.write(`bench ota: ${error.message}\n`);
-      return 2;
-    }
-    throw error;
-  }
+  const options = readBenchOptions(
+    'ota',
+    'OTA downloads from one gateway to --devices simulated pickets at once (a rollout of one batch),\n' +
+      'beside a plain node:http static file server serving the same file to as many clients.',
+    OTA_OPTIONS,
+    argv,
+  );
+  if (typeof options === 'number') return options;
 
   let nats: TestNats | undefined;
   let node: ClusterNode | undefined;

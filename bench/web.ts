@@ -22,7 +22,7 @@ import mqtt from 'mqtt';
 import { createApiToken } from '../test/support/cli.js';
 import { WorkerClient } from './lib/ipc.js';
 import { errorMessage, log } from './lib/log.js';
-import { formatHelp, type OptionValues, opt, parseOptions, UsageError } from './lib/options.js';
+import { type OptionValues, opt, readBenchOptions } from './lib/options.js';
 import {
   installCleanupHandlers,
   onInterruptCleanup,
@@ -141,19 +141,8 @@ interface Results {
 }
 
 export async function runWeb(argv: string[]): Promise<number> {
-  let options: Options;
-  try {
-    const parsed = parseOptions(WEB_OPTIONS, argv, process.env);
-    if (parsed === 'help') {
-      process.stdout.write(formatHelp('npm run bench -- web [options]', DESCRIPTION, WEB_OPTIONS));
-      return 0;
-    }
-    options = parsed;
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`bench web: ${error.message} (run with --help for usage)\n`);
-    return 2;
-  }
+  const options = readBenchOptions('web', DESCRIPTION, WEB_OPTIONS, argv);
+  if (typeof options === 'number') return options;
   installCleanupHandlers();
   const scratch = await mkdtemp(join(tmpdir(), 'sentinel-bench-web-'));
   onInterruptCleanup(() => rm(scratch, { recursive: true, force: true }));

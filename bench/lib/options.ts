@@ -90,3 +90,25 @@ export const opt = {
       .pipe(z.array(z.enum(values)).min(1)),
   string: (fallback: string) => z.string().min(1).default(fallback),
 };
+
+/**
+ * A bench's options from its flags and environment, or the exit code when there is nothing
+ * to run: 0 after printing --help, 2 after a usage error (one line on stderr).
+ */
+export function readBenchOptions<T extends OptionTable>(
+  bench: string,
+  description: string,
+  table: T,
+  argv: string[],
+): OptionValues<T> | number {
+  try {
+    const parsed = parseOptions(table, argv, process.env);
+    if (parsed !== 'help') return parsed;
+    process.stdout.write(formatHelp(`npm run bench -- ${bench} [options]`, description, table));
+    return 0;
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`bench ${bench}: ${error.message} (run with --help for usage)\n`);
+    return 2;
+  }
+}
