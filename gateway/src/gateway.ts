@@ -17,13 +17,13 @@ import { Cluster } from './cluster/cluster.js';
 import { replicasFor } from './cluster/replicas.js';
 import { ResendFilter } from './cluster/resend-filter.js';
 import type { GatewayConfig } from './config.js';
-import { HaCommandTarget, haImportSettings, startHaImport } from './ha/import/index.js';
+import { haCommandTarget, haImportSettings, startHaImport } from './ha/import/index.js';
 import { haConnection, startHaExport } from './ha/index.js';
 import { createHttpApp } from './http/app.js';
 import type { Authenticator, PeopleApi } from './http/auth.js';
 import { peopleForHttp } from './http/people-adapter.js';
 import { createLogger, type Logger, ThrottledLog } from './log.js';
-import { MatterCommandTarget, matterUrls, startMatterAdapter } from './matter/index.js';
+import { matterCommandTarget, matterUrls, startMatterAdapter } from './matter/index.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { Availability } from './model/availability.js';
 import { CommandRouter } from './model/commands.js';
@@ -241,7 +241,7 @@ export async function startGateway(
     // target on whichever node runs it
     const haImport = await haImportSettings(config);
     if (haImport) {
-      const target = new HaCommandTarget();
+      const target = haCommandTarget();
       router.addTarget(target);
       cluster.lead('ha_import', (lease) =>
         startHaImport({ settings: haImport, target, registry, state, availability, metrics, log }, lease),
@@ -251,7 +251,7 @@ export async function startGateway(
     // adapter per cluster under the `matter_adapter` lock; commands reach it through the target
     const matterUrlList = matterUrls(config.matterUrl);
     if (matterUrlList) {
-      const target = new MatterCommandTarget();
+      const target = matterCommandTarget();
       router.addTarget(target);
       cluster.lead('matter_adapter', (lease) =>
         startMatterAdapter(

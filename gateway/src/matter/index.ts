@@ -6,8 +6,7 @@ import type { LeaderLease, Running } from '../bus/locks.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Availability } from '../model/availability.js';
-import { type CommandReply, type CommandRequest, type CommandTarget, failure } from '../model/commands.js';
-import type { Binding } from '../model/records.js';
+import { LeaderCommandTarget } from '../model/leader-target.js';
 import type { Registry } from '../model/registry.js';
 import type { StatePublisher } from '../model/state.js';
 import { MATTER_PROTOCOL, MatterAdapter } from './adapter.js';
@@ -26,23 +25,11 @@ export function matterUrls(option: string | undefined): string[] | undefined {
 }
 
 /** The router's way to Matter entities: the adapter of this node while it leads. */
-export class MatterCommandTarget implements CommandTarget {
-  readonly protocol = MATTER_PROTOCOL;
-  adapter: MatterAdapter | undefined;
-
-  isOnline = (deviceId: string): boolean => this.adapter?.isOnline(deviceId) ?? false;
-
-  send(binding: Binding, request: CommandRequest, timeoutMs: number): Promise<CommandReply> {
-    return (
-      this.adapter?.send(binding, request, timeoutMs) ??
-      Promise.resolve(failure('unavailable', 'the Matter adapter does not run on this node'))
-    );
-  }
-}
+export const matterCommandTarget = () => new LeaderCommandTarget(MATTER_PROTOCOL, 'the Matter adapter');
 
 export interface MatterAdapterStart {
   urls: readonly string[];
-  target: MatterCommandTarget;
+  target: LeaderCommandTarget;
   registry: Registry;
   state: StatePublisher;
   availability: Availability;
@@ -59,12 +46,5 @@ export async function startMatterAdapter(o: MatterAdapterStart, lease: LeaderLea
     metrics: o.metrics,
     log: o.log.child({ subsystem: 'matter_adapter', lease_revision: lease.revision }),
   });
-  o.target.adapter = adapter;
-  adapter.start();
-  return {
-    async stop() {
-      if (o.target.adapter === adapter) o.target.adapter = undefined;
-      await adapter.stop();
-    },
-  };
+  return o.target.run(adapter);
 }

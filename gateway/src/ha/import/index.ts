@@ -8,8 +8,7 @@ import type { GatewayConfig } from '../../config.js';
 import type { Logger } from '../../log.js';
 import type { Metrics } from '../../metrics.js';
 import type { Availability } from '../../model/availability.js';
-import { type CommandReply, type CommandRequest, type CommandTarget, failure } from '../../model/commands.js';
-import type { Binding } from '../../model/records.js';
+import { LeaderCommandTarget } from '../../model/leader-target.js';
 import type { Registry } from '../../model/registry.js';
 import type { StatePublisher } from '../../model/state.js';
 import { EntityFilter } from './filter.js';
@@ -44,30 +43,18 @@ export async function haImportSettings(
   return { url: config.haUrl, token, filter: new EntityFilter(config.haInclude, config.haExclude) };
 }
 
-/** The router's way to Home Assistant entities: the importer of this node while it leads. */
-export class HaCommandTarget implements CommandTarget {
-  readonly protocol = HA_PROTOCOL;
-  importer: HaImporter | undefined;
-
-  isOnline = (deviceId: string): boolean => this.importer?.isOnline(deviceId) ?? false;
-
-  send(binding: Binding, request: CommandRequest, timeoutMs: number): Promise<CommandReply> {
-    return (
-      this.importer?.send(binding, request, timeoutMs) ??
-      Promise.resolve(failure('unavailable', 'the Home Assistant import does not run on this node'))
-    );
-  }
-}
-
 export interface HaImportOptions {
   settings: HaImportSettings;
-  target: HaCommandTarget;
+  target: LeaderCommandTarget;
   registry: Registry;
   state: StatePublisher;
   availability: Availability;
   metrics: Metrics;
   log: Logger;
 }
+
+/** The router's way to Home Assistant entities: the importer of this node while it leads. */
+export const haCommandTarget = () => new LeaderCommandTarget(HA_PROTOCOL, 'the Home Assistant import');
 
 export async function startHaImport(o: HaImportOptions, lease: LeaderLease): Promise<Running> {
   const importer = new HaImporter({
@@ -78,12 +65,5 @@ export async function startHaImport(o: HaImportOptions, lease: LeaderLease): Pro
     metrics: o.metrics,
     log: o.log.child({ subsystem: 'ha_import', lease_revision: lease.revision }),
   });
-  o.target.importer = importer;
-  importer.start();
-  return {
-    async stop() {
-      if (o.target.importer === importer) o.target.importer = undefined;
-      await importer.stop();
-    },
-  };
+  return o.target.run(importer);
 }
