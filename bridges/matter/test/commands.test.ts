@@ -7,7 +7,10 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { ManualPairingCodeCodec } from '@matter/main/types';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type SimulatedMatterDevice, startSimulatedMatterDevice } from '../../../simulators/src/matter/index.js';
+import {
+  type SimulatedMatterDevice,
+  startSimulatedMatterDevice,
+} from '../../../simulators/src/matter/index.js';
 import {
   ErrorCode,
   MatterController,

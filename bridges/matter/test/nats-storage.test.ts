@@ -5,7 +5,10 @@
 import { Kvm } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type SimulatedMatterDevice, startSimulatedMatterDevice } from '../../../simulators/src/matter/index.js';
+import {
+  type SimulatedMatterDevice,
+  startSimulatedMatterDevice,
+} from '../../../simulators/src/matter/index.js';
 import { startNats, type TestNats } from '../../../test/support/nats.js';
 import { decodeSegment, encodeSegment } from '../src/controller/nats-storage.js';
 import { CorruptRecordError, MATTER_BUCKET, MatterController, natsStorage } from '../src/index.js';
