@@ -31,6 +31,7 @@ import { Registry } from './model/registry.js';
 import { StatePublisher } from './model/state.js';
 import { embeddedAuthDir } from './nats/embedded-auth.js';
 import { NatsServerSupervisor } from './nats/supervisor.js';
+import { gatewayOtaCatalog } from './ota/catalog/index.js';
 import { DeviceOtaFleet, otaDownloadOrigin } from './ota/fleet.js';
 import { startOtaRollouts } from './ota/rollout/index.js';
 import type { OtaFleet } from './ota/types.js';
@@ -284,11 +285,14 @@ export async function startGateway(
     });
     const picketWs = createPicketWsEndpoint({ adapter, verifier, metrics, log });
     // OTA (docs/ota.md): offers over picket, downloads on the HTTP port (read once it listens)
+    // the catalog: the shared object store bucket on an external NATS, else <data>/firmware/ota
+    const otaCatalog = gatewayOtaCatalog(config.dataDir, config.natsUrl ? bus.firmware : undefined);
     const otaFleet = new DeviceOtaFleet({
       adapter,
       registry,
       availability,
       verifier,
+      catalog: otaCatalog,
       dataDir: config.dataDir,
       metrics,
       log,
@@ -301,7 +305,7 @@ export async function startGateway(
       cluster,
       nodeId: config.nodeId,
       fleet: otaFleet,
-      dataDir: config.dataDir,
+      catalog: otaCatalog,
       log,
     });
     cleanup.push(() => otaRelay.stop());
@@ -330,6 +334,7 @@ export async function startGateway(
       webRoot: options.http?.webRoot,
       upgradePicket: picketWs.upgrade,
       ota: otaFleet,
+      otaCatalog,
       attachMqtt: mqtt.attach,
       mqttPorts: () => ({ mqtt: tcp.port, mqtt_tls: mqttTls?.port }),
     });

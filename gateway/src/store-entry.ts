@@ -18,9 +18,13 @@ export {
   FirmwareCatalogError,
   type FirmwareChannel,
   FirmwareStore,
+  type OtaCatalog,
 } from './firmware-store.js';
 // the embedded nats-server's accounts and credentials (<data>/nats-auth)
 export { embeddedAuthDir, embeddedGatewayCreds } from './nats/embedded-auth.js';
+export { ObjectStoreCatalog } from './ota/catalog/object-store.js';
+// OTA rollout requests to the `ota` leader (`sentinel ota`)
+export * from './ota/rollout/client-entry.js';
 // people: accounts, sessions, API tokens, throttling, audit (also what the HTTP layer uses)
 export * from './people/index.js';
 export type { GatewayStore } from './store.js';

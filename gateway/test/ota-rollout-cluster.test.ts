@@ -1,9 +1,14 @@
 // A rollout on two gateway nodes: the `ota` leader drives devices connected to either
 // node (the OTA relay on the bus), and after a SIGKILL of the leader the other node takes
-// the lock and carries the rollout on from the state in sentinel_ota.
+// the lock and carries the rollout on from the state in sentinel_ota. The image is added
+// once, through the CLI, to the shared catalog (the object store bucket sentinel_firmware):
+// neither node has it on disk, and devices on both download it from their own node.
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Kvm } from '@nats-io/kv';
+import { Objm } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { openGatewayStore } from '@sentinel/gateway/store';
+import { type CatalogEntry, ObjectStoreCatalog, openGatewayStore } from '@sentinel/gateway/store';
 import { PicketDevice, waitForEvent } from '@sentinel/simulators';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectTestBus, kvValue } from '../../test/support/bus.js';
@@ -11,23 +16,38 @@ import { runCli } from '../../test/support/cli.js';
 import { type ClusterNode, removeNodeData, startClusterNode, until } from '../../test/support/cluster.js';
 import { startNats, type TestNats } from '../../test/support/nats.js';
 import type { Rollout } from '../src/ota/rollout/schema.js';
-import { addToCatalog, appImage, dataDirForTest, OLD_VERSION } from './ota-support.js';
+import { appImage, dataDirForTest, OLD_VERSION } from './ota-support.js';
 
 let nats: TestNats;
 let nc: NatsConnection;
 const nodes: ClusterNode[] = [];
 const sims: PicketDevice[] = [];
+let files: string;
 
 beforeAll(async () => {
   nats = await startNats();
   nc = await connectTestBus(nats.url);
-  // the catalog is per node (<data>/firmware/ota): both nodes hold the image
-  for (const id of ['ota-n1', 'ota-n2']) {
-    const data = await dataDirForTest();
-    await addToCatalog(data, appImage('1.5.0'));
-    nodes.push(await startClusterNode(nats.url, id, undefined, data));
-  }
+  for (const id of ['ota-n1', 'ota-n2'])
+    nodes.push(await startClusterNode(nats.url, id, undefined, await dataDirForTest()));
+  // on an external NATS the catalog is shared: added once, through the CLI
+  files = await dataDirForTest();
+  await addWithCli(appImage('1.5.0'), '1.5.0');
 }, 30_000);
+
+/** `sentinel firmware add --nats` of these bytes; returns the entry it printed */
+async function addWithCli(bytes: Uint8Array, name: string): Promise<CatalogEntry> {
+  const file = join(files, `${name}.bin`);
+  await writeFile(file, bytes);
+  const added = await runCli(['firmware', 'add', file, '--nats', nats.url]);
+  expect(added.stderr).toBe('');
+  return JSON.parse(added.stdout) as CatalogEntry;
+}
+
+async function listWithCli(): Promise<string[]> {
+  const listed = await runCli(['firmware', 'list', '--nats', nats.url]);
+  expect(listed.stderr).toBe('');
+  return (JSON.parse(listed.stdout) as { images: CatalogEntry[] }).images.map((e) => e.id);
+}
 
 afterAll(async () => {
   await Promise.all(sims.map((d) => d.stop()));
@@ -37,6 +57,7 @@ afterAll(async () => {
   }
   await nc?.close();
   await nats?.stop();
+  if (files) await rm(files, { recursive: true, force: true });
 });
 
 describe('two gateway nodes', () => {
@@ -100,4 +121,42 @@ describe('two gateway nodes', () => {
     expect(Object.values(done.devices).map((d) => d.state)).toEqual(Array(8).fill('confirmed'));
     for (const sim of sims) expect(sim.ota).toEqual({ slot: 1, version: '1.5.0', pending: undefined });
   }, 90_000);
+
+  it('the shared catalog: a removed image is gone for every node, a corrupted object is refused', async () => {
+    const survivor = nodes.find((n) => n.gateway.process.signalCode === null)!;
+    expect(await listWithCli()).toEqual(['picket-1.5.0-esp32s3']);
+
+    // removed through the CLI: the bucket every node reads no longer has it
+    const removed = await runCli(['firmware', 'remove', 'picket-1.5.0-esp32s3', '--nats', nats.url]);
+    expect(removed.stderr).toBe('');
+    const shared = new ObjectStoreCatalog(await new Objm(nc).open('sentinel_firmware'));
+    expect(await shared.images()).toEqual([]);
+    // and the `ota` leader (the survivor) plans from that bucket too
+    const again = await runCli(['ota', 'rollout', '1.5.0', '--devices', 'pair-0', '--nats', nats.url]);
+    expect(again.stderr).toMatch(/refused \(not_in_catalog\)/);
+
+    // a stored object whose bytes no longer hash to the catalog's SHA-256
+    const { entry } = await shared.addImage(appImage('1.6.0'));
+    const os = await new Objm(nc).open('sentinel_firmware');
+    const info = (await os.info(entry.sha256))!;
+    const damaged = appImage('1.6.0');
+    const at = damaged.length - 100;
+    damaged[at] = (damaged[at] ?? 0) ^ 0xff;
+    await os.putBlob({ name: info.name, metadata: info.metadata! }, damaged);
+
+    const started = await runCli(['ota', 'rollout', '1.6.0', '--devices', 'pair-0', '--nats', nats.url]);
+    expect(started.stderr).toBe('');
+    const paused = await kvValue<Rollout>(
+      nc,
+      'sentinel_ota',
+      'rollout',
+      (r) => r.status !== 'running',
+      30_000,
+    );
+    expect(paused.status).toBe('paused');
+    expect(paused.paused_reason).toMatch(/HTTP 502.*image_corrupt/);
+    const metrics = await (await survivor.gateway.api('/metrics')).text();
+    expect(metrics).toMatch(/sentinel_ota_refused_total\{reason="image_corrupt"\} [1-9]/);
+    expect(sims[0]?.ota?.version).toBe('1.5.0');
+  }, 30_000);
 });

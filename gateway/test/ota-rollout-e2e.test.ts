@@ -123,29 +123,36 @@ describe('a rollout across 20 devices', () => {
 describe('bad input', () => {
   it('unknown devices, a version not in the catalog, a downgrade: refused, named, nothing offered', async () => {
     const before = events.length;
-    const unknown = await ota('rollout', '1.6.0', '--devices', 'roll-00,ghost-1');
-    expect(unknown.code).toBe(1);
-    expect(unknown.stderr).toContain('refused (unknown_devices): unknown device: ghost-1');
-    const missing = await ota('rollout', '7.0.0', '--devices', 'roll-00');
-    expect(missing.stderr).toContain(
+    // each is refused on its own, so they are asked at once (a CLI start is slow on a busy machine)
+    const [unknown, missing, down, usage] = await Promise.all([
+      ota('rollout', '1.6.0', '--devices', 'roll-00,ghost-1'),
+      ota('rollout', '7.0.0', '--devices', 'roll-00'),
+      ota('rollout', '1.3.0', '--devices', 'roll-00,roll-01'),
+      ota('rollout', '1.6.0', '--devices', 'Bad Id'),
+    ]);
+    expect(unknown!.code).toBe(1);
+    expect(unknown!.stderr).toContain('refused (unknown_devices): unknown device: ghost-1');
+    expect(missing!.stderr).toContain(
       'refused (not_in_catalog): version 7.0.0 is not in the firmware catalog',
     );
-    const down = await ota('rollout', '1.3.0', '--devices', 'roll-00,roll-01');
-    expect(down.stderr).toContain(
+    expect(down!.stderr).toContain(
       'refused (downgrade): 1.3.0 is older than what roll-00 (1.5.0), roll-01 (1.5.0) run; pass --allow-downgrade',
     );
-    const usage = await ota('rollout', '1.6.0', '--devices', 'Bad Id');
-    expect(usage.code).toBe(2);
+    expect(usage!.code).toBe(2);
     expect(events.length).toBe(before);
     expect(JSON.parse((await ota('status')).stdout)).toMatchObject({ version: '1.5.0', status: 'completed' });
   });
 });
 
 describe('a device that does not come back', () => {
-  // flaky under load in one of two CI runs (timing of the rollback window): skipped until fixed, see the stop's note
-  it.skip('is rolled back, and the rollout pauses naming it; the next devices are not offered', async () => {
+  it('is rolled back, and the rollout pauses naming it; the next devices are not offered', async () => {
     const [silent, ...rest] = await devices(['quiet-0', 'quiet-1', 'quiet-2'], { confirmWindowMs: 3500 });
     silent!.injectOtaFault({ kind: 'never-reconnects' });
+    // listening from the start: the device's confirm window can run out while the CLI below runs
+    const rolledBack = waitForEvent(silent!, 'ota', {
+      filter: (e) => e.kind === 'rolled-back',
+      timeoutMs: 30_000,
+    });
     const result = await ota('rollout', '1.6.0', '--devices', 'quiet-0,quiet-1,quiet-2', '--deadline', '2s');
     expect(result.code).toBe(0);
     const paused = await rolloutWhere((r) => r.status !== 'running');
@@ -154,7 +161,7 @@ describe('a device that does not come back', () => {
     const status = await ota('status');
     expect(JSON.parse(status.stdout)).toMatchObject({ status: 'paused', paused_device: 'quiet-0' });
     // the device gives up on the image it could not confirm and boots the old one
-    await waitForEvent(silent!, 'ota', { filter: (e) => e.kind === 'rolled-back', timeoutMs: 15_000 });
+    await rolledBack;
     expect(silent!.ota).toMatchObject({ slot: 0, version: OLD_VERSION });
     for (const sim of rest) {
       expect(downloadsOf(sim.id)).toEqual([]);
@@ -162,17 +169,17 @@ describe('a device that does not come back', () => {
     }
     const aborted = await ota('abort');
     expect(JSON.parse(aborted.stdout)).toMatchObject({ status: 'aborted' });
-  }, 30_000);
+  }, 60_000);
 });
 
 describe('a gateway killed mid-rollout', () => {
-  // flaky under load in one of two CI runs: skipped until fixed, see the stop's note
-  it.skip('resumes the rollout where it was once restarted; updated devices are not offered again', async () => {
+  it('resumes the rollout where it was once restarted; updated devices are not offered again', async () => {
     const ids = Array.from({ length: 6 }, (_, i) => `crash-${i}`);
     const sims = await devices(ids);
     await ota('rollout', '1.6.0', '--devices', ids.join(','), '--canary', '1', '--batch', '2');
-    // the canary is done and the first batch under way
-    await rolloutWhere((r) => r.stage >= 1);
+    // the canary is done and a device of the first batch is back on the new image, its
+    // confirm under way: a report lost with the gateway is never sent again
+    await rolloutWhere((r) => r.stage >= 1 && r.stages[1]!.some((id) => r.devices[id]!.state === 'booted'));
     await node.kill();
     node = await node.restart();
     const done = await rolloutWhere((r) => r.status !== 'running', 30_000);

@@ -52,3 +52,33 @@ export function command(entityId: string, body: { value: unknown } | { action: s
 }
 
 export { ApiError };
+
+/** An OTA rollout as GET /api/ota/rollout shows it (gateway/src/http/routes/ota-rollouts.ts). */
+export interface RolloutView {
+  id: string;
+  version: string;
+  status: 'running' | 'paused' | 'completed' | 'aborted';
+  stage: number;
+  stage_count: number;
+  stage_label: string;
+  canary: number;
+  deadline_ms: number;
+  created: number;
+  updated: number;
+  paused_reason?: string;
+  paused_device?: string;
+  counts: Record<string, number>;
+  devices: {
+    device: string;
+    stage: number;
+    state: 'pending' | 'offered' | 'booted' | 'confirmed' | 'skipped' | 'failed';
+    from: string;
+    percent?: number;
+    reason?: string;
+    updated: number;
+  }[];
+}
+
+/** Pause, resume or abort the rollout (admins); a 202 says no gateway leads `ota` yet. */
+export const rolloutAction = (op: 'pause' | 'resume' | 'abort') =>
+  post<{ rollout: RolloutView | null } | { queued: true; message: string }>(`/api/ota/rollout/${op}`);

@@ -16,6 +16,7 @@ import { History } from './pages/History.js';
 import { Login } from './pages/Login.js';
 import { NotFound } from './pages/NotFound.js';
 import { Onboarding } from './pages/Onboarding.js';
+import { Updates } from './pages/Updates.js';
 import { Users } from './pages/Users.js';
 import { route as routeStore } from './router.js';
 import type { Route } from './routes.js';
@@ -34,6 +35,8 @@ function Page({ route }: { route: Route }) {
       return <Ble />;
     case 'cluster':
       return <Cluster />;
+    case 'updates':
+      return <Updates />;
     case 'users':
       return <Users />;
     case 'audit':

@@ -9,6 +9,7 @@ export type Route =
   | { page: 'history'; id: string; range: string | null }
   | { page: 'ble' }
   | { page: 'cluster' }
+  | { page: 'updates' }
   | { page: 'users' }
   | { page: 'audit' }
   | { page: 'not-found'; path: string };
@@ -44,6 +45,8 @@ export function parseRoute(pathname: string, search = ''): Route {
       return { page: 'ble' };
     case '/cluster':
       return { page: 'cluster' };
+    case '/updates':
+      return { page: 'updates' };
     case '/users':
       return { page: 'users' };
     case '/audit':
@@ -72,6 +75,7 @@ export const paths = {
     `/entities/${encodeURIComponent(id)}/history${range ? `?range=${encodeURIComponent(range)}` : ''}`,
   ble: () => '/ble',
   cluster: () => '/cluster',
+  updates: () => '/updates',
   users: () => '/users',
   audit: () => '/audit',
 };

@@ -11,6 +11,7 @@ import {
   StorageType,
 } from '@nats-io/jetstream';
 import { type KV, Kvm } from '@nats-io/kv';
+import { type ObjectStore, Objm } from '@nats-io/obj';
 import { type NatsConnection, nanos } from '@nats-io/transport-node';
 import { BUCKET, HISTORY_STREAM, ROLLUP_STREAM, subject } from './names.js';
 
@@ -24,7 +25,12 @@ export interface Bus {
   js: JetStreamClient;
   jsm: JetStreamManager;
   kv: Record<keyof typeof BUCKET, KV>;
+  /** the OTA catalog's object store (used when NATS is external: docs/ota.md "The catalog") */
+  firmware: ObjectStore;
 }
+
+/** extension: the OTA firmware catalog, one object per image (gateway/src/ota/catalog/) */
+export const FIRMWARE_BUCKET = 'sentinel_firmware';
 
 /** NATS API error 10058: a stream of that name exists (with another config). */
 const STREAM_NAME_IN_USE = 10058;
@@ -70,11 +76,13 @@ export async function openBus(
       // created here for the matter credential as well; 5 revisions, so a corrupted record can be restored
       open(BUCKET.matter, 0, 5),
     ]);
+  const firmware = await new Objm(js).create(FIRMWARE_BUCKET, { storage: StorageType.File, replicas });
   return {
     nc,
     js,
     jsm,
     kv: { entities, devices, state, locks, bindings, credentials, automations, ota, matter },
+    firmware,
   };
 }
 

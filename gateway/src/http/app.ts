@@ -21,6 +21,7 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import { createWebSocketStream, WebSocketServer } from 'ws';
+import { FirmwareStore } from '../firmware-store.js';
 import { watchHandshakeFailures } from '../transports/tls.js';
 import { PeopleError, type Principal, roleAllows } from './auth.js';
 import { ERROR_STATUS, type ErrorCode, HttpError } from './errors.js';
@@ -42,6 +43,7 @@ import { entityRoutes } from './routes/entities.js';
 import { flashRoutes } from './routes/flash.js';
 import { historyRoutes } from './routes/history.js';
 import { otaRoutes } from './routes/ota.js';
+import { otaRolloutRoutes } from './routes/ota-rollouts.js';
 import { peopleRoutes } from './routes/people.js';
 import { staticRoutes } from './routes/static.js';
 import { statusRoutes } from './routes/status.js';
@@ -223,6 +225,10 @@ export async function createHttpApp(o: HttpAppOptions): Promise<HttpApp> {
   await app.register(peopleRoutes, deps);
   await app.register(flashRoutes, deps);
   if (o.ota) await app.register(otaRoutes, { ...deps, ota: o.ota });
+  await app.register(otaRolloutRoutes, {
+    ...deps,
+    catalog: o.otaCatalog ?? new FirmwareStore(o.dataDir).catalog,
+  });
   await app.register(staticRoutes, deps);
   app.get('/api/docs', { schema: { hide: true }, config: { role: 'viewer' } }, async () => app.swagger());
   await app.ready();

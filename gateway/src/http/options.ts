@@ -6,6 +6,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { CredentialStore } from '../auth/credentials.js';
 import type { Bus } from '../bus/bus.js';
 import type { Cluster } from '../cluster/cluster.js';
+import type { OtaCatalog } from '../firmware-store.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Availability } from '../model/availability.js';
@@ -64,6 +65,8 @@ export interface HttpAppOptions {
   webRoot?: string | undefined;
   /** OTA image downloads for picket devices (GET /api/ota/download/:offer); the route is absent without it */
   ota?: OtaDownloads | undefined;
+  /** the catalog rollouts install from (GET /api/ota/rollout/images); default: <dataDir>/firmware/ota */
+  otaCatalog?: OtaCatalog | undefined;
   upgradePicket(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void>;
   attachMqtt(stream: Duplex, req: IncomingMessage): void;
 }

@@ -7,11 +7,14 @@
 // keeps its offer id in flash and names it again (hello `ota_pending`, progress reports),
 // so a gateway that restarted in between adopts the offer instead of refusing it.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Hello, OtaMessage, OtaProgressMessage } from '@sentinel/firmware';
 import type { CredentialVerifier } from '../auth/credentials.js';
-import { type CatalogEntry, FirmwareStore } from '../firmware-store.js';
+import {
+  type CatalogEntry,
+  FirmwareCatalogError,
+  FirmwareStore,
+  type OtaCatalog,
+} from '../firmware-store.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Availability } from '../model/availability.js';
@@ -47,6 +50,8 @@ export const DOWNLOAD_REFUSALS = {
   offer_closed: 410,
   image_removed: 410,
   range_not_satisfiable: 416,
+  /** the stored image does not hash to its SHA-256 (a damaged object store object) */
+  image_corrupt: 502,
 } as const;
 export type DownloadRefusalReason = keyof typeof DOWNLOAD_REFUSALS;
 
@@ -63,7 +68,7 @@ export class OtaRefusal extends Error {
 export interface OtaDownloadGrant {
   device: string;
   offer: string;
-  /** the image file in the catalog */
+  /** a local file with the image's verified bytes (OtaCatalog.imageFile) */
   path: string;
   size: number;
   sha256: string;
@@ -109,7 +114,6 @@ interface Offer {
   version: string;
   /** the version the device ran when offered (undefined for an adopted offer) */
   from: string | undefined;
-  path: string;
   size: number;
   sha256: string;
   credential: Buffer;
@@ -124,7 +128,8 @@ export interface DeviceOtaFleetOptions {
   registry: Registry;
   availability: Availability;
   verifier: CredentialVerifier;
-  /** the catalog lives in <dataDir>/firmware/ota */
+  /** the OTA catalog (disk or object store); without it, <dataDir>/firmware/ota */
+  catalog?: OtaCatalog;
   dataDir: string;
   metrics: Metrics;
   log: Logger;
@@ -144,14 +149,12 @@ export class DeviceOtaFleet implements OtaFleet, OtaDownloads, PicketOtaHandler 
   /** the last hello of each device seen on this node */
   readonly #hellos = new Map<string, Hello>();
   readonly #listeners = new Set<(progress: OtaProgress) => void>();
-  readonly #store: FirmwareStore;
-  /** the catalog index as last read, and the file identity it was read at */
-  #catalog: { stamp: string; entries: CatalogEntry[] } | undefined;
+  readonly #catalog: OtaCatalog;
   readonly #ttlMs: number;
   readonly #log: Logger;
 
   constructor(private readonly o: DeviceOtaFleetOptions) {
-    this.#store = new FirmwareStore(o.dataDir);
+    this.#catalog = o.catalog ?? new FirmwareStore(o.dataDir).catalog;
     this.#ttlMs = o.credentialTtlMs ?? DEFAULT_CREDENTIAL_TTL_MS;
     this.#log = o.log.child({ subsystem: 'ota' });
     o.adapter.handleOta(this);
@@ -206,7 +209,7 @@ export class DeviceOtaFleet implements OtaFleet, OtaDownloads, PicketOtaHandler 
         'no_hello',
         `${device} is connected but has not said hello yet; try again in a moment`,
       );
-    const entry = (await this.#images()).find((e) => e.sha256 === image.sha256);
+    const entry = (await this.#catalog.images()).find((e) => e.sha256 === image.sha256);
     if (!entry)
       throw new OtaRefusal(
         'not_in_catalog',
@@ -253,7 +256,6 @@ export class DeviceOtaFleet implements OtaFleet, OtaDownloads, PicketOtaHandler 
       device,
       version: entry.version,
       from: hello.fw,
-      path: join(this.#store.root, 'ota', `${entry.sha256}.bin`),
       size: entry.size,
       sha256: entry.sha256,
       credential: Buffer.from(credential),
@@ -439,9 +441,18 @@ export class DeviceOtaFleet implements OtaFleet, OtaDownloads, PicketOtaHandler 
       return refuse('credential_expired', `the credential of offer ${offerId} expired; ask for a new offer`);
     if (FINAL.has(offer.state))
       return refuse('offer_closed', `offer ${offerId} is ${offer.state}; nothing to download`);
+    let path: string | undefined;
+    try {
+      path = await this.#catalog.imageFile(offer.sha256);
+    } catch (error) {
+      if (error instanceof FirmwareCatalogError && error.reason === 'corrupt-image')
+        return refuse('image_corrupt', error.message);
+      throw error;
+    }
+    if (!path) return refuse('image_removed', `the image of offer ${offerId} is no longer in the catalog`);
     return {
       ok: true,
-      grant: { device, offer: offer.id, path: offer.path, size: offer.size, sha256: offer.sha256 },
+      grant: { device, offer: offer.id, path, size: offer.size, sha256: offer.sha256 },
     };
   }
 
@@ -458,20 +469,6 @@ export class DeviceOtaFleet implements OtaFleet, OtaDownloads, PicketOtaHandler 
   }
 
   // ---- inside ----
-
-  /**
-   * The catalog's images, read again only when index.json changed: a rollout offers one
-   * image to many devices in a row, and parsing the index for each offer delayed the
-   * later devices' downloads. The catalog writes the index by write-then-rename, so a
-   * change shows as a new inode (or mtime, or size) of the file.
-   */
-  async #images(): Promise<CatalogEntry[]> {
-    const info = await stat(join(this.#store.root, 'ota', 'index.json')).catch(() => undefined);
-    if (!info) return this.#store.images(); // no catalog yet: nothing worth caching
-    const stamp = `${info.ino}:${info.mtimeMs}:${info.size}`;
-    if (this.#catalog?.stamp !== stamp) this.#catalog = { stamp, entries: await this.#store.images() };
-    return this.#catalog.entries;
-  }
 
   #refused(reason: string, device: string, message: string): void {
     this.o.metrics.otaRefused.inc({ reason });
@@ -520,7 +517,6 @@ export class DeviceOtaFleet implements OtaFleet, OtaDownloads, PicketOtaHandler 
       device,
       version: hello.fw,
       from: undefined,
-      path: '',
       size: 0,
       sha256: '',
       credential: randomBytes(24),

@@ -11,6 +11,7 @@ const NAV: { to: string; label: string; pages: Route['page'][]; admin?: boolean 
   { to: paths.addDevice(), label: 'Add a device', pages: ['add-device'], admin: true },
   { to: paths.ble(), label: 'Bluetooth', pages: ['ble'] },
   { to: paths.cluster(), label: 'Cluster', pages: ['cluster'] },
+  { to: paths.updates(), label: 'Updates', pages: ['updates'] },
   { to: paths.users(), label: 'Users and tokens', pages: ['users'], admin: true },
   { to: paths.audit(), label: 'Audit log', pages: ['audit'], admin: true },
 ];

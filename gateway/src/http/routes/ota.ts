@@ -3,7 +3,9 @@
 // token (`Authorization: Bearer <id>:<token>`, as on /picket) plus the short-lived
 // credential in the offer's URL, so a copied URL is useless to anyone else. Streams
 // from the catalog file with `Range` resume (206, Content-Range; 416 for a range the
-// file does not have), so a device that lost power resumes from its last byte.
+// file does not have), so a device that lost power resumes from its last byte. On an
+// external NATS the file is this node's verified copy of the object store's image
+// (OtaCatalog.imageFile, resolved when the download is authorized).
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';

@@ -60,10 +60,19 @@ export const ROLE_PERMISSIONS: Record<
   gateway: {
     account: ACCOUNT.sentinel,
     describe:
-      'everything under sentinel.>, the JetStream API of its account (KV buckets, SENTINEL_HISTORY), its own inboxes; answers requests',
+      'everything under sentinel.>, the JetStream API of its account (KV buckets, SENTINEL_HISTORY, the firmware object store OBJ_sentinel_firmware), writes to the firmware object store ($O.sentinel_firmware.>), its own inboxes; answers requests',
     permissions: {
       pub: {
-        allow: ['sentinel.>', '$JS.API.>', '$JS.ACK.>', '$JS.FC.>', '$KV.>', '_INBOX.>'],
+        allow: [
+          'sentinel.>',
+          '$JS.API.>',
+          '$JS.ACK.>',
+          '$JS.FC.>',
+          '$KV.>',
+          // the OTA catalog's object store (chunks and metadata of sentinel_firmware), nothing else under $O
+          '$O.sentinel_firmware.>',
+          '_INBOX.>',
+        ],
       },
       sub: { allow: ['sentinel.>', '_INBOX.>'] },
       resp: ANSWERS_REQUESTS,

@@ -49,8 +49,14 @@ export class RolloutEngine {
   readonly #log: Logger;
   #queue: Promise<unknown> = Promise.resolve();
   #stops: Array<() => void> = [];
-  /** devices whose offer was made by an earlier leader: look at them before waiting on progress */
+  /**
+   * Devices whose progress may have been lost with an earlier leader (offered or booted
+   * when it stopped): looked at on every tick until seen back, since a device that
+   * confirmed meanwhile never reports it again. Left only once that is stored (#settled).
+   */
   readonly #recheck = new Set<string>();
+  /** rechecked devices whose new state goes into the record with this step's save */
+  readonly #settled = new Set<string>();
   /** download percentages reported since the last tick, by `<device>/<offer>` */
   readonly #percent = new Map<string, number>();
   /** devices whose confirm could not be sent yet */
@@ -240,6 +246,7 @@ export class RolloutEngine {
     if (!rollout || (rollout.status !== 'running' && rollout.status !== 'paused')) return;
     const now = this.#now();
     const before = JSON.stringify(rollout);
+    this.#settled.clear();
     for (const [key, percent] of this.#percent) {
       const [id, offer] = key.split('/') as [string, string];
       const device = rollout.devices[id];
@@ -255,9 +262,13 @@ export class RolloutEngine {
       if (rollout.stage === stage || rollout.status !== 'running') break;
       stage = rollout.stage;
     }
-    if (JSON.stringify(rollout) === before) return;
-    rollout.updated = now;
-    await this.o.store.save(rollout);
+    if (JSON.stringify(rollout) !== before) {
+      rollout.updated = now;
+      await this.o.store.save(rollout);
+    }
+    // only now: a save that failed leaves them to be looked at again on the next tick
+    for (const id of this.#settled) this.#recheck.delete(id);
+    this.#settled.clear();
   }
 
   async #stepStage(rollout: Rollout, now: number): Promise<void> {
@@ -270,22 +281,24 @@ export class RolloutEngine {
     };
     for (const id of ids) {
       const device = rollout.devices[id]!;
-      if (this.#recheck.has(id)) {
+      if (this.#recheck.has(id) && (device.state === 'offered' || device.state === 'booted')) {
         // offered by an earlier leader: its progress may have been lost in between
-        this.#recheck.delete(id);
         const seen = await look(id);
         if (seen?.online && seen.fw === rollout.version) {
-          Object.assign(device, { state: 'booted', updated: now });
-          await this.#confirm(id, device);
-          // back on the version and reconnected: the confirm may have been sent before the
-          // leader change, and a device does not report a second one
-          if (!this.#confirmOwed.has(id)) Object.assign(device, { state: 'confirmed', updated: now });
+          await this.#confirmBack(id, device, now);
           continue;
         }
         // its offer may have died with the node that made it: offer again (the same image,
         // under a new offer; a device found on the version by then is not offered it)
-        if (device.state === 'offered') device.state = 'pending';
+        if (device.state === 'offered') {
+          device.state = 'pending';
+          this.#settled.add(id);
+        }
+        // booted before the leader changed and not back yet (the gateway restarted, the
+        // device reconnects later): looked at again on the next tick, until the deadline
+        continue;
       }
+      if (this.#recheck.has(id)) this.#settled.add(id); // failed, or aborted meanwhile
       if (device.state === 'booted' && this.#confirmOwed.has(id)) await this.#confirm(id, device);
     }
     // a batch's offers go out together: its devices download at once
@@ -330,9 +343,9 @@ export class RolloutEngine {
     if (seen?.fw === rollout.version) {
       // idempotent: never offered (so never downloaded) twice
       if (device.offer) {
-        Object.assign(device, { state: 'booted', updated: now });
-        await this.#confirm(id, device);
-        if (!this.#confirmOwed.has(id)) Object.assign(device, { state: 'confirmed', updated: now });
+        // offered before and back on the version: what became of its offer is not known
+        this.#recheck.add(id);
+        await this.#confirmBack(id, device, now);
       } else
         Object.assign(device, { state: 'skipped', reason: `already runs ${rollout.version}`, updated: now });
       return;
@@ -359,6 +372,20 @@ export class RolloutEngine {
         this.#fail(rollout, id, device, `refused: ${messageOf(error)}`);
       }
     }
+  }
+
+  /**
+   * A device found back on the version whose progress was lost: confirmed once the confirm
+   * reached it. It may have confirmed the image before the leader changed, and a device
+   * does not report that a second time; until the confirm can be sent (the device not
+   * connected to any node yet) it stays booted and rechecked.
+   */
+  async #confirmBack(id: string, device: DeviceRecord, now: number): Promise<void> {
+    Object.assign(device, { state: 'booted', updated: now });
+    await this.#confirm(id, device);
+    if (this.#confirmOwed.has(id)) return;
+    Object.assign(device, { state: 'confirmed', updated: now });
+    this.#settled.add(id);
   }
 
   async #confirm(id: string, device: DeviceRecord): Promise<void> {

@@ -4,7 +4,7 @@
 import type { Bus } from '../../bus/bus.js';
 import type { LeaderLease, Running } from '../../bus/locks.js';
 import type { Cluster } from '../../cluster/cluster.js';
-import { FirmwareStore } from '../../firmware-store.js';
+import type { OtaCatalog } from '../../firmware-store.js';
 import type { Logger } from '../../log.js';
 import type { OtaFleet } from '../types.js';
 import { RolloutEngine } from './engine.js';
@@ -21,8 +21,8 @@ export interface OtaRolloutOptions {
   cluster: Cluster;
   nodeId: string;
   fleet: OtaFleet;
-  /** the catalog is <dataDir>/firmware/ota */
-  dataDir: string;
+  /** the OTA catalog the gateway serves (disk, or the shared object store) */
+  catalog: OtaCatalog;
   log: Logger;
 }
 
@@ -30,12 +30,11 @@ export interface OtaRolloutOptions {
 export function startOtaRollouts(o: OtaRolloutOptions): { stop(): void } {
   const relay = new OtaRelay({ nc: o.bus.nc, nodeId: o.nodeId, fleet: o.fleet, log: o.log });
   relay.start();
-  const catalog = new FirmwareStore(o.dataDir);
   o.cluster.lead('ota', (lease) =>
     startRolloutEngine(
       {
         ...o,
-        catalog: () => catalog.images(),
+        catalog: () => o.catalog.images(),
         otherNodes: () =>
           o.cluster.liveness
             .nodes()

@@ -1,7 +1,8 @@
 // `sentinel firmware keygen|sign|verify` (CONTRACT.md §5 fixes keygen and sign): ESP-IDF
 // secure boot v2 signing of app images, byte-compatible with `espsecure.py sign_data
 // --version 2`, so a device with secure boot or signed-app verification accepts them.
-// `sentinel firmware add|list|remove`: the OTA catalog under <data>/firmware/ota.
+// `sentinel firmware add|list|remove`: the OTA catalog under <data>/firmware/ota, or with
+// --nats (a gateway on an external NATS) the object store bucket every node serves from.
 
 import { chmod, writeFile } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
@@ -145,12 +146,33 @@ export function registerFirmwareCommands(program: Command): void {
   registerCatalog(firmware);
 }
 
-/** The catalog of the gateway on --data (the same option and variable as `gateway`). */
-async function openCatalog(flags: Record<string, unknown>) {
+/** The options that pick the catalog: the same as `gateway` takes. */
+const CATALOG_OPTIONS = ['dataDir', 'natsUrl', 'natsCreds'] as const;
+
+/**
+ * The catalog the gateway uses: with --nats (an external NATS) the object store bucket
+ * shared by every node, else <data>/firmware/ota. `work` runs with it; the NATS
+ * connection, if any, is closed after.
+ */
+async function withCatalog<T>(
+  flags: Record<string, unknown>,
+  work: (catalog: import('@sentinel/gateway/store').OtaCatalog) => Promise<T>,
+): Promise<T> {
   // loaded here: keygen and sign need nothing of the gateway
-  const { FirmwareStore, GATEWAY_OPTIONS } = await import('@sentinel/gateway/store');
-  const dataDir = GATEWAY_OPTIONS.dataDir.schema.parse(gatewayOptionValues(flags, ['dataDir']).dataDir);
-  return new FirmwareStore(dataDir);
+  const { FirmwareStore, GATEWAY_OPTIONS, ObjectStoreCatalog, openGatewayStore } = await import(
+    '@sentinel/gateway/store'
+  );
+  const values = gatewayOptionValues(flags, CATALOG_OPTIONS);
+  if (!values.natsUrl) {
+    const dataDir = GATEWAY_OPTIONS.dataDir.schema.parse(values.dataDir);
+    return work(new FirmwareStore(dataDir).catalog);
+  }
+  const store = await openGatewayStore({ natsUrl: values.natsUrl, natsCreds: values.natsCreds });
+  try {
+    return await work(new ObjectStoreCatalog(store.bus.firmware));
+  } finally {
+    await store.close();
+  }
 }
 
 /** Catalog refusals are one line naming what to do; anything else propagates. */
@@ -188,7 +210,7 @@ function registerCatalog(firmware: Command): void {
         '--partition-table <file>',
         'refuse the image unless it fits the smallest OTA slot of this table (CSV or binary)',
       ),
-    ['dataDir'],
+    CATALOG_OPTIONS,
   ).action(
     async (
       imageFile: string,
@@ -196,9 +218,8 @@ function registerCatalog(firmware: Command): void {
     ) => {
       const bytes = await readUserFile(imageFile);
       const partitions = flags.partitionTable ? await readPartitionTable(flags.partitionTable) : undefined;
-      const catalog = await openCatalog(flags);
-      const { entry, added } = await inCatalog(imageFile, () =>
-        catalog.addImage(bytes, { channel: flags.channel, partitions }),
+      const { entry, added } = await withCatalog(flags, (catalog) =>
+        inCatalog(imageFile, () => catalog.addImage(bytes, { channel: flags.channel, partitions })),
       );
       printJson({ ...entry, added });
     },
@@ -209,10 +230,12 @@ function registerCatalog(firmware: Command): void {
       .command('list')
       .description('list the OTA catalog as JSON, newest first')
       .addOption(new Option('--channel <channel>', 'only this channel').choices(CHANNELS)),
-    ['dataDir'],
+    CATALOG_OPTIONS,
   ).action(async (flags: { channel?: (typeof CHANNELS)[number] } & Record<string, unknown>) => {
-    const catalog = await openCatalog(flags);
-    printJson({ images: await inCatalog(undefined, () => catalog.images(flags.channel)) });
+    const images = await withCatalog(flags, (catalog) =>
+      inCatalog(undefined, () => catalog.images(flags.channel)),
+    );
+    printJson({ images });
   });
 
   addGatewayOptions(
@@ -220,10 +243,9 @@ function registerCatalog(firmware: Command): void {
       .command('remove')
       .description('remove an image from the OTA catalog by its id (as `firmware list` shows it)')
       .argument('<id>', 'catalog id, <project>-<version>-<chip>'),
-    ['dataDir'],
+    CATALOG_OPTIONS,
   ).action(async (id: string, flags: Record<string, unknown>) => {
-    const catalog = await openCatalog(flags);
-    const entry = await inCatalog(undefined, () => catalog.removeImage(id));
+    const entry = await withCatalog(flags, (catalog) => inCatalog(undefined, () => catalog.removeImage(id)));
     printJson({ removed: entry.id });
   });
 }

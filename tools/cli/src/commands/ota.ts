@@ -2,99 +2,39 @@
 // "Rollouts").
 //
 // The CLI does not talk to a gateway process: it writes its request into the
-// `sentinel_ota` KV bucket (`request.<id>`) and waits for the `ota` leader to answer in
-// the same key. A request in KV outlives a leader change (a NATS request to a leader
-// that dies in between would be lost, and one sent while nobody leads would find no
-// one); the next leader answers whatever is waiting. `status` reads the rollout record
-// the leader keeps in the same bucket.
-import { randomUUID } from 'node:crypto';
+// `sentinel_ota` KV bucket and waits for the `ota` leader's answer there (the shared
+// request logic: gateway/src/ota/rollout/client.ts, also behind the HTTP API). `status`
+// reads the rollout record the leader keeps in the same bucket.
 import { parseDuration } from '@sentinel/automations';
-import type { GatewayStore } from '@sentinel/gateway/store';
+import {
+  type Answer,
+  askRollout,
+  type GatewayStore,
+  loadRollout,
+  ROLLOUT_KEY,
+  type Rollout,
+  type RolloutRequest,
+  RolloutRequestPending,
+  rolloutSummary,
+} from '@sentinel/gateway/store';
 import { type Command, Option } from 'commander';
 import { CliError, UsageError } from '../errors.js';
 import { addStoreOptions, withStore } from './device.js';
 
-// the bucket's keys (gateway/src/ota/rollout/schema.ts)
-const ROLLOUT_KEY = 'rollout';
-const requestKey = (id: string) => `request.${id}`;
-
-type Answer = { ok: true; rollout: string; status: string } | { ok: false; code: string; message: string };
-
-interface DeviceRecord {
-  state: string;
-  from: string;
-  offer?: string;
-  percent?: number;
-  reason?: string;
-}
-interface Rollout {
-  id: string;
-  version: string;
-  status: string;
-  stage: number;
-  stages: string[][];
-  canary: number;
-  deadline_ms: number;
-  created: number;
-  updated: number;
-  paused_reason?: string;
-  paused_device?: string;
-  devices: Record<string, DeviceRecord>;
-}
-
 const FINAL = new Set(['completed', 'aborted']);
 
-/** Writes the request and waits for the leader's answer, at most `timeoutMs`. */
-async function ask(
-  store: GatewayStore,
-  request: Record<string, unknown>,
-  timeoutMs: number,
-): Promise<Answer> {
-  const kv = store.bus.kv.ota;
-  const id = randomUUID();
-  const watch = await kv.watch({ key: requestKey(id) });
-  const timer = setTimeout(() => watch.stop(), timeoutMs);
+/** The leader's answer; nobody answering in time is the CLI's error, with what to do. */
+async function ask(store: GatewayStore, request: RolloutRequest, timeoutMs: number): Promise<Answer> {
   try {
-    await kv.create(requestKey(id), JSON.stringify({ request, at: Date.now() }));
-    for await (const entry of watch) {
-      if (entry.operation !== 'PUT') continue;
-      const answer = entry.json<{ answer?: Answer }>().answer;
-      if (answer) return answer;
-    }
-  } finally {
-    clearTimeout(timer);
-    watch.stop();
+    return await askRollout(store.bus.kv.ota, request, timeoutMs);
+  } catch (error) {
+    if (error instanceof RolloutRequestPending) throw new CliError(error.message);
+    throw error;
   }
-  throw new CliError(
-    `no gateway answered within ${timeoutMs / 1000} s: is one running on this NATS (it answers once it holds the \`ota\` lock)? ` +
-      `The request stays queued as ${requestKey(id)} and is answered by the next leader; check with \`sentinel ota status\``,
-  );
 }
 
-async function load(store: GatewayStore): Promise<Rollout | undefined> {
-  const entry = await store.bus.kv.ota.get(ROLLOUT_KEY);
-  return entry?.operation === 'PUT' ? entry.json<Rollout>() : undefined;
-}
-
-/** The one-line view of a rollout: where it is and how many devices are where. */
-function summary(rollout: Rollout) {
-  const counts: Record<string, number> = {};
-  for (const device of Object.values(rollout.devices)) counts[device.state] = (counts[device.state] ?? 0) + 1;
-  const stageName = (i: number) =>
-    rollout.canary > 0 && i === 0 ? 'canary' : `batch ${rollout.canary > 0 ? i : i + 1}`;
-  return {
-    rollout: rollout.id,
-    version: rollout.version,
-    status: rollout.status,
-    stage:
-      rollout.stage < rollout.stages.length
-        ? `${stageName(rollout.stage)} (${rollout.stage + 1}/${rollout.stages.length})`
-        : `done (${rollout.stages.length}/${rollout.stages.length})`,
-    devices: counts,
-    ...(rollout.paused_reason ? { paused_reason: rollout.paused_reason } : {}),
-    ...(rollout.paused_device ? { paused_device: rollout.paused_device } : {}),
-  };
-}
+const load = (store: GatewayStore) => loadRollout(store.bus.kv.ota);
+const summary = rolloutSummary;
 
 const print = (value: unknown) => process.stdout.write(`${JSON.stringify(value)}\n`);
 
@@ -109,7 +49,7 @@ async function follow(store: GatewayStore, id: string): Promise<Rollout | undefi
   try {
     for await (const entry of watch) {
       if (entry.operation !== 'PUT') continue;
-      const rollout = entry.json<Rollout>();
+      const rollout = entry.json<Rollout>(); // the leader wrote it
       if (rollout.id !== id) continue;
       const line = JSON.stringify(summary(rollout));
       if (line !== last) process.stderr.write(`${line}\n`);
@@ -210,12 +150,12 @@ export function registerOtaCommands(program: Command): void {
           op: 'start',
           version,
           ...(devices ? { devices } : {}),
-          ...(flags.model === undefined ? {} : { model: flags.model }),
-          canary: flags.canary,
-          batch: flags.batch,
-          deadline_ms: flags.deadline,
+          ...(flags.model === undefined ? {} : { model: String(flags.model) }),
+          canary: flags.canary as number,
+          batch: flags.batch as number,
+          deadline_ms: flags.deadline as number,
           allow_downgrade: flags.allowDowngrade === true,
-          ...(flags.channel === undefined ? {} : { channel: flags.channel }),
+          ...(flags.channel === undefined ? {} : { channel: flags.channel as 'stable' | 'beta' }),
         },
         flags.timeout as number,
       );
