@@ -18,9 +18,10 @@
 import { randomUUID } from 'node:crypto';
 import { JetStreamApiCodes, JetStreamApiError, type JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
-import { nanos } from '@nats-io/transport-node';
+import { nanos, PermissionViolationError } from '@nats-io/transport-node';
 import { z } from 'zod';
 import type { Logger } from '../log.js';
+import { BUCKET } from './names.js';
 
 /** The single-writer subsystems (DESIGN.md "Two nodes, no downtime"). */
 export const SUBSYSTEMS = [
@@ -200,6 +201,12 @@ export function runWhileLeader(
   return new LeaderLock(bus.kv.locks, options, start);
 }
 
+/** A publish the server refused for this credential, however deep in the causes. */
+function isPermissionViolation(error: unknown): boolean {
+  for (let e = error; e instanceof Error; e = e.cause) if (e instanceof PermissionViolationError) return true;
+  return false;
+}
+
 const isWrongSequence = (error: unknown) =>
   error instanceof JetStreamApiError &&
   (error.code === JetStreamApiCodes.StreamWrongLastSequence ||
@@ -210,6 +217,7 @@ class LeaderLock implements LeaderHandle {
   readonly #nodeId: string;
   readonly #timings: LockTimings;
   readonly #log: Logger | undefined;
+  #refusedLogged = false;
   readonly #wakers = new Set<() => void>();
   #stopping = false;
   #state: LeadershipState = { kind: 'standby', holder: undefined };
@@ -309,7 +317,15 @@ class LeaderLock implements LeaderHandle {
       return { revision, sentAt, record };
     } catch (error) {
       if (!isWrongSequence(error)) {
-        this.#log?.debug({ err: error }, 'lock acquisition failed');
+        if (isPermissionViolation(error) && !this.#refusedLogged) {
+          // otherwise the node would stay on standby for ever without a word
+          this.#refusedLogged = true;
+          this.#log?.error(
+            { lock: `$KV.${BUCKET.locks}.${this.subsystem}` },
+            `this NATS credential may not hold the ${this.subsystem} leader lock: this node stays on standby; ` +
+              `use the credential made for ${this.subsystem} (sentinel nats-auth) or one that may write that key`,
+          );
+        } else this.#log?.debug({ err: error }, 'lock acquisition failed');
         return undefined;
       }
       // someone holds it: learn who (the watch may not have told us yet)

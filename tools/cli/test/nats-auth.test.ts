@@ -13,6 +13,7 @@ import {
   PermissionViolationError,
   RequestError,
 } from '@nats-io/transport-node';
+import { buildAppImage } from '@sentinel/firmware';
 import { type LeaderHandle, lockRecordOf, runWhileLeader } from '@sentinel/gateway';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CliGateway, killStrays, runCli, startLocalGateway } from '../../../test/support/cli.js';
@@ -363,10 +364,51 @@ describe('sentinel nats-auth', () => {
       expect((await own.get('probe'))?.string()).toBe('x');
       // another subsystem's lock and another role's bucket stay out of reach
       await publishRefused(nc, '$KV.sentinel_locks.registry');
+      // and a node started with the wrong credential says so instead of waiting on standby in silence
+      let said: (message: string) => void = () => {};
+      const message = new Promise<string>((resolve) => {
+        said = resolve;
+      });
+      const log = {
+        child: () => log,
+        debug() {},
+        info() {},
+        warn() {},
+        error: (_: unknown, msg: string) => said(msg),
+      };
+      const wrong = runWhileLeader(
+        { kv: { locks } },
+        { subsystem: 'registry', nodeId: `${role}-b`, ttlMs: 5_000, heartbeatMs: 1_000, log: log as never },
+        () => Promise.reject(new Error('a refused lock must not start anything')),
+      );
+      expect(await message).toMatch(/may not hold the registry leader lock: this node stays on standby/);
+      await wrong.stop();
       const other = bucket === 'sentinel_matter' ? 'sentinel_automations' : 'sentinel_matter';
       await publishRefused(nc, `$KV.${other}.probe`);
     },
   );
+
+  it('lets only the gateway credential write the shared OTA catalog (the sentinel_firmware object store)', async () => {
+    const image = join(dir, 'picket-2.0.0.bin');
+    await writeFile(
+      image,
+      buildAppImage({
+        chip: 'esp32s3',
+        appDesc: { projectName: 'picket', version: '2.0.0', idfVersion: 'v5.3.1' },
+        size: 64 * 1024,
+      }),
+    );
+    const gatewayCreds = ['--nats', server.url, '--nats-creds', creds('gateway')];
+    const added = await runCli(['firmware', 'add', image, ...gatewayCreds]);
+    expect(added.code, added.stderr).toBe(0);
+    const listed = await runCli(['firmware', 'list', ...gatewayCreds]);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(JSON.parse(listed.stdout).images).toMatchObject([{ version: '2.0.0', chip: 'esp32s3' }]);
+    // no other role may put an image where every gateway node would offer it
+    for (const role of ['automations', 'matter']) {
+      await publishRefused(await as(role), '$O.sentinel_firmware.C.forged');
+    }
+  });
 
   it('shows the relay only the subjects SENTINEL exports', async () => {
     const relay = await as('relay');
