@@ -322,18 +322,22 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
     for (let i = from; i < watchers.length; i++) {
       const { id, trigger } = watchers[i]!;
       if (!this.#automations.has(id)) continue; // disabled meanwhile
-      const failed = (error: unknown) =>
-        this.#record(this.#trace(id, { result: 'error', error: `trigger failed: ${messageOf(error)}` }));
       let result: unknown;
       try {
         result = call(trigger);
       } catch (error) {
-        failed(error);
+        this.#triggerFailed(id, error);
         continue;
       }
       if (result instanceof Promise)
-        return result.catch(failed).then(() => this.#eachTrigger(entityId, call, watchers, i + 1));
+        return result
+          .catch((error) => this.#triggerFailed(id, error))
+          .then(() => this.#eachTrigger(entityId, call, watchers, i + 1));
     }
+  }
+
+  #triggerFailed(id: string, error: unknown): void {
+    this.#record(this.#trace(id, { result: 'error', error: `trigger failed: ${messageOf(error)}` }));
   }
 
   /** Loads every .ts/.js file of a directory; each failure is a load_error trace, never a throw. */
@@ -548,7 +552,7 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
       now: () => this.clock.now(),
       entity: (ref: EntityRef) => this.entities.resolve(ref),
       state: (ref: EntityRef) => this.#states.get(this.entities.resolve(ref).id)?.value,
-      ...this.#services(definition.id, kv, signal, trace),
+      ...this.#services(definition.id, kv, new RunScope(signal), trace),
     };
     try {
       for (const [index, condition] of definition.conditions.entries()) {
@@ -588,12 +592,9 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
   ): Promise<void> {
     const trace: Trace = { ...this.#trace(definition.id, { result: 'ok', trigger }), finished: undefined };
     // ends with the run: sleeps and calls it left behind (not awaited) are cancelled, not leaked
-    const local = new AbortController();
-    setMaxListeners(0, local.signal); // one listener per pending sleep, up to the sandbox's limit
-    const forward = () => local.abort(signal.reason);
-    signal.addEventListener('abort', forward, { once: true });
+    const scope = new RunScope(signal);
     try {
-      const outcome = await run(trigger, this.#services(definition.id, kv, local.signal, trace));
+      const outcome = await run(trigger, this.#services(definition.id, kv, scope, trace));
       trace.conditions = outcome.conditions;
       trace.result = outcome.result;
       if (outcome.error !== undefined) trace.error = outcome.error;
@@ -601,18 +602,17 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
       trace.result = 'error';
       trace.error = messageOf(error);
     } finally {
-      signal.removeEventListener('abort', forward);
-      local.abort(new Error('the run has finished'));
+      scope.end();
       trace.finished = this.clock.now();
       this.#record(trace);
     }
   }
 
   /** what a run does through the runtime, each step recorded in its trace */
-  #services(automationId: string, kv: AutomationKv, signal: AbortSignal, trace: Trace): RunServices {
+  #services(automationId: string, kv: AutomationKv, scope: RunScope, trace: Trace): RunServices {
     const { nc } = this.options;
     const alive = () => {
-      if (signal.aborted) throw signal.reason;
+      if (scope.over) throw scope.reason;
     };
     const act = (action: Trace['actions'][number]) => {
       if (trace.actions.length < MAX_TRACE_ACTIONS) trace.actions.push(action);
@@ -658,6 +658,7 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
       sleep: (duration: Duration) =>
         new Promise<void>((resolve, reject) => {
           alive();
+          const signal = scope.signal;
           const timer = this.clock.at(this.clock.now() + parseDuration(duration), () => {
             signal.removeEventListener('abort', onAbort);
             resolve();
@@ -701,6 +702,52 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
     await this.#sandbox?.stop();
     await this.#stored?.flush();
     this.entities.stop();
+  }
+}
+
+/**
+ * What a run's calls answer to: its runner's signal (restart, stop) and the end of the
+ * run, after which the sleeps and calls it left behind are cancelled, not leaked. The
+ * controller a pending sleep listens on is made only for a run that sleeps: most runs
+ * do not, and a controller, a listener and an Error per run were garbage on the path of
+ * every reading.
+ */
+class RunScope {
+  #ended = false;
+  #local: AbortController | undefined;
+  #unforward: (() => void) | undefined;
+
+  constructor(readonly outer: AbortSignal) {}
+
+  /** calls are refused: the run was aborted or has finished */
+  get over(): boolean {
+    return this.outer.aborted || this.#ended;
+  }
+
+  get reason(): unknown {
+    return this.outer.aborted ? this.outer.reason : new Error('the run has finished');
+  }
+
+  /** aborted with the run's signal or when the run finishes (made on first use) */
+  get signal(): AbortSignal {
+    if (!this.#local) {
+      const local = new AbortController();
+      setMaxListeners(0, local.signal); // one listener per pending sleep, up to the sandbox's limit
+      if (this.over) local.abort(this.reason);
+      else {
+        const forward = () => local.abort(this.outer.reason);
+        this.outer.addEventListener('abort', forward, { once: true });
+        this.#unforward = () => this.outer.removeEventListener('abort', forward);
+      }
+      this.#local = local;
+    }
+    return this.#local.signal;
+  }
+
+  end(): void {
+    this.#ended = true;
+    this.#unforward?.();
+    this.#local?.abort(new Error('the run has finished'));
   }
 }
 
