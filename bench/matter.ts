@@ -98,6 +98,23 @@ class Api {
   }
 }
 
+/** the listening line of `sentinel matter-server`; `memory` says how it saved memory */
+interface Listening {
+  url: string;
+  pid?: number;
+  memory?: { v8_flags?: string[]; bundle?: boolean };
+}
+
+/** the memory options the server reports having chosen, for the report */
+function describeMemory(memory: Listening['memory']): string {
+  if (!memory) return 'not reported (an older server)';
+  const flags = memory.v8_flags?.length ? `V8 ${memory.v8_flags.join(' ')}` : 'V8 defaults';
+  const entry = memory.bundle
+    ? 'the bundled server (tools/cli/dist/matter-server/run.mjs)'
+    : 'the CLI module graph (no fresh bundle: run `npm run build`)';
+  return `${flags}; ${entry}`;
+}
+
 const mid = (range: readonly [number, number]) => (range[0] + range[1]) / 2;
 const ref = (range: readonly [number, number]) => `${range[0]}–${range[1]}`;
 const settle = () => new Promise((resolve) => setTimeout(resolve, 2000));
@@ -128,14 +145,15 @@ export async function runMatter(argv: string[]): Promise<number> {
     );
     const stdout = bridge.process.stdout;
     if (!stdout) throw new Error('matter-server has no stdout');
-    const listening = await new Promise<{ url: string }>((resolve, reject) => {
+    const listening = await new Promise<Listening>((resolve, reject) => {
       createInterface({ input: stdout }).on('line', (line) => {
-        const parsed = JSON.parse(line) as { event?: string; url?: string };
-        if (parsed.event === 'listening') resolve(parsed as { url: string });
+        const parsed = JSON.parse(line) as { event?: string };
+        if (parsed.event === 'listening') resolve(parsed as Listening);
       });
       void bridge.exited.then(() => reject(new Error(bridge.failureReason() ?? 'matter-server exited')));
     });
-    const pid = bridge.process.pid as number;
+    // the server's own pid from its listening line: the process that holds the bridge
+    const pid = listening.pid ?? (bridge.process.pid as number);
     log(`bridge at ${listening.url} (pid ${pid}); starting ${options.devices} simulated lights…`);
     for (let i = 0; i < options.devices; i++) {
       devices.push(
@@ -231,7 +249,8 @@ export async function runMatter(argv: string[]): Promise<number> {
           ],
         ],
         [false, true, true, true],
-      )}\n\nReference: matterjs-server figures from issue 12, measured on another machine (not in this run); ` +
+      )}\n\nServer options: ${describeMemory(listening.memory)}.\n` +
+        `Reference: matterjs-server figures from issue 12, measured on another machine (not in this run); ` +
         'the ratio uses the midpoint of their range. Lights are matter.js devices in the bench process, the bridge ' +
         'is `sentinel matter-server` in its own process, all on loopback.\n',
     );

@@ -1,6 +1,6 @@
 // `npm run build`: compiles every workspace to <workspace>/dist (JavaScript with
 // declarations, tsc -b in dependency order, incremental), copies the web pages,
-// bundles the browser flasher, indexes the CLI's commands and checks the workspaces' declared dependencies.
+// bundles the browser flasher and the Matter server, indexes the CLI's commands and checks the workspaces' declared dependencies.
 // Plain JavaScript, so it runs before anything is compiled. `--clean` starts over.
 import { spawnSync } from 'node:child_process';
 import {
@@ -103,6 +103,10 @@ if (existsSync(join(root, 'web/src/main.tsx'))) {
     writeFileSync(`${file}.gz`, gzipSync(body, { level: 9 }));
   }
 }
+
+// `sentinel matter-server` runs from one bundle of only the Matter bridge (less memory)
+const { buildMatterServer } = await import('./build-matter-server.mjs');
+await buildMatterServer();
 
 // `sentinel --help` lists the commands from this index instead of loading every module
 const { indexCommands } = await import(pathToFileURL(join(root, 'tools/cli/dist/main.js')).href);

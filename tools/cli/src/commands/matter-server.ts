@@ -5,12 +5,16 @@
 // `matter` leader lock: a second matter-server waits as a standby and takes over, with
 // every pairing, when the first dies. Only the holder listens on the API port, so a client
 // given both servers' URLs finds the live one.
-import { mkdir } from 'node:fs/promises';
+//
+// Memory (docs/matter.md, `npm run bench -- matter`): the server runs V8 with
+// --optimize-for-size and, when `npm run build` made it, from one bundled file of only the
+// bridge (matter-server-run.ts), not from the CLI's module graph.
+import { readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { resolve } from 'node:path';
-import { type LeaderLockOptions, LOCK_DEFAULTS, runWhileLeader } from '@sentinel/gateway';
+import { setFlagsFromString } from 'node:v8';
 import type { Command } from 'commander';
 import { CliError, UsageError } from '../errors.js';
+import type * as Runner from './matter-server-run.js';
 import { untilSignal } from './simulate-matter.js';
 
 export interface MatterServerFlags {
@@ -24,7 +28,11 @@ export interface MatterServerFlags {
   lockTtl: string;
 }
 
-const SUBSYSTEM = 'matter';
+/**
+ * LOCK_DEFAULTS.ttlMs of @sentinel/gateway, written out: importing it would load the whole
+ * gateway (~20 MiB of heap) into a server that, without --nats, never takes a lock.
+ */
+const DEFAULT_LOCK_TTL_MS = 15_000;
 
 function parsePort(text: string): number {
   if (!/^\d+$/.test(text) || Number(text) > 65535)
@@ -54,7 +62,7 @@ export function registerMatterServerCommand(program: Command): void {
     .option(
       '--lock-ttl <ms>',
       'the leader lease (with --nats): how long a dead holder blocks a standby',
-      String(LOCK_DEFAULTS.ttlMs),
+      String(DEFAULT_LOCK_TTL_MS),
     )
     .option(
       '--loopback-only',
@@ -80,144 +88,71 @@ export function registerMatterServerCommand(program: Command): void {
       if (!Number.isInteger(lockTtl) || lockTtl < 500 || lockTtl > 600_000)
         throw new UsageError(`--lock-ttl: milliseconds 500…600000, got ${JSON.stringify(flags.lockTtl)}`);
       const signalled = untilSignal();
-      if (flags.nats !== undefined) {
-        await runBehindLock(flags, port, lockTtl, signalled);
-        return;
-      }
-      const matter = await import('@sentinel/matter');
-      let storage: ReturnType<typeof matter.memoryStorage>;
-      if (flags.storage === undefined) {
-        process.stderr.write(
-          'matter-server: no --storage: the fabric and every pairing are kept in memory and lost on exit\n',
+      const memory = leanProcess();
+      const runner = await loadRunner(memory);
+      try {
+        await runner.runMatterServer(
+          {
+            port,
+            host: flags.host,
+            storage: flags.storage,
+            loopbackOnly: flags.loopbackOnly ?? false,
+            nats: flags.nats,
+            natsCreds: flags.natsCreds,
+            nodeId: flags.nodeId,
+            lockTtl,
+            memory,
+          },
+          signalled,
         );
-        storage = matter.memoryStorage();
-      } else {
-        const dir = resolve(flags.storage);
-        try {
-          await mkdir(dir, { recursive: true });
-        } catch (cause) {
-          throw new CliError(`--storage: cannot create ${dir}: ${(cause as Error).message}`, { cause });
-        }
-        storage = matter.directoryStorage(dir);
+      } catch (cause) {
+        if (cause instanceof runner.MatterServerRunError) throw new CliError(cause.message, { cause });
+        throw cause;
       }
-      const server = await startServer(storage, flags, port);
-      printListening(server, flags.storage === undefined ? 'memory' : 'directory');
-      const signal = await signalled;
-      process.stderr.write(`matter-server: ${signal}, stopping…\n`);
-      await server.close();
     });
 }
 
-type Matter = typeof import('@sentinel/matter');
-type Server = Awaited<ReturnType<Matter['startMatterServer']>>;
+/**
+ * V8 tuned for a small resident set, set before the bridge loads: with the defaults the
+ * young generation alone grows to 32 MiB (two 16 MiB semi-spaces) while matter.js starts,
+ * and keeps it. --optimize-for-size caps it at 2 MiB and collects the old generation
+ * sooner; set at run time, since this process started as the whole CLI.
+ */
+const V8_FLAGS = ['--optimize-for-size', '--semi-space-growth-factor=1'];
 
-async function startServer(
-  storage: Parameters<Matter['startMatterServer']>[0]['storage'],
-  flags: MatterServerFlags,
-  port: number,
-): Promise<Server> {
-  const matter = await import('@sentinel/matter');
+function leanProcess(): Record<string, unknown> {
+  for (const flag of V8_FLAGS) setFlagsFromString(flag);
+  return { v8_flags: V8_FLAGS };
+}
+
+/** Where `npm run build` puts the bundle (scripts/build-matter-server.mjs), beside the compiled CLI. */
+const BUNDLE = new URL('../matter-server/run.mjs', import.meta.url);
+const MANIFEST = new URL('../matter-server/manifest.json', import.meta.url);
+
+/**
+ * The bundled runner when it is there and no newer than the sources it was made from (the
+ * manifest lists our own ones; dependencies change only with npm install, which builds);
+ * otherwise this module graph, which behaves the same with ~30 MiB more RSS.
+ */
+async function loadRunner(memory: Record<string, unknown>): Promise<typeof Runner> {
+  let reason: string;
   try {
-    return await matter.startMatterServer({
-      storage,
-      host: flags.host,
-      apiPort: port,
-      loopbackOnly: flags.loopbackOnly ?? false,
-    });
-  } catch (cause) {
-    const code = (cause as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE')
-      throw new CliError(
-        `${flags.host}:${port} is already in use (another matter server?); pick another --port`,
-        {
-          cause,
-        },
-      );
-    if (code === 'EADDRNOTAVAIL')
-      throw new CliError(`--host ${flags.host} is not an address of this machine`, { cause });
-    throw cause;
+    const built = statSync(BUNDLE).mtimeMs;
+    const { inputs } = JSON.parse(readFileSync(MANIFEST, 'utf8')) as { inputs: string[] };
+    const newer = inputs.find((input) => statSync(new URL(input, MANIFEST)).mtimeMs > built);
+    if (newer === undefined) {
+      memory.bundle = true;
+      return (await import(BUNDLE.href)) as typeof Runner;
+    }
+    reason = `${newer} changed since it was built`;
+  } catch (error) {
+    reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'not built' : String(error);
   }
-}
-
-function printListening(server: Server, storage: string): void {
-  process.stdout.write(
-    `${JSON.stringify({ event: 'listening', url: server.url, port: server.port, storage, pid: process.pid })}\n`,
-  );
-}
-
-/** JSON lines on stderr for the leader lock (the pino subset it uses); never secrets. */
-function stderrLog(bindings: Record<string, unknown> = {}): NonNullable<LeaderLockOptions['log']> {
-  const write = (level: string) => (a: unknown, b?: string) => {
-    const fields = typeof a === 'string' ? { msg: a } : { ...(a as object), msg: b };
-    const err = (fields as { err?: unknown }).err;
+  // running from the sources (tests, tsx) has no bundle by design: only compiled runs say why
+  if (import.meta.url.endsWith('.js'))
     process.stderr.write(
-      `${JSON.stringify({ level, time: Date.now(), ...bindings, ...fields, ...(err ? { err: String(err) } : {}) })}\n`,
+      `matter-server: the lean bundle is ${reason}; running the CLI modules (more memory) until \`npm run build\`\n`,
     );
-  };
-  const logger = {
-    info: write('info'),
-    warn: write('warn'),
-    error: write('error'),
-    debug: () => {},
-    child: (more: Record<string, unknown>) => stderrLog({ ...bindings, ...more }),
-  };
-  return logger as unknown as NonNullable<LeaderLockOptions['log']>;
-}
-
-/** --nats: the controller in KV, run while this process holds the `matter` lock. */
-async function runBehindLock(
-  flags: MatterServerFlags,
-  port: number,
-  lockTtl: number,
-  signalled: Promise<NodeJS.Signals>,
-): Promise<void> {
-  const matter = await import('@sentinel/matter');
-  const log = stderrLog({ name: 'matter-server' });
-  let bus: Awaited<ReturnType<Matter['openMatterBus']>>;
-  try {
-    bus = await matter.openMatterBus({
-      servers: flags.nats as string,
-      credsFile: flags.natsCreds,
-      lockTtlMs: lockTtl,
-    });
-  } catch (cause) {
-    if (cause instanceof matter.MatterBusError) throw new CliError(cause.message, { cause });
-    throw cause;
-  }
-  const { store, locks } = bus;
-  const handle = runWhileLeader(
-    { kv: { locks } },
-    {
-      subsystem: SUBSYSTEM,
-      nodeId: flags.nodeId,
-      ttlMs: lockTtl,
-      heartbeatMs: Math.max(100, Math.round(lockTtl / 4)),
-      graceMs: Math.max(200, Math.round(lockTtl / 3)),
-      log,
-      onChange: (state) => {
-        if (state.kind === 'standby')
-          process.stdout.write(
-            `${JSON.stringify({ event: 'standby', holder: state.holder?.node_id ?? null, pid: process.pid })}\n`,
-          );
-      },
-    },
-    async () => {
-      // state read afresh on every acquisition: the last holder may have paired since
-      const storage = matter.natsStorage(store, {
-        log: (msg, data) => log.error({ ...data }, msg),
-      });
-      const server = await startServer(storage, flags, port);
-      printListening(server, 'nats');
-      return {
-        async stop() {
-          await server.close();
-          await storage.flush();
-        },
-      };
-    },
-  );
-  const signal = await signalled;
-  process.stderr.write(`matter-server: ${signal}, stopping…\n`);
-  await handle.stop();
-  await bus.close();
+  memory.bundle = false;
+  return await import('./matter-server-run.js');
 }
