@@ -5,7 +5,7 @@
 // The reference column is what issue 12 reports for matterjs-server, measured on another
 // machine: there is no matterjs-server here to run beside ours.
 import { createInterface } from 'node:readline';
-import { parseJson, stringifyJson } from '@sentinel/matter';
+import { parseMatterJson, stringifyMatterJson } from '@sentinel/matter';
 import { type SimulatedMatterDevice, startSimulatedMatterDevice } from '@sentinel/simulators/matter';
 import WebSocket from 'ws';
 import { LatencyHistogram } from './lib/histogram.js';
@@ -63,7 +63,7 @@ class Api {
       this.#socket.once('error', reject);
     });
     this.#socket.on('message', (data) => {
-      const message = parseJson(data.toString()) as Record<string, unknown>;
+      const message = parseMatterJson(data.toString()) as Record<string, unknown>;
       if (typeof message.event === 'string') {
         const i = this.#events.findIndex((match) => match(message));
         if (i >= 0) this.#events.splice(i, 1);
@@ -74,7 +74,7 @@ class Api {
   async call(command: string, args: Record<string, unknown> = {}): Promise<unknown> {
     const id = `b${++this.#next}`;
     const answer = new Promise<Record<string, unknown>>((resolve) => this.#answers.set(id, resolve));
-    this.#socket.send(stringifyJson({ message_id: id, command, args }));
+    this.#socket.send(stringifyMatterJson({ message_id: id, command, args }));
     const message = await answer;
     this.#answers.delete(id);
     if (message.error_code !== undefined)

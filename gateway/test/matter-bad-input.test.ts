@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type WebSocket, WebSocketServer } from 'ws';
-import { parseJson, stringifyJson } from '../../bridges/matter/src/index.js';
+import { parseMatterJson, stringifyMatterJson } from '../../bridges/matter/src/index.js';
 import { collect, connectTestBus, entityIdsOf, kvValue } from '../../test/support/bus.js';
 import { until } from '../../test/support/cluster.js';
 import { startTestGateway, type TestGateway } from '../../test/support/gateway.js';
@@ -35,7 +35,7 @@ async function scriptedServer(info: Record<string, unknown> = {}) {
     },
     answer: (_request: Request): Answer => ({ result: null }),
     send(message: unknown) {
-      const text = typeof message === 'string' ? message : stringifyJson(message);
+      const text = typeof message === 'string' ? message : stringifyMatterJson(message);
       for (const socket of sockets) socket.send(text);
     },
     close: () =>
@@ -49,7 +49,7 @@ async function scriptedServer(info: Record<string, unknown> = {}) {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.send(
-      stringifyJson({
+      stringifyMatterJson({
         fabric_id: 1n,
         compressed_fabric_id: 0xa1b2c3d4e5f60718n,
         schema_version: 13,
@@ -62,10 +62,11 @@ async function scriptedServer(info: Record<string, unknown> = {}) {
       }),
     );
     socket.on('message', (data) => {
-      const request = parseJson(data.toString()) as Request;
+      const request = parseMatterJson(data.toString()) as Request;
       requests.push(request);
       const answer = server.answer(request);
-      if (answer !== 'silence') socket.send(stringifyJson({ message_id: request.message_id, ...answer }));
+      if (answer !== 'silence')
+        socket.send(stringifyMatterJson({ message_id: request.message_id, ...answer }));
     });
   });
   return server;

@@ -1,6 +1,6 @@
 // @sentinel/matter: a matter.js controller behind the matter server's WebSocket API, and
 // simulated Matter devices for tests and demos.
-export { parse as parseJson, stringify as stringifyJson } from './api/json.js';
+export { parseMatterJson, stringifyMatterJson } from '@sentinel/protocol';
 export {
   CommandArgs,
   MIN_SUPPORTED_SCHEMA_VERSION,

@@ -18,7 +18,7 @@ import {
   type MatterServer,
   memoryStorage,
   startMatterServer,
-  stringifyJson,
+  stringifyMatterJson,
 } from '../src/index.js';
 import { ApiClient, type Event } from './support.js';
 
@@ -197,7 +197,7 @@ describe('matter server commands beyond pairing and device_command', () => {
       wifi_ssid: 'home',
       thread_credentials_set: true,
     });
-    expect(stringifyJson(info)).not.toContain('secret-pass');
+    expect(stringifyMatterJson(info)).not.toContain('secret-pass');
   });
 
   it('open_commissioning_window: a second controller pairs the same light with the codes', async () => {

@@ -1,7 +1,7 @@
 // A plain `ws` client of the matter server API for tests: requests by message id, events
 // awaited by predicate (buffered, so an event that arrives first is not missed).
 import WebSocket from 'ws';
-import { parseJson, stringifyJson } from '../src/index.js';
+import { parseMatterJson, stringifyMatterJson } from '../src/index.js';
 
 export interface Answer {
   message_id: string;
@@ -29,7 +29,7 @@ export class ApiClient {
       info = resolve;
     });
     this.#socket.on('message', (data) => {
-      const message = parseJson(data.toString()) as Record<string, unknown>;
+      const message = parseMatterJson(data.toString()) as Record<string, unknown>;
       if ('fabric_id' in message) info(message);
       else if (typeof message.event === 'string') this.#deliver(message as unknown as Event);
       else this.#answers.get(String(message.message_id))?.(message as unknown as Answer);
@@ -45,7 +45,7 @@ export class ApiClient {
 
   request(command: string, args?: Record<string, unknown>): Promise<Answer> {
     const id = `m${++this.#next}`;
-    return this.sendRaw(stringifyJson({ message_id: id, command, args }), id);
+    return this.sendRaw(stringifyMatterJson({ message_id: id, command, args }), id);
   }
 
   async result<T = unknown>(command: string, args?: Record<string, unknown>): Promise<T> {

@@ -17,6 +17,7 @@ import {
   parseAttributeKey,
 } from '@sentinel/devices';
 import type { EntityDescription } from '@sentinel/firmware';
+import { MatterErrorCode } from '@sentinel/protocol';
 import { z } from 'zod';
 import { type Logger, ThrottledLog } from '../log.js';
 import type { Metrics } from '../metrics.js';
@@ -26,7 +27,7 @@ import { type CommandReply, type CommandRequest, failure } from '../model/comman
 import type { Binding } from '../model/records.js';
 import type { Registry } from '../model/registry.js';
 import type { StatePublisher } from '../model/state.js';
-import { MATTER_ERROR, MatterApiClient, MatterApiError, MatterConnectionError } from './client.js';
+import { MatterApiClient, MatterApiError, MatterConnectionError } from './client.js';
 import { type MatterMetrics, type MatterRejectReason, matterMetrics } from './metrics.js';
 
 export const MATTER_PROTOCOL = 'matter';
@@ -483,11 +484,11 @@ function replyFor(error: unknown): CommandReply {
       : failure('unavailable', `the connection to the matter server was lost (${error.message})`);
   if (error instanceof MatterApiError) {
     switch (error.code) {
-      case MATTER_ERROR.NodeNotExists:
-      case MATTER_ERROR.NodeNotReady:
-      case MATTER_ERROR.NodeNotResolving:
+      case MatterErrorCode.NodeNotExists:
+      case MatterErrorCode.NodeNotReady:
+      case MatterErrorCode.NodeNotResolving:
         return failure('unavailable', `Matter: ${error.details}`);
-      case MATTER_ERROR.InvalidCommand:
+      case MatterErrorCode.InvalidCommand:
         // a server without write_attribute, or a command it does not know
         return failure('not_supported', `Matter: ${error.details}`);
       default:

@@ -4,9 +4,9 @@
 // start_listening. Every message is validated; one that does not fit is reported with a
 // reason and dropped, and the connection carries on.
 import { EventEmitter } from 'node:events';
+import { parseMatterJson, stringifyMatterJson } from '@sentinel/protocol';
 import WebSocket from 'ws';
 import { z } from 'zod';
-import { parseMatterJson, stringifyMatterJson } from './json.js';
 
 /** The schema version we speak (matterjs-server's today); servers older than 11 lack what we use. */
 export const CLIENT_SCHEMA_VERSION = 13;
@@ -30,19 +30,6 @@ const ErrorSchema = z.looseObject({
   details: z.string().nullish(),
 });
 const EventSchema = z.looseObject({ event: z.string().min(1), data: z.unknown() });
-
-/** The matter server's error codes (python-matter-server `common/errors.py`) we act upon. */
-export const MATTER_ERROR = {
-  UnknownError: 0,
-  NodeCommissionFailed: 1,
-  NodeNotReady: 3,
-  NodeNotResolving: 4,
-  NodeNotExists: 5,
-  VersionMismatch: 6,
-  SDKStackError: 7,
-  InvalidArguments: 8,
-  InvalidCommand: 9,
-} as const;
 
 /** The server answered a command with an error. */
 export class MatterApiError extends Error {

@@ -11,9 +11,9 @@ import type { Registry } from '../model/registry.js';
 import type { StatePublisher } from '../model/state.js';
 import { MATTER_PROTOCOL, MatterAdapter } from './adapter.js';
 
+export { parseMatterJson, stringifyMatterJson } from '@sentinel/protocol';
 export { MATTER_PROTOCOL, MatterAdapter, matterDeviceId } from './adapter.js';
 export { MatterApiClient, MatterApiError, MatterConnectionError } from './client.js';
-export { parseMatterJson, stringifyMatterJson } from './json.js';
 
 /** --matter-url's comma-separated list, or undefined when it is unset. */
 export function matterUrls(option: string | undefined): string[] | undefined {

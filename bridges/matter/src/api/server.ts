@@ -2,11 +2,11 @@
 // answer per command, and events for every client that called start_listening.
 import type { AddressInfo } from 'node:net';
 import { version as matterJsVersion } from '@matter/main';
+import { parseMatterJson, stringifyMatterJson } from '@sentinel/protocol';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { parseAttributePath } from '../controller/attributes.js';
 import type { ControllerEvents, MatterController } from '../controller/controller.js';
 import { ErrorCode, MatterServerError } from '../errors.js';
-import { parse, stringify } from './json.js';
 import {
   type ArgsOf,
   CommandArgs,
@@ -168,7 +168,7 @@ export async function startMatterWebSocketServer(
   };
 
   const send = (client: Client, message: unknown) => {
-    if (client.socket.readyState === client.socket.OPEN) client.socket.send(stringify(message));
+    if (client.socket.readyState === client.socket.OPEN) client.socket.send(stringifyMatterJson(message));
   };
 
   const broadcast = (event: string, data: unknown) => {
@@ -192,7 +192,7 @@ export async function startMatterWebSocketServer(
     try {
       let raw: unknown;
       try {
-        raw = parse(text);
+        raw = parseMatterJson(text);
       } catch {
         throw new MatterServerError(ErrorCode.InvalidArguments, 'Message is not JSON');
       }
@@ -244,7 +244,7 @@ export async function startMatterWebSocketServer(
           (client) =>
             new Promise<void>((resolve) => {
               if (client.socket.readyState !== client.socket.OPEN) return resolve();
-              client.socket.send(stringify({ event: 'server_shutdown', data: {} }), () => {
+              client.socket.send(stringifyMatterJson({ event: 'server_shutdown', data: {} }), () => {
                 client.socket.close();
                 resolve();
               });

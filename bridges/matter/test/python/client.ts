@@ -10,7 +10,7 @@ import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:chil
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
-import { parseJson } from '../../src/index.js';
+import { parseMatterJson } from '../../src/index.js';
 
 const CLIENT_ENV = 'SENTINEL_MATTER_CLIENT';
 const PYTHON_ENV = 'SENTINEL_MATTER_PYTHON';
@@ -77,7 +77,7 @@ export class Driver {
     const { value, done } = await this.#lines.next();
     if (done) throw new Error(`the client exited before step ${expected}:\n${this.#stderr}`);
     // ids are 64-bit: parsed exactly, as the bridge's own JSON does
-    const step = parseJson(value) as Step;
+    const step = parseMatterJson(value) as Step;
     if (step.error)
       throw new Error(`the client failed in step ${step.step}: ${step.error}\n${step.traceback}`);
     expect(step.step).toBe(expected);
