@@ -16,14 +16,7 @@ import { Kvm } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { LatencyHistogram } from './lib/histogram.js';
 import { errorMessage, log } from './lib/log.js';
-import {
-  formatHelp,
-  type OptionTable,
-  type OptionValues,
-  opt,
-  parseOptions,
-  UsageError,
-} from './lib/options.js';
+import { type OptionTable, type OptionValues, opt, readBenchOptions } from './lib/options.js';
 import { readRssKiB } from './lib/proc.js';
 import {
   installCleanupHandlers,
@@ -196,19 +189,8 @@ export default defineAutomation({
 }
 
 export async function runAutomations(argv: string[]): Promise<number> {
-  let options: OptionValues<typeof OPTIONS>;
-  try {
-    const parsed = parseOptions(OPTIONS, argv, process.env);
-    if (parsed === 'help') {
-      process.stdout.write(formatHelp('npm run bench -- automations [options]', DESCRIPTION, OPTIONS));
-      return 0;
-    }
-    options = parsed;
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`bench automations: ${error.message} (run with --help for usage)\n`);
-    return 2;
-  }
+  const options = readBenchOptions('automations', DESCRIPTION, OPTIONS, argv);
+  if (typeof options === 'number') return options;
   installCleanupHandlers();
   const dir = await mkdtemp(join(tmpdir(), 'sentinel-bench-automations-'));
   let nc: NatsConnection | undefined;

@@ -10,14 +10,7 @@ import { type SimulatedMatterDevice, startSimulatedMatterDevice } from '@sentine
 import WebSocket from 'ws';
 import { LatencyHistogram } from './lib/histogram.js';
 import { errorMessage, log } from './lib/log.js';
-import {
-  formatHelp,
-  type OptionTable,
-  type OptionValues,
-  opt,
-  parseOptions,
-  UsageError,
-} from './lib/options.js';
+import { type OptionTable, opt, readBenchOptions } from './lib/options.js';
 import { readRssKiB } from './lib/proc.js';
 import { installCleanupHandlers, startProcess, stopAll } from './lib/processes.js';
 import { formatMs, formatRatio, formatTable, ratioOf } from './lib/report.js';
@@ -120,19 +113,8 @@ const ref = (range: readonly [number, number]) => `${range[0]}–${range[1]}`;
 const settle = () => new Promise((resolve) => setTimeout(resolve, 2000));
 
 export async function runMatter(argv: string[]): Promise<number> {
-  let options: OptionValues<typeof OPTIONS>;
-  try {
-    const parsed = parseOptions(OPTIONS, argv, process.env);
-    if (parsed === 'help') {
-      process.stdout.write(formatHelp('npm run bench -- matter [options]', DESCRIPTION, OPTIONS));
-      return 0;
-    }
-    options = parsed;
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`bench matter: ${error.message} (run with --help for usage)\n`);
-    return 2;
-  }
+  const options = readBenchOptions('matter', DESCRIPTION, OPTIONS, argv);
+  if (typeof options === 'number') return options;
   installCleanupHandlers();
   const devices: SimulatedMatterDevice[] = [];
   let api: Api | undefined;

@@ -116,6 +116,19 @@ describe('the Updates page in Chromium', () => {
       body: '{}',
     });
     expect(refused.status).toBe(403);
+    // bad input from an admin: refused with the reason, and the rollout is left as it was
+    const admin = {
+      authorization: `Bearer ${await gateway.token('admin')}`,
+      'content-type': 'application/json',
+    };
+    const post = (body: unknown) =>
+      fetch(`${origin}/api/ota/rollout`, { method: 'POST', headers: admin, body: JSON.stringify(body) });
+    const noVersion = await post({ devices: ['hall'] });
+    expect(noVersion.status).toBe(400);
+    expect(((await noVersion.json()) as { error: { message: string } }).error).toMatchObject({
+      code: 'bad_request',
+      message: expect.stringMatching(/^body\.version: /),
+    });
 
     const paused = page.getByTestId('paused');
     await paused.getByText('porch', { exact: true }).waitFor();
@@ -129,5 +142,16 @@ describe('the Updates page in Chromium', () => {
     await page.locator('tr[data-device="hall"]').getByText('Updated').waitFor();
     expect(hall.hello.fw).toBe('1.6.0');
     expect(await paused.count()).toBe(0);
+    // a rollout naming a device the gateway does not know: refused by the leader, nothing started
+    const ghost = await post({ version: '1.6.0', devices: ['hall', 'ghost'] });
+    expect(ghost.status).toBe(422);
+    expect(((await ghost.json()) as { error: { message: string } }).error.message).toMatch(
+      /^refused \(unknown_devices\): unknown device: ghost \(/,
+    );
+    const after = await fetch(`${origin}/api/ota/rollout`, { headers: admin });
+    expect(((await after.json()) as { rollout: { id: string; status: string } }).rollout).toMatchObject({
+      id: 'web-rollout',
+      status: 'completed',
+    });
   }, 30_000);
 });

@@ -18,6 +18,7 @@ import {
   type Rollout,
   RolloutEngine,
   type RolloutRequest,
+  type RolloutStore,
   requestKey,
 } from '../src/ota/rollout/index.js';
 import { ClusterOtaFleet, OtaRelay } from '../src/ota/rollout/relay.js';
@@ -125,8 +126,35 @@ afterEach(async () => {
   await Promise.all(handles.splice(0).map((h) => h.stop()));
 });
 
-/** Becomes the `ota` leader (the real lock) and starts an engine on the real bucket. */
-async function leadEngine(nodeId = 'node-a'): Promise<RolloutEngine> {
+/** The real store, but its next `failSaves` saves throw, as a KV write that timed out does. */
+class FlakyStore implements RolloutStore {
+  failSaves = 0;
+  failed = 0;
+  constructor(private readonly real: RolloutStore) {}
+  load() {
+    return this.real.load();
+  }
+  async save(rollout: Rollout) {
+    if (this.failSaves > 0) {
+      this.failSaves -= 1;
+      this.failed += 1;
+      throw new Error('TIMEOUT');
+    }
+    await this.real.save(rollout);
+  }
+  requests(onRequest: Parameters<RolloutStore['requests']>[0]) {
+    return this.real.requests(onRequest);
+  }
+  answer(id: string, answer: Answer, now: number) {
+    return this.real.answer(id, answer, now);
+  }
+}
+
+/** Becomes the `ota` leader (the real lock) and starts an engine on the real bucket (through `wrap` if given). */
+async function leadEngine(
+  nodeId = 'node-a',
+  wrap: (store: RolloutStore) => RolloutStore = (store) => store,
+): Promise<RolloutEngine> {
   let engine!: RolloutEngine;
   const started = new Promise<void>((resolve) => {
     handles.push(
@@ -136,7 +164,7 @@ async function leadEngine(nodeId = 'node-a'): Promise<RolloutEngine> {
         async (lease: LeaderLease) => {
           engine = new RolloutEngine({
             fleet,
-            store: new KvRolloutStore(bus.kv.ota, bus.kv.locks, lease),
+            store: wrap(new KvRolloutStore(bus.kv.ota, bus.kv.locks, lease)),
             catalog: async () => CATALOG,
             log,
             now: () => clock,
@@ -411,6 +439,106 @@ describe('a new leader', () => {
     await settle(second);
     expect((await stored()).status).toBe('completed');
   });
+});
+
+describe('a new leader, devices whose report went to the old one', () => {
+  /** d1 offered by node-a, which stops: `booted` also when d1 rebooted into 1.5.0 and node-a confirmed it */
+  async function takeOver(state: 'offered' | 'booted', devices = ['d1']) {
+    for (const id of devices) fleet.add(id);
+    const first = await leadEngine('node-a');
+    await ask(first, start(devices, { canary: 1, batch: 2 }));
+    const offer = fleet.offerOf('d1');
+    if (state === 'booted') {
+      fleet.state.get('d1')!.fw = '1.5.0';
+      fleet.emit({ device: 'd1', offer, state: 'booted', version: '1.5.0' });
+      await first.idle();
+      expect(fleet.confirms).toEqual([`d1/${offer}`]);
+    }
+    expect((await stored()).devices.d1!.state).toBe(state);
+    await handles.splice(0)[0]!.stop(); // its `confirmed` (or progress) report is lost with it
+    return offer;
+  }
+
+  it('a device booted at takeover and offline is confirmed once back on the version, and the rollout goes on', async () => {
+    const offer = await takeOver('booted', ['d1', 'd2', 'd3']);
+    fleet.state.get('d1')!.online = false; // the gateway restarted; d1 reconnects later
+    const second = await leadEngine('node-b');
+    for (let i = 0; i < 3; i++) {
+      clock += 10_000;
+      await settle(second);
+    }
+    expect((await stored()).devices.d1!.state).toBe('booted');
+    expect(fleet.offered()).toEqual(['d1']);
+
+    fleet.state.get('d1')!.online = true; // back, on 1.5.0, and never reporting `confirmed` again
+    clock += 10_000;
+    await settle(second);
+    expect((await stored()).devices.d1!.state).toBe('confirmed');
+    expect(fleet.confirms.at(-1)).toBe(`d1/${offer}`); // confirmed again: the first may not have arrived
+    expect(fleet.offered()).toEqual(['d1', 'd2', 'd3']); // once only, and the next batch goes
+    fleet.update('d2');
+    fleet.update('d3');
+    await settle(second);
+    expect((await stored()).status).toBe('completed');
+    expect(fleet.rollbacks).toEqual([]);
+  });
+
+  it('a device offered at takeover and offline is offered again once back on the old version', async () => {
+    const offer = await takeOver('offered');
+    fleet.state.get('d1')!.online = false;
+    const second = await leadEngine('node-b');
+    clock += 10_000;
+    await settle(second);
+    expect((await stored()).devices.d1).toMatchObject({ state: 'pending', reason: 'd1 is not connected' });
+
+    fleet.state.get('d1')!.online = true; // back on 1.4.0: the download died with node-a
+    clock += 10_000;
+    await settle(second);
+    expect(fleet.offered()).toEqual(['d1', 'd1']);
+    expect(fleet.offerOf('d1')).not.toBe(offer);
+    expect((await stored()).devices.d1).toMatchObject({ state: 'offered', offer: fleet.offerOf('d1') });
+    fleet.update('d1');
+    await settle(second);
+    expect((await stored()).status).toBe('completed');
+  });
+
+  it.each([
+    ['booted, back on 1.5.0', 'booted'],
+    ['offered, offline', 'offered'],
+  ] as const)(
+    'a device %s at takeover is looked at again after the save of its new state failed',
+    async (_, state) => {
+      const offer = await takeOver(state);
+      if (state === 'offered') fleet.state.get('d1')!.online = false;
+      let flaky!: FlakyStore;
+      // the first save of node-b (its first tick, in start()) fails
+      const second = await leadEngine('node-b', (store) => {
+        flaky = new FlakyStore(store);
+        flaky.failSaves = 1;
+        return flaky;
+      });
+      await second.idle();
+      expect(flaky.failed).toBe(1);
+      expect((await stored()).devices.d1!.state).toBe(state); // nothing stored of that tick
+
+      clock += 10_000;
+      await settle(second);
+      if (state === 'booted') {
+        expect((await stored()).devices.d1!.state).toBe('confirmed');
+        expect(fleet.confirms.at(-1)).toBe(`d1/${offer}`);
+        expect((await stored()).status).toBe('completed');
+        return;
+      }
+      expect((await stored()).devices.d1).toMatchObject({ state: 'pending', reason: 'd1 is not connected' });
+      fleet.state.get('d1')!.online = true;
+      clock += 10_000;
+      await settle(second);
+      expect(fleet.offered()).toEqual(['d1', 'd1']);
+      fleet.update('d1');
+      await settle(second);
+      expect((await stored()).status).toBe('completed');
+    },
+  );
 });
 
 describe('the relay between nodes', () => {
