@@ -4,7 +4,6 @@
 // KV bucket and commands the light that was paired through the first, with no re-pairing.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { appendFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -49,14 +48,6 @@ function startServer(natsUrl: string, nodeId: string) {
   child.stderr?.on('data', (d) => {
     stderr += d;
   });
-  // DIAG
-  const diag = process.env.FAILOVER_DIAG;
-  if (diag) {
-    const t0 = Date.now();
-    child.stderr?.on('data', (d) => appendFileSync(`${diag}-${nodeId}.log`, `[+${Date.now() - t0}] ${d}`));
-    child.stdout?.on('data', (d) => appendFileSync(`${diag}-${nodeId}.log`, `[+${Date.now() - t0}] OUT ${d}`));
-    child.on('exit', (c, s) => appendFileSync(`${diag}-${nodeId}.log`, `[+${Date.now() - t0}] EXIT ${c} ${s}\n`));
-  }
   createInterface({ input: child.stdout! }).on('line', (text) => {
     const line = JSON.parse(text) as Line;
     const waiter = waiters.find((w) => w.match(line));
