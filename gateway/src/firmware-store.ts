@@ -227,6 +227,13 @@ export class FirmwareStore implements OtaCatalog {
 }
 
 /** The OTA catalog on disk: `<dir>/<sha256>.bin` and index.json. */
+/** A catalog's listing: the entries of `channel` (all without one), newest added first. */
+export function inChannel(entries: CatalogEntry[], channel: FirmwareChannel | undefined): CatalogEntry[] {
+  return entries
+    .filter((e) => channel === undefined || e.channel === channel)
+    .sort((a, b) => b.added_at - a.added_at);
+}
+
 export class DiskCatalog implements OtaCatalog {
   /** the index as last read, and the file identity it was read at */
   #cached: { stamp: string; entries: CatalogEntry[] } | undefined;
@@ -247,9 +254,7 @@ export class DiskCatalog implements OtaCatalog {
       if (this.#cached?.stamp !== stamp) this.#cached = { stamp, entries: await this.readIndex() };
       all = this.#cached.entries;
     }
-    return all
-      .filter((e) => channel === undefined || e.channel === channel)
-      .sort((a, b) => b.added_at - a.added_at);
+    return inChannel(all, channel);
   }
 
   async addImage(

@@ -4,11 +4,11 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Command } from 'commander';
-import { afterAll, beforeAll, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type Bench, startBench } from '../../../examples/automations/test/support.js';
 import { collect } from '../../../test/support/bus.js';
 import { registerAutomationsReplayCommand } from '../src/commands/automations-replay.js';
+import { automationsInProcess } from './in-process.js';
 
 const START = Date.UTC(2025, 6, 4, 9, 0, 0);
 const MINUTE = 60_000;
@@ -45,30 +45,7 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-async function sentinel(args: string[]) {
-  const program = new Command('sentinel').exitOverride();
-  registerAutomationsReplayCommand(program.command('automations'));
-  let stdout = '';
-  let stderr = '';
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-    stdout += chunk;
-    return true;
-  });
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-    stderr += chunk;
-    return true;
-  });
-  let error: unknown;
-  try {
-    await program.parseAsync(['automations', ...args], { from: 'user' });
-  } catch (e) {
-    error = e;
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-  return { stdout, stderr, error };
-}
+const sentinel = (args: string[]) => automationsInProcess(registerAutomationsReplayCommand, args);
 
 const AUTOMATION = `import { defineAutomation } from '@sentinel/automations';
 export default defineAutomation({

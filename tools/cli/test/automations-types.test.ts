@@ -5,10 +5,10 @@ import { mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Command } from 'commander';
-import { afterAll, beforeAll, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type Bench, startBench } from '../../../examples/automations/test/support.js';
 import { registerAutomationsTypesCommand } from '../src/commands/automations-types.js';
+import { automationsInProcess } from './in-process.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const TSC = join(ROOT, 'node_modules/.bin/tsc');
@@ -50,24 +50,8 @@ afterAll(async () => {
 
 /** runs `sentinel automations <args>` in this process; resolves with what it wrote */
 async function sentinel(args: string[]) {
-  const program = new Command('sentinel').exitOverride();
-  registerAutomationsTypesCommand(program.command('automations'));
-  let stdout = '';
-  let stderr = '';
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-    stdout += chunk;
-    return true;
-  });
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-    stderr += chunk;
-    return true;
-  });
-  try {
-    await program.parseAsync(['automations', ...args], { from: 'user' });
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
+  const { stdout, stderr, error } = await automationsInProcess(registerAutomationsTypesCommand, args);
+  if (error) throw error;
   return { stdout, stderr };
 }
 

@@ -21,6 +21,7 @@ import {
   duplicateImage,
   FirmwareCatalogError,
   type FirmwareChannel,
+  inChannel,
   type OtaCatalog,
 } from '../../firmware-store.js';
 
@@ -43,9 +44,7 @@ export class ObjectStoreCatalog implements OtaCatalog {
       const entry = entryOf(info);
       return entry ? [entry] : [];
     });
-    return all
-      .filter((e) => channel === undefined || e.channel === channel)
-      .sort((a, b) => b.added_at - a.added_at);
+    return inChannel(all, channel);
   }
 
   async addImage(

@@ -15,15 +15,10 @@ import {
   type Trace,
   type TriggerStateFence,
 } from '@sentinel/automations';
-import {
-  fencedUpdate,
-  type LeaderLease,
-  type LeaderLockOptions,
-  LOCK_DEFAULTS,
-  runWhileLeader,
-} from '@sentinel/gateway';
+import { fencedUpdate, type LeaderLease, LOCK_DEFAULTS, runWhileLeader } from '@sentinel/gateway';
 import { type Command, Option } from 'commander';
 import { CliError, UsageError } from '../errors.js';
+import { stderrLockLog } from '../lock-log.js';
 import { registerAutomationsReplayCommand } from './automations-replay.js';
 import { registerAutomationsTypesCommand } from './automations-types.js';
 
@@ -73,26 +68,6 @@ async function connectOrFail(flags: { nats: string; natsCreds?: string }): Promi
   }
 }
 
-/** JSON lines on stderr, the shape the leader lock logs with (a pino subset). */
-function stderrLogger(bindings: Record<string, unknown> = {}): NonNullable<LeaderLockOptions['log']> {
-  const write = (level: string) => (a: unknown, b?: string) => {
-    const fields = typeof a === 'string' ? { msg: a } : { ...(a as object), msg: b };
-    const err = (fields as { err?: unknown }).err;
-    process.stderr.write(
-      `${JSON.stringify({ level, time: Date.now(), ...bindings, ...fields, ...(err ? { err: String(err) } : {}) })}\n`,
-    );
-  };
-  const logger = {
-    info: write('info'),
-    warn: write('warn'),
-    error: write('error'),
-    debug: () => {},
-    child: (more: Record<string, unknown>) => stderrLogger({ ...bindings, ...more }),
-  };
-  // the lock uses only these methods of its pino logger
-  return logger as unknown as NonNullable<LeaderLockOptions['log']>;
-}
-
 interface RunFlags {
   nats: string;
   natsCreds?: string;
@@ -110,7 +85,7 @@ interface RunFlags {
 async function run(dir: string, flags: RunFlags): Promise<void> {
   if ((flags.latitude === undefined) !== (flags.longitude === undefined))
     throw new UsageError('give both --latitude and --longitude (sun triggers need both)');
-  const log = stderrLogger({ name: 'automations' });
+  const log = stderrLockLog({ name: 'automations' });
   const nc = await connectOrFail(flags);
   const options = {
     dir: resolve(dir),

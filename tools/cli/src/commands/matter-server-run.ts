@@ -6,8 +6,8 @@
 // CliError (the bundle carries its own copy of every class, so it cannot throw the CLI's).
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import type { LeaderLockOptions } from '@sentinel/gateway';
 import * as matter from '@sentinel/matter';
+import { stderrLockLog } from '../lock-log.js';
 
 export interface MatterServerRun {
   port: number;
@@ -91,30 +91,11 @@ function printListening(server: Server, storage: string, run: MatterServerRun): 
   );
 }
 
-/** JSON lines on stderr for the leader lock (the pino subset it uses); never secrets. */
-function stderrLog(bindings: Record<string, unknown> = {}): NonNullable<LeaderLockOptions['log']> {
-  const write = (level: string) => (a: unknown, b?: string) => {
-    const fields = typeof a === 'string' ? { msg: a } : { ...(a as object), msg: b };
-    const err = (fields as { err?: unknown }).err;
-    process.stderr.write(
-      `${JSON.stringify({ level, time: Date.now(), ...bindings, ...fields, ...(err ? { err: String(err) } : {}) })}\n`,
-    );
-  };
-  const logger = {
-    info: write('info'),
-    warn: write('warn'),
-    error: write('error'),
-    debug: () => {},
-    child: (more: Record<string, unknown>) => stderrLog({ ...bindings, ...more }),
-  };
-  return logger as unknown as NonNullable<LeaderLockOptions['log']>;
-}
-
 /** --nats: the controller in KV, run while this process holds the `matter` lock. */
 async function runBehindLock(run: MatterServerRun, signalled: Promise<NodeJS.Signals>): Promise<void> {
   // only here: a server without --nats never loads the gateway's lock code
   const { runWhileLeader } = await import('@sentinel/gateway');
-  const log = stderrLog({ name: 'matter-server' });
+  const log = stderrLockLog({ name: 'matter-server' });
   let bus: matter.MatterBus;
   try {
     bus = await matter.openMatterBus({
