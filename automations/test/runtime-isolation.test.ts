@@ -2,7 +2,7 @@
 // for a million timers is stopped with a specific reason in its trace, and the other
 // automations of its worker go on. A command the runtime's credential does not allow is
 // refused by nats-server, and the run's trace says so.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kvm } from '@nats-io/kv';
@@ -59,7 +59,7 @@ describe('sandbox workers', () => {
         join(files, 'd-timers.ts'),
         onProbe('timers', "for (let i = 0; i < 1e6; i++) void ctx.sleep('1h');"),
       );
-      const rt = await bus.runtime({ isolation: { groupSize: 10, timeLimitMs: 300, memoryLimitMb: 24 } });
+      const rt = await bus.runtime({ isolation: { groupSize: 10, timeLimitMs: 1000, memoryLimitMb: 24 } });
       expect((await rt.loadDirectory(files)).sort()).toEqual(['healthy', 'hog', 'spins', 'timers']);
       expect(rt.workers).toBe(1); // all four share one worker
 
@@ -77,8 +77,8 @@ describe('sandbox workers', () => {
       ).toEqual(
         [
           undefined,
-          'disabled: its code ran for more than 300 ms without yielding (time limit); fix it, then restart the runtime',
-          'stopped: ran for more than 300 ms without yielding (time limit); not run again until the runtime restarts',
+          'disabled: its code ran for more than 1000 ms without yielding (time limit); fix it, then restart the runtime',
+          'stopped: ran for more than 1000 ms without yielding (time limit); not run again until the runtime restarts',
         ].sort(),
       );
       await bus.reading(rt, PROBE, 3); // hog: out of memory
@@ -128,6 +128,127 @@ describe('sandbox workers', () => {
     } finally {
       await bus.stop();
     }
+  });
+});
+
+describe('a run ends with its sleeps', () => {
+  // the main thread keeps a sandboxed run's sleeps on the runtime's clock: they must end
+  // with the run (returned, restarted or stopped), or they pile up and fire for nobody.
+  // One runtime and worker for the three (the last test stops it), each automation on its own sensor.
+  const LEFT = '0190a000-0000-7000-8000-000000000011';
+  const NAP = '0190a000-0000-7000-8000-000000000012';
+  const WAIT = '0190a000-0000-7000-8000-000000000013';
+  const on = (id: string, sensor: string, mode: string, run: string) =>
+    `${SDK}export default defineAutomation({ id: '${id}', mode: '${mode}', triggers: [{ kind: 'state', entity: '${sensor}' }], run: async (ctx) => { ${run} } });\n`;
+  let bus: Awaited<ReturnType<typeof startBus>>;
+  let rt: AutomationRuntime;
+  beforeAll(async () => {
+    bus = await startBus([
+      ...ENTITIES,
+      { id: LEFT, name: 'Left', platform: 'sensor' },
+      { id: NAP, name: 'Nap', platform: 'sensor' },
+      { id: WAIT, name: 'Wait', platform: 'sensor' },
+    ]);
+    const files = join(dir, 'sleeps');
+    await mkdir(files);
+    await writeFile(
+      join(files, 'leftover.ts'),
+      on(
+        'leftover',
+        'Left',
+        'parallel',
+        "void ctx.sleep('10s').then(() => ctx.command('Coop fan', true)); ctx.log('returns');",
+      ),
+    );
+    await writeFile(
+      join(files, 'napper.ts'),
+      on('napper', 'Nap', 'parallel', "await ctx.sleep('1m'); await ctx.command('Coop fan', true);"),
+    );
+    await writeFile(
+      join(files, 'waits.ts'),
+      on(
+        'waits',
+        'Wait',
+        'restart',
+        "await ctx.sleep(ctx.trigger.value === 1 ? '10m' : '1m'); await ctx.command('Coop fan', ctx.trigger.value);",
+      ),
+    );
+    rt = await bus.runtime();
+    expect(await rt.loadDirectory(files)).toEqual(['leftover', 'napper', 'waits']);
+  });
+  afterAll(async () => {
+    await bus.stop();
+  });
+
+  /** a reading that resolves once the runtime has evaluated it, without waiting for the runs it starts */
+  const publish = (entityId: string, value: number) =>
+    new Promise<void>((resolve) => {
+      const listener = (m: { entity_id: string; value: unknown }) => {
+        if (m.entity_id !== entityId || m.value !== value) return;
+        rt.off('state', listener);
+        resolve();
+      };
+      rt.on('state', listener);
+      bus.nc.publish(
+        `sentinel.state.${entityId}`,
+        JSON.stringify({ entity_id: entityId, value, ts: bus.clock.now() }),
+      );
+    });
+
+  it('a sleep the run did not await is cancelled when the run returns: nothing is commanded 10 s later', async () => {
+    await bus.reading(rt, LEFT, 1); // resolves once the run has returned
+    expect(bus.clock.pendingCount).toBe(0); // its sleep ended with it
+    await bus.clock.advance(11_000);
+    await rt.idle();
+    expect(bus.commands).toEqual([]);
+    expect(rt.traces.of('leftover')).toMatchObject([
+      { result: 'ok', actions: [{ kind: 'log', message: 'returns' }] },
+    ]);
+    expect(rt.traces.of('leftover')[0]!.actions).toHaveLength(1);
+  });
+
+  it('a run that awaits its sleep commands after it; a restart cancels the sleeping run it replaces', async () => {
+    const before = bus.clock.pendingCount; // 0 unless an earlier test failed
+    await publish(WAIT, 1); // sleeps 10 minutes
+    await bus.clock.whenPending(before + 1);
+    const asleep = bus.clock.now();
+    await bus.clock.advance(30_000);
+    const replaced = new Promise((resolve) => rt.once('trace', resolve));
+    await publish(WAIT, 2); // restarts: the first run and its sleep end, the second sleeps a minute
+    await replaced;
+    await bus.clock.whenPending(before + 1); // the second run sleeps
+    await bus.clock.advance(60_000);
+    await rt.idle();
+    expect(bus.commands).toEqual([{ entity_id: FAN, value: 2 }]);
+    expect(bus.clock.pendingCount).toBe(0); // nothing left of the first run's 10 minutes
+    expect(rt.traces.of('waits')).toMatchObject([
+      {
+        result: 'aborted',
+        error: 'restarted by a new trigger (mode restart)',
+        trigger: { value: 1 },
+        actions: [],
+      },
+      {
+        result: 'ok',
+        trigger: { value: 2 },
+        actions: [{ kind: 'command', entity_id: FAN, value: 2, ts: asleep + 90_000, reply: { ok: true } }],
+      },
+    ]);
+  });
+
+  // last: it stops the runtime
+  it('a run asleep when the runtime stops ends aborted with the reason, and never commands', async () => {
+    bus.commands.length = 0;
+    const before = bus.clock.pendingCount; // 0 unless an earlier test failed
+    await publish(NAP, 1);
+    await bus.clock.whenPending(before + 1); // the run sleeps
+    await bus.stopRuntime(rt);
+    expect(bus.clock.pendingCount).toBe(0);
+    await bus.clock.advance(2 * 60_000);
+    expect(bus.commands).toEqual([]);
+    expect(rt.traces.of('napper')).toMatchObject([
+      { result: 'aborted', error: 'the runtime is stopping', actions: [] },
+    ]);
   });
 });
 

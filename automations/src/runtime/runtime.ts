@@ -545,6 +545,8 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
     signal: AbortSignal,
   ): Promise<void> {
     const trace: Trace = { ...this.#trace(definition.id, { result: 'ok', trigger }), finished: undefined };
+    // ends with the run, as in a sandbox worker: sleeps and calls it left behind are cancelled
+    const scope = new RunScope(signal);
     const ctx: AutomationContext = {
       automationId: definition.id,
       trigger,
@@ -552,7 +554,7 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
       now: () => this.clock.now(),
       entity: (ref: EntityRef) => this.entities.resolve(ref),
       state: (ref: EntityRef) => this.#states.get(this.entities.resolve(ref).id)?.value,
-      ...this.#services(definition.id, kv, new RunScope(signal), trace),
+      ...this.#services(definition.id, kv, scope, trace),
     };
     try {
       for (const [index, condition] of definition.conditions.entries()) {
@@ -577,6 +579,7 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
       trace.result = signal.aborted ? 'aborted' : 'error';
       trace.error = signal.aborted ? messageOf(signal.reason) : messageOf(error);
     } finally {
+      scope.end();
       trace.finished = this.clock.now();
       this.#record(trace);
     }
@@ -665,7 +668,9 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
           });
           const onAbort = () => {
             timer.cancel();
-            reject(signal.reason);
+            // a sleep still pending when its run has returned was not awaited: it just never
+            // ends (rejecting it would be an unhandled rejection in the automation's code)
+            if (!scope.finished) reject(signal.reason);
           };
           signal.addEventListener('abort', onAbort, { once: true });
         }),
@@ -722,6 +727,11 @@ class RunScope {
   /** calls are refused: the run was aborted or has finished */
   get over(): boolean {
     return this.outer.aborted || this.#ended;
+  }
+
+  /** the run has returned: what it left behind is cancelled */
+  get finished(): boolean {
+    return this.#ended;
   }
 
   get reason(): unknown {
