@@ -306,6 +306,7 @@ export async function startGateway(
       nodeId: config.nodeId,
       fleet: otaFleet,
       catalog: otaCatalog,
+      metrics,
       log,
     });
     cleanup.push(() => otaRelay.stop());

@@ -85,6 +85,11 @@ export function createMetrics() {
       'OTA offers and image downloads refused (unsigned_to_signed_ota, downgrade, wrong_chip, too_large, credential_expired, credential_for_another_device, …), by reason',
       ['reason'],
     ),
+    otaRolloutRefused: counter(
+      'sentinel_ota_rollout_refused_total',
+      'OTA rollout requests refused by the `ota` leader (unknown_devices, not_in_catalog, downgrade, no_image_for_chip, rollout_active, bad_request, …), by code',
+      ['code'],
+    ),
     otaBytes: counter('sentinel_ota_download_bytes_total', 'OTA image bytes sent to devices'),
     brokerDisconnects: counter(
       'sentinel_broker_guard_disconnects_total',

@@ -100,6 +100,8 @@ let nc: NatsConnection;
 let bus: Bus;
 let fleet: FakeFleet;
 let clock: number;
+/** the codes the engine counted as refused (sentinel_ota_rollout_refused_total) */
+let refusals: string[] = [];
 const handles: LeaderHandle[] = [];
 const engines: RolloutEngine[] = [];
 const log = createLogger('silent');
@@ -118,6 +120,7 @@ afterAll(async () => {
 beforeEach(async () => {
   fleet = new FakeFleet();
   clock = 1_000_000;
+  refusals = [];
   await bus.kv.ota.purge('rollout').catch(() => undefined);
 });
 
@@ -167,6 +170,7 @@ async function leadEngine(
             store: wrap(new KvRolloutStore(bus.kv.ota, bus.kv.locks, lease)),
             catalog: async () => CATALOG,
             log,
+            refused: (code) => refusals.push(code),
             now: () => clock,
             tickMs: 0,
           });
@@ -392,6 +396,7 @@ describe('refused before anything is offered', () => {
     const answer = await ask(engine, request);
     expect(answer).toMatchObject({ ok: false, code });
     expect(answer.ok === false && answer.message).toContain(message);
+    expect(refusals).toEqual([code]);
     expect(fleet.offers).toEqual([]);
     expect(await bus.kv.ota.get('rollout').then((e) => (e?.operation === 'PUT' ? e : null))).toBeNull();
   });

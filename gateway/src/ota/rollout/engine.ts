@@ -25,6 +25,8 @@ export interface RolloutEngineOptions {
   /** the firmware catalog's images */
   catalog: () => Promise<CatalogImage[]>;
   log: Logger;
+  /** counts a refused request by its code (sentinel_ota_rollout_refused_total) */
+  refused?: (code: string) => void;
   /** ms since the epoch; tests move it by hand */
   now?: () => number;
   /** how often deadlines and waiting offers are looked at (default 1 s); 0: only when tick() is called */
@@ -132,8 +134,10 @@ export class RolloutEngine {
       if (error instanceof RolloutRefusal) return { ok: false, code: error.code, message: error.message };
       throw error;
     });
-    if (!answer.ok)
+    if (!answer.ok) {
       this.#log.warn({ request: id, code: answer.code }, `OTA request refused: ${answer.message}`);
+      this.o.refused?.(answer.code);
+    }
     await this.o.store.answer(id, answer, this.#now());
     if (answer.ok) await this.#step();
   }

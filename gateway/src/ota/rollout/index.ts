@@ -6,6 +6,7 @@ import type { LeaderLease, Running } from '../../bus/locks.js';
 import type { Cluster } from '../../cluster/cluster.js';
 import type { OtaCatalog } from '../../firmware-store.js';
 import type { Logger } from '../../log.js';
+import type { Metrics } from '../../metrics.js';
 import type { OtaFleet } from '../types.js';
 import { RolloutEngine } from './engine.js';
 import { ClusterOtaFleet, OtaRelay } from './relay.js';
@@ -23,6 +24,7 @@ export interface OtaRolloutOptions {
   fleet: OtaFleet;
   /** the OTA catalog the gateway serves (disk, or the shared object store) */
   catalog: OtaCatalog;
+  metrics: Metrics;
   log: Logger;
 }
 
@@ -49,6 +51,7 @@ export function startOtaRollouts(o: OtaRolloutOptions): { stop(): void } {
 
 export async function startRolloutEngine(
   o: Pick<OtaRolloutOptions, 'bus' | 'fleet' | 'log'> & {
+    metrics?: Metrics;
     catalog: () => Promise<import('./plan.js').CatalogImage[]>;
     otherNodes: () => string[];
     tickMs?: number;
@@ -60,6 +63,7 @@ export async function startRolloutEngine(
     store: new KvRolloutStore(o.bus.kv.ota, o.bus.kv.locks, lease),
     catalog: o.catalog,
     log: o.log,
+    refused: (code) => o.metrics?.otaRolloutRefused.inc({ code }),
     ...(o.tickMs === undefined ? {} : { tickMs: o.tickMs }),
   });
   await engine.start();
