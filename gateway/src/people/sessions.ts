@@ -145,7 +145,9 @@ export class SessionStore {
   /** Ends every session of a user (removed, or their role changed); returns how many. */
   async revokeUser(user: string): Promise<number> {
     let count = 0;
-    for (const session of await this.list()) {
+    // from KV, not this node's cache: a session another node made a moment ago may not have
+    // reached the cache yet, and a removed user must not keep it
+    for (const session of await this.list({ fromKv: true })) {
       if (session.user !== user) continue;
       await this.kv.delete(session.id);
       this.#forget(session.id);
@@ -154,10 +156,10 @@ export class SessionStore {
     return count;
   }
 
-  /** Every live session, from memory when started, else from KV. */
-  async list(): Promise<Session[]> {
+  /** Every live session, from memory when started (unless `fromKv`), else from KV. */
+  async list(o: { fromKv?: boolean } = {}): Promise<Session[]> {
     const sessions: Session[] = [];
-    if (this.#stopWatch) {
+    if (this.#stopWatch && !o.fromKv) {
       for (const [id, { record }] of this.#cache) sessions.push(this.#session(id, record));
       return sessions;
     }
