@@ -1,6 +1,6 @@
 // `sentinel matter-server --nats` on two "nodes" (two processes) and a real nats-server:
-// the first holds the `matter` lock and listens; the second waits as a standby without
-// listening; when the first is SIGKILLed, the second takes the controller over from the
+// whichever takes the `matter` lock listens; the other waits as a standby without
+// listening; when the holder is SIGKILLed, the standby takes the controller over from the
 // KV bucket and commands the light that was paired through the first, with no re-pairing.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -14,6 +14,15 @@ import { killStrays, SENTINEL_BIN, track } from '../../../test/support/cli.js';
 import { startNats, type TestNats } from '../../../test/support/nats.js';
 import type { MatterNodeData } from '../src/index.js';
 import { ApiClient } from './support.js';
+
+/**
+ * The leader lease. A holder steps down when it has not renewed for 80 % of it, and while
+ * matter.js starts (or commissions) its event loop stalls for up to ~2 s on a loaded 2-core
+ * CI machine (measured), so a 1.5 s lease made the new leader abdicate right after it
+ * listened. 5 s leaves twice that margin and costs ~3.5 s more to take over after SIGKILL
+ * (the default, 15 s, would cost 13 s more).
+ */
+const LOCK_TTL_MS = 5000;
 
 interface Line {
   event: string;
@@ -37,7 +46,7 @@ function startServer(natsUrl: string, nodeId: string) {
         '--node-id',
         nodeId,
         '--lock-ttl',
-        '1500',
+        String(LOCK_TTL_MS),
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     ),
@@ -50,24 +59,27 @@ function startServer(natsUrl: string, nodeId: string) {
   });
   createInterface({ input: child.stdout! }).on('line', (text) => {
     const line = JSON.parse(text) as Line;
-    const waiter = waiters.find((w) => w.match(line));
-    if (waiter) {
+    lines.push(line);
+    for (const waiter of waiters.filter((w) => w.match(line))) {
       waiters.splice(waiters.indexOf(waiter), 1);
       waiter.resolve(line);
-    } else lines.push(line);
+    }
   });
   return {
+    nodeId,
     child,
+    /** every stdout line so far */
+    lines,
     stderr: () => stderr,
-    next(match: (l: Line) => boolean): Promise<Line> {
-      const found = lines.find(match);
-      if (found) {
-        lines.splice(lines.indexOf(found), 1);
-        return Promise.resolve(found);
-      }
+    /** the first line from `from` on (printed so far or later) that matches; rejects when the process exits first */
+    until(match: (l: Line) => boolean, from = 0): Promise<Line> {
+      const found = lines.slice(from).find(match);
+      if (found) return Promise.resolve(found);
       return new Promise((resolve, reject) => {
         waiters.push({ match, resolve });
-        child.once('exit', (code) => reject(new Error(`matter-server ${nodeId} exited ${code}: ${stderr}`)));
+        child.once('exit', (code, signal) =>
+          reject(new Error(`matter-server ${nodeId} exited (${code ?? signal}): ${stderr}`)),
+        );
       });
     },
     async kill(signal: NodeJS.Signals) {
@@ -97,23 +109,40 @@ describe('matter-server --nats: one controller per cluster, taken over without r
   });
 
   it('the standby does not listen while the first holds the lock, then takes over on SIGKILL', async () => {
-    const first = startServer(nats.url, 'node-a');
-    const listening = await first.next((l) => l.event === 'listening');
-    const second = startServer(nats.url, 'node-b');
-    const standby = await second.next((l) => l.event === 'standby' && l.holder === 'node-a');
-    expect(standby.holder).toBe('node-a');
+    // both start at once (a start costs seconds under load); the lock picks the first
+    const servers = [startServer(nats.url, 'node-a'), startServer(nats.url, 'node-b')];
+    const listening = await Promise.race(
+      servers.map(async (server) => ({ server, line: await server.until((l) => l.event === 'listening') })),
+    );
+    const first = listening.server;
+    const second = servers.find((s) => s !== first)!;
+    await second.until((l) => l.event === 'standby' && l.holder === first.nodeId);
+    // a holder that steps down prints standby (and listens again elsewhere): fail with why
+    const steppedDown = first
+      .until((l) => l.event === 'standby', first.lines.indexOf(listening.line) + 1)
+      .then((): never => {
+        throw new Error(`${first.nodeId} lost the lock while it should hold it:\n${first.stderr()}`);
+      });
+    steppedDown.catch(() => {}); // its rejection when SIGKILLed below is no failure
 
-    const client = new ApiClient(listening.url as string);
-    await client.serverInfo;
-    const node = await client.result<MatterNodeData>('commission_with_code', {
-      code: light.manualPairingCode,
-      ip_addr: '127.0.0.1',
-      port: light.port,
-    });
+    const client = new ApiClient(listening.line.url as string);
+    const node = await Promise.race([
+      steppedDown,
+      client.serverInfo.then(() =>
+        client.result<MatterNodeData>('commission_with_code', {
+          code: light.manualPairingCode,
+          ip_addr: '127.0.0.1',
+          port: light.port,
+        }),
+      ),
+    ]);
     client.close();
+    // the standby never listened while the first held the lock, and the first held it throughout
+    expect(second.lines.filter((l) => l.event === 'listening')).toEqual([]);
+    expect(first.lines.filter((l) => l.event === 'listening')).toHaveLength(1);
 
     await first.kill('SIGKILL');
-    const takeover = await second.next((l) => l.event === 'listening');
+    const takeover = await second.until((l) => l.event === 'listening');
     const again = new ApiClient(takeover.url as string);
     try {
       await again.serverInfo;
