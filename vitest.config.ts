@@ -12,6 +12,10 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    // two test files at once, also on 2 cores (vitest's default there is one): most files wait
+    // on the processes, servers and timers they start rather than compute. Measured on 2 cores:
+    // the suite in 627 s instead of 916 s, no test slower than its timeout.
+    maxWorkers: 2,
     reporters: ['default', './test/support/summary-reporter.ts'],
   },
 });
