@@ -40,11 +40,47 @@ export class ObjectStoreCatalog implements OtaCatalog {
   ) {}
 
   async images(channel?: FirmwareChannel): Promise<CatalogEntry[]> {
-    const all = (await this.store.list()).flatMap((info) => {
+    // a gateway keeps the listing in memory, kept current by a watch: a rollout offers one
+    // image to many devices in a row, and listing the bucket for each offer (a consumer
+    // each time) delayed the later devices' downloads. The CLI lists once.
+    const entries = this.cacheDir ? [...(await this.#watched()).values()] : await this.#list();
+    return inChannel(entries, channel);
+  }
+
+  async #list(): Promise<CatalogEntry[]> {
+    return (await this.store.list()).flatMap((info) => {
       const entry = entryOf(info);
       return entry ? [entry] : [];
     });
-    return inChannel(all, channel);
+  }
+
+  #entries: Promise<Map<string, CatalogEntry>> | undefined;
+
+  /** the bucket's entries by object name: listed once, then followed (ends with the connection) */
+  #watched(): Promise<Map<string, CatalogEntry>> {
+    this.#entries ??= (async () => {
+      const entries = new Map<string, CatalogEntry>();
+      const touched = new Set<string>();
+      // the watch first, then the listing: nothing written in between is missed, and what
+      // the watch reported meanwhile is newer than the listing
+      const updates = await this.store.watch({ includeHistory: false });
+      void (async () => {
+        for await (const info of updates) {
+          touched.add(info.name);
+          const entry = info.deleted ? undefined : entryOf(info);
+          if (entry) entries.set(info.name, entry);
+          else entries.delete(info.name);
+        }
+        this.#entries = undefined; // the connection ended: list again next time
+      })();
+      for (const entry of await this.#list())
+        if (!touched.has(entry.sha256)) entries.set(entry.sha256, entry);
+      return entries;
+    })().catch((error: unknown) => {
+      this.#entries = undefined;
+      throw error;
+    });
+    return this.#entries;
   }
 
   async addImage(
@@ -73,14 +109,15 @@ export class ObjectStoreCatalog implements OtaCatalog {
   }
 
   /**
-   * The verified local copy of an image, fetched on first use. Asks the bucket first on
-   * every call (one round trip), so an image removed through another node is refused here too.
+   * The verified local copy of an image, fetched on first use; none for an image no longer
+   * in the bucket, so an image removed through another node is refused here too.
    */
   async imageFile(sha256: string): Promise<string | undefined> {
     if (!this.cacheDir || !SHA256_HEX.test(sha256)) return undefined;
     const file = join(this.cacheDir, `${sha256}.bin`);
-    const info = await this.store.info(sha256);
-    const entry = info && !info.deleted ? entryOf(info) : undefined;
+    // the followed listing, not a round trip per request: an image removed through another
+    // node is gone from it within moments
+    const entry = (await this.#watched()).get(sha256);
     if (!entry) {
       await rm(file, { force: true });
       return undefined;
