@@ -1,17 +1,12 @@
-// The runtime as `sentinel automations run` processes on a real nats-server: a pending
-// `for` survives a process restart, two runtimes execute each automation once (leader
-// lock), and SIGKILL of the leader moves execution to the other, pending timer resumed.
-import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { collect, connectTestBus, kvValue } from '../../test/support/bus.js';
-import { killStrays, runCli, SENTINEL_BIN, track } from '../../test/support/cli.js';
+import { killStrays, runCli, startAutomationsRuntime } from '../../test/support/cli.js';
 import { startNats, type TestNats } from '../../test/support/nats.js';
 
 const CHAMBER = '0190a000-0000-7000-8000-000000000001';
@@ -63,50 +58,8 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-interface Runtime {
-  child: ChildProcess;
-  /** resolves with the time the process reported it runs the automations (it leads) */
-  running: Promise<number>;
-  standby: Promise<void>;
-}
-
-function startRuntime(nodeId: string): Runtime {
-  const child = track(
-    spawn(
-      process.execPath,
-      [
-        SENTINEL_BIN,
-        'automations',
-        'run',
-        dir,
-        '--nats',
-        nats.url,
-        '--node-id',
-        nodeId,
-        '--lock-ttl',
-        String(LOCK_TTL_MS),
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    ),
-  );
-  let stderr = '';
-  child.stderr!.on('data', (d) => {
-    stderr += d;
-  });
-  const lines = createInterface({ input: child.stdout! });
-  const event = (name: string) =>
-    new Promise<number>((resolve, reject) => {
-      lines.on('line', (line) => {
-        if (line.includes(`"event":"${name}"`)) resolve(Date.now());
-      });
-      child.once('exit', (code) => reject(new Error(`runtime ${nodeId} exited ${code}: ${stderr}`)));
-    });
-  const running = event('automations_running');
-  const standby = event('automations_standby').then(() => undefined);
-  running.catch(() => {});
-  standby.catch(() => {});
-  return { child, running, standby };
-}
+const startRuntime = (nodeId: string) =>
+  startAutomationsRuntime([dir, '--nats', nats.url, '--node-id', nodeId, '--lock-ttl', String(LOCK_TTL_MS)]);
 
 async function reading(value: number): Promise<void> {
   const message = JSON.stringify({ entity_id: CHAMBER, value, ts: Date.now() });

@@ -148,23 +148,22 @@ describe('derivative', () => {
   });
 });
 
+const morning = defineAutomation({
+  id: 'morning',
+  triggers: [{ kind: 'time', at: '10:30', tz: 'UTC' }],
+  run: () => {},
+});
+const quarterly = defineAutomation({
+  id: 'quarterly',
+  triggers: [{ kind: 'cron', expression: '*/15 * * * *', tz: 'UTC' }],
+  run: () => {},
+});
+
 describe('time and cron', () => {
   it('fires at the time of day and on the cron schedule, driven by the clock', async () => {
     const rt = await bus.runtime();
-    await rt.add(
-      defineAutomation({
-        id: 'morning',
-        triggers: [{ kind: 'time', at: '10:30', tz: 'UTC' }],
-        run: () => {},
-      }),
-    );
-    await rt.add(
-      defineAutomation({
-        id: 'quarterly',
-        triggers: [{ kind: 'cron', expression: '*/15 * * * *', tz: 'UTC' }],
-        run: () => {},
-      }),
-    );
+    await rt.add(morning);
+    await rt.add(quarterly);
     await bus.clock.advance(29 * 60_000);
     await rt.idle();
     expect(rt.traces.of('morning')).toEqual([]);
@@ -182,20 +181,8 @@ describe('time and cron', () => {
 describe('clock jumps', () => {
   it('a jump forward fires a missed time trigger once, a step back fires nothing twice; both are traced with a reason', async () => {
     const rt = await bus.runtime();
-    await rt.add(
-      defineAutomation({
-        id: 'morning',
-        triggers: [{ kind: 'time', at: '10:30', tz: 'UTC' }],
-        run: () => {},
-      }),
-    );
-    await rt.add(
-      defineAutomation({
-        id: 'quarterly',
-        triggers: [{ kind: 'cron', expression: '*/15 * * * *', tz: 'UTC' }],
-        run: () => {},
-      }),
-    );
+    await rt.add(morning);
+    await rt.add(quarterly);
     // not driven by the clock: told nothing
     await rt.add(
       defineAutomation({ id: 'probe', triggers: [{ kind: 'state', entity: PROBE }], run: () => {} }),

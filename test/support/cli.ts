@@ -257,3 +257,38 @@ export async function survivors(pids: number[], ms: number): Promise<number[]> {
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+export interface AutomationsRuntime {
+  child: ChildProcess;
+  /** resolves with the time the process reported it runs the automations (it leads) */
+  running: Promise<number>;
+  /** resolves once it reported it waits on standby */
+  standby: Promise<void>;
+  stderr(): string;
+}
+
+/** `sentinel automations run <args>` as a tracked process; its ready and standby lines as promises (rejected if it exits first). */
+export function startAutomationsRuntime(args: string[]): AutomationsRuntime {
+  const child = track(
+    spawn(process.execPath, [SENTINEL_BIN, 'automations', 'run', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
+  let stderr = '';
+  child.stderr!.on('data', (d) => {
+    stderr += d;
+  });
+  const lines = createInterface({ input: child.stdout! });
+  const event = (name: string) =>
+    new Promise<number>((resolve, reject) => {
+      lines.on('line', (line) => {
+        if (line.includes(`"event":"${name}"`)) resolve(Date.now());
+      });
+      child.once('exit', (code) => reject(new Error(`the runtime exited ${code}: ${stderr}`)));
+    });
+  const running = event('automations_running');
+  const standby = event('automations_standby').then(() => undefined);
+  running.catch(() => {});
+  standby.catch(() => {});
+  return { child, running, standby, stderr: () => stderr };
+}

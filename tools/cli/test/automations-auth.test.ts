@@ -1,19 +1,13 @@
-// `sentinel automations run` on the generated automations credential, against Debian's
-// nats-server running the generated configuration: the runtime takes the `automations`
-// leader lock, executes, and releases the lock at SIGTERM; the credential still cannot
-// write another subsystem's lock or any bucket but its own.
-import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { Kvm } from '@nats-io/kv';
 import { type NatsConnection, PermissionViolationError } from '@nats-io/transport-node';
 import { lockRecordOf } from '@sentinel/gateway';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { collect, connectTestBus } from '../../../test/support/bus.js';
-import { killStrays, runCli, SENTINEL_BIN, track } from '../../../test/support/cli.js';
+import { killStrays, runCli, startAutomationsRuntime } from '../../../test/support/cli.js';
 import { type SpawnedNats, spawnNatsServer } from '../../../test/support/nats.js';
 
 const SENSOR = '0190c000-0000-7000-8000-000000000001';
@@ -71,40 +65,18 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function startRuntime(): { child: ChildProcess; running: Promise<void>; stderr: () => string } {
-  const child = track(
-    spawn(
-      process.execPath,
-      [
-        SENTINEL_BIN,
-        'automations',
-        'run',
-        dir,
-        '--nats',
-        url,
-        '--nats-creds',
-        creds('automations'),
-        '--node-id',
-        'auth-runtime',
-        '--lock-ttl',
-        String(LOCK_TTL_MS),
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    ),
-  );
-  let stderr = '';
-  child.stderr!.on('data', (d) => {
-    stderr += d;
-  });
-  const lines = createInterface({ input: child.stdout! });
-  const running = new Promise<void>((resolve, reject) => {
-    lines.on('line', (line) => {
-      if (line.includes('"event":"automations_running"')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`the runtime exited ${code}: ${stderr}`)));
-  });
-  return { child, running, stderr: () => stderr };
-}
+const startRuntime = () =>
+  startAutomationsRuntime([
+    dir,
+    '--nats',
+    url,
+    '--nats-creds',
+    creds('automations'),
+    '--node-id',
+    'auth-runtime',
+    '--lock-ttl',
+    String(LOCK_TTL_MS),
+  ]);
 
 /** Publishes `subject` on the automations connection and resolves once the server refused it. */
 async function publishRefused(subject: string): Promise<void> {

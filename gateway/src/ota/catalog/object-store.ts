@@ -69,7 +69,12 @@ export class ObjectStoreCatalog implements OtaCatalog {
           touched.add(info.name);
           const entry = info.deleted ? undefined : entryOf(info);
           if (entry) entries.set(info.name, entry);
-          else entries.delete(info.name);
+          else {
+            entries.delete(info.name);
+            // its copy goes with it, once, here (not on every download asking for it)
+            if (this.cacheDir && SHA256_HEX.test(info.name))
+              void rm(join(this.cacheDir, `${info.name}.bin`), { force: true });
+          }
         }
         this.#entries = undefined; // the connection ended: list again next time
       })();
@@ -118,10 +123,7 @@ export class ObjectStoreCatalog implements OtaCatalog {
     // the followed listing, not a round trip per request: an image removed through another
     // node is gone from it within moments
     const entry = (await this.#watched()).get(sha256);
-    if (!entry) {
-      await rm(file, { force: true });
-      return undefined;
-    }
+    if (!entry) return undefined;
     const local = await stat(file).catch(() => undefined);
     if (local?.isFile() && local.size === entry.size) return file;
     let fetching = this.#fetching.get(sha256);
