@@ -1,34 +1,44 @@
 // `npm run bench -- ota`: what our OTA download path costs. A `sentinel gateway` on a
 // nats-server rolls a 1.5 MB image out to --devices simulated pickets at once (one
 // batch, no canary) through its download route (per-offer credential, device token,
-// Range support, progress over MQTT); then a plain static file server (node:http +
-// fs.createReadStream, in its own process) serves the same file to the same number of
-// clients, with the same fetch and body loop the simulator uses, in the same run.
+// Range support, progress over MQTT). The peer, in the same run, is the plainest setup
+// that does the same job: Debian's mosquitto carrying the offers and progress, and a
+// static file server (node:http + fs.createReadStream, its own process) serving the file.
+// Both sides serve the same clients: as many simulated pickets of the same code (download,
+// progress every 10 %, SHA-256 and image check, reboot into the new slot, hello), each set
+// fresh, in this process.
 //   - throughput: image bytes × devices ÷ (last byte of the last download − first response),
-//     both taken in the clients, on both sides;
-//   - CPU: user + system ms of the server process during the downloads;
-//   - RSS: the server process's peak while serving;
-//   - time to roll: from the rollout's creation to `completed` (downloads, verification,
-//     reboots, hellos, confirmations), with no peer.
-// The ratio of the throughputs is the cost of our path (goal ≥ 0.8×).
+//     both taken in the devices, on both sides;
+//   - CPU: user + system ms of the server processes (the gateway; mosquitto + static server)
+//     from the offers until every device runs the new image;
+//   - RSS: the server processes' peak meanwhile;
+//   - time to roll: from the offers until every device runs the new image (the gateway's
+//     until the rollout is `completed`, which also waits for each confirmation).
+// One unmeasured round on the peer first, so the clients' code is warm on both measured
+// rounds. The servers run on CPU 0 and the devices on the other CPUs (taskset): 150
+// simulated devices hashing 1.5 MB images would otherwise take the CPU the servers serve
+// with, and the ratio would measure the scheduler. The ratio of the throughputs is the
+// cost of our path (goal ≥ 0.8×).
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Kvm } from '@nats-io/kv';
-import { buildAppImage, inspectRelease } from '@sentinel/firmware';
+import { buildAppImage, type OtaMessage } from '@sentinel/firmware';
 import { FirmwareStore, openGatewayStore } from '@sentinel/gateway';
 import { PicketDevice } from '@sentinel/simulators';
+import mqtt from 'mqtt';
 import { connectTestBus } from '../test/support/bus.js';
 import { killStrays, runCli } from '../test/support/cli.js';
 import { type ClusterNode, startClusterNode, TEST_LOCKS } from '../test/support/cluster.js';
+import { startMosquitto, type TestMosquitto } from '../test/support/mosquitto.js';
 import { startNats, type TestNats } from '../test/support/nats.js';
 import { errorMessage, log } from './lib/log.js';
 import { type OptionValues, opt, readBenchOptions } from './lib/options.js';
-import { readProcessCpuMs, readRssKiB } from './lib/proc.js';
+import { pinProcesses, readProcessesCpuMs, readRssKiB } from './lib/proc.js';
 import { REPO_ROOT } from './lib/processes.js';
 import { formatMs, formatRatio, formatTable, ratioOf } from './lib/report.js';
 
@@ -56,20 +66,29 @@ const GOAL = 0.8;
 interface Side {
   /** ms from the first response to the last byte of the last download */
   windowMs: number;
+  /** ms between the first and the last device's first response */
+  startSpreadMs: number;
   bytes: number;
+  /** CPU ms of the server processes from the offers until every device runs the new image */
   cpuMs: number;
   rssPeakKiB: number;
-  /** CPU ms of the clients (this process) over the same run */
+  /** CPU ms of the clients (this process) over the same time */
   clientCpuMs: number;
+  /** ms from the offers until every device runs the new image (the gateway: rollout completed) */
+  rollMs: number;
 }
 
-/** Samples a process's RSS until stopped; resolves with the peak. */
-function rssSampler(pid: number) {
+/** Samples the processes' summed RSS until stopped; resolves with the peak. */
+function rssSampler(pids: number[]) {
   let peak = 0;
   let running = true;
   const done = (async () => {
     while (running) {
-      peak = Math.max(peak, await readRssKiB(pid).catch(() => 0));
+      const sizes = await Promise.all(pids.map((pid) => readRssKiB(pid).catch(() => 0)));
+      peak = Math.max(
+        peak,
+        sizes.reduce((a, b) => a + b, 0),
+      );
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   })();
@@ -79,6 +98,23 @@ function rssSampler(pid: number) {
       await done;
       return peak;
     },
+  };
+}
+
+/** What the servers and the clients spent from now until `end()`. */
+async function meter(pids: number[]) {
+  const cpuBefore = await readProcessesCpuMs(pids);
+  const clientBefore = process.cpuUsage();
+  const rss = rssSampler(pids);
+  const started = performance.now();
+  return async () => {
+    const client = process.cpuUsage(clientBefore);
+    return {
+      elapsedMs: performance.now() - started,
+      cpuMs: (await readProcessesCpuMs(pids)) - cpuBefore,
+      clientCpuMs: (client.user + client.system) / 1000,
+      rssPeakKiB: await rss.stop(),
+    };
   };
 }
 
@@ -109,117 +145,150 @@ async function stopStaticServer(child: ChildProcess): Promise<void> {
   const exited = once(child, 'exit');
   child.kill('SIGTERM');
   await exited;
+  // the server closes once its last client hung up: a device that stopped mid-download would hold it
 }
 
 /**
- * The simulator's download loop and its check of the image (simulators/src/picket/ota.ts),
- * without the device around it: the clients do the same work on both sides.
+ * `count` simulated pickets on version 1.0.0, connected one after the other to `broker`;
+ * resolves once each is connected (on the gateway: its first reading acknowledged).
  */
-async function download(
-  url: string,
-  sha256: string,
-): Promise<{ first: number; last: number; bytes: number }> {
-  const response = await fetch(url, { headers: { authorization: 'Bearer bench:unused' } });
-  const first = performance.now();
-  const chunks: Buffer[] = [];
-  let bytes = 0;
-  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-    const piece = Buffer.from(chunk);
-    chunks.push(piece);
-    bytes += piece.length;
-  }
-  const last = performance.now();
-  const image = new Uint8Array(Buffer.concat(chunks));
-  if (createHash('sha256').update(image).digest('hex') !== sha256)
-    throw new Error('the static server sent other bytes');
-  inspectRelease(image);
-  return { first, last, bytes };
-}
-
-export async function runOta(argv: string[]): Promise<number> {
-  const options = readBenchOptions(
-    'ota',
-    'OTA downloads from one gateway to --devices simulated pickets at once (a rollout of one batch),\n' +
-      'beside a plain node:http static file server serving the same file to as many clients.',
-    OTA_OPTIONS,
-    argv,
-  );
-  if (typeof options === 'number') return options;
-
-  let nats: TestNats | undefined;
-  let node: ClusterNode | undefined;
-  let staticServer: ChildProcess | undefined;
+async function startDevices(
+  prefix: string,
+  count: number,
+  broker: string,
+  tokenOf: (id: string) => Promise<string>,
+  ready: 'acked' | 'connected',
+): Promise<PicketDevice[]> {
   const devices: PicketDevice[] = [];
-  const dataDir = await mkdtemp(join(tmpdir(), 'sentinel-bench-ota-'));
-  const interrupted = () => {
-    killStrays();
-    staticServer?.kill('SIGKILL');
-    process.exit(130);
-  };
-  process.once('SIGINT', interrupted);
   try {
-    const image = buildAppImage({
-      chip: 'esp32s3',
-      appDesc: { projectName: 'picket', version: '2.0.0', idfVersion: 'v5.3.1' },
-      size: options.size,
-    });
-    const { entry } = await new FirmwareStore(dataDir).addImage(image);
-    const imageFile = join(dataDir, 'firmware', 'ota', `${entry.sha256}.bin`);
-    nats = await startNats();
-    node = await startClusterNode(nats.url, 'bench-ota', TEST_LOCKS, dataDir);
-    log(`gateway pid ${node.pid}; ${options.devices} devices, image ${entry.size} bytes`);
-
-    const store = await openGatewayStore({ natsUrl: nats.url });
-    const firstResponse: number[] = [];
-    const downloaded: number[] = [];
-    for (let i = 0; i < options.devices; i++) {
-      const id = `bench-ota-${i + 1}`;
-      const { token } = await store.addDevice(id);
+    for (let i = 0; i < count; i++) {
+      const id = `${prefix}-${i + 1}`;
       const device = new PicketDevice({
         id,
-        token,
-        gateway: node.mqttUrl,
+        token: await tokenOf(id),
+        gateway: broker,
         intervalMs: 60_000,
         hello: { fw: '1.0.0' },
         backoff: { initialMs: 50, maxMs: 500 },
         ota: { rebootMs: 20 },
       });
-      device.on('ota', (event) => {
-        if (event.kind === 'download') firstResponse.push(performance.now());
-        // the last byte, where the static clients stop their clock too
-        if (event.kind === 'downloaded') downloaded.push(performance.now());
-      });
-      const acked = once(device, 'acked');
-      device.start();
-      await acked;
       devices.push(device);
+      const up = once(device, ready);
+      device.start();
+      await up;
     }
-    await store.close();
-    log(`${devices.length} devices connected; rolling ${entry.version} out to all at once`);
+    return devices;
+  } catch (error) {
+    await stopDevices(devices);
+    throw error;
+  }
+}
 
-    // The clients (this process) are the busiest part of both runs, and the first side to
-    // run would pay for compiling fetch's body loop, SHA-256 and the image check: one
-    // unmeasured round against a static server first, so both measured rounds start warm
-    // (that server then goes: the measured one starts cold, as the gateway's route does).
-    const warmup = await startStaticServer(imageFile);
-    staticServer = warmup.child;
-    await Promise.all(Array.from({ length: options.devices }, () => download(warmup.url, entry.sha256)));
-    await stopStaticServer(warmup.child);
-    log('clients warmed up (one unmeasured round against a static server)');
+async function stopDevices(devices: PicketDevice[]): Promise<void> {
+  await Promise.all(devices.map((d) => d.stop().catch(() => undefined)));
+}
 
-    const nc = await connectTestBus(nats.url);
+/**
+ * The devices' download clocks: each one's first response and last byte (taken where the
+ * device sees them), and `booted`: every device runs `version`. A rejected download fails it.
+ */
+function clockDownloads(devices: PicketDevice[], version: string) {
+  const first: number[] = [];
+  const last: number[] = [];
+  let left = devices.length;
+  let settle!: { resolve: () => void; reject: (error: Error) => void };
+  const booted = new Promise<void>((resolve, reject) => {
+    settle = { resolve, reject };
+  });
+  for (const device of devices)
+    device.on('ota', (event) => {
+      if (event.kind === 'download') first.push(performance.now());
+      else if (event.kind === 'downloaded') last.push(performance.now());
+      else if (event.kind === 'rejected')
+        settle.reject(new Error(`${device.id} rejected the download: ${event.reason}`));
+      else if (event.kind === 'booted' && event.version === version && --left === 0) settle.resolve();
+    });
+  return {
+    booted,
+    window: () => ({
+      windowMs: Math.max(...last) - Math.min(...first),
+      startSpreadMs: Math.max(...first) - Math.min(...first),
+    }),
+  };
+}
+
+interface Peer {
+  mosquitto: TestMosquitto;
+  file: { child: ChildProcess; url: string };
+}
+
+/**
+ * One round on the peer: an offer of the image on each device's `picket/<id>/ota` at once
+ * (as a gateway's would be, its URL the static server's), until every device booted it.
+ */
+async function peerRound(
+  peer: Peer,
+  devices: PicketDevice[],
+  image: { version: string; size: number; sha256: string },
+): Promise<Side> {
+  const publisher = await mqtt.connectAsync(peer.mosquitto.url, {
+    clientId: `bench-ota-offers-${process.pid}`,
+  });
+  try {
+    const clock = clockDownloads(devices, image.version);
+    const end = await meter([peer.file.child.pid!, peer.mosquitto.pid]);
+    await Promise.all(
+      devices.map((device) => {
+        const offer: OtaMessage = {
+          op: 'offer',
+          offer: randomBytes(12).toString('base64url'),
+          version: image.version,
+          size: image.size,
+          sha256: image.sha256,
+          signed: false,
+          url: peer.file.url,
+          expires: Date.now() + 600_000,
+        };
+        return publisher.publishAsync(`picket/${device.id}/ota`, JSON.stringify(offer), { qos: 1 });
+      }),
+    );
+    await clock.booted;
+    const spent = await end();
+    return {
+      ...clock.window(),
+      bytes: image.size * devices.length,
+      cpuMs: spent.cpuMs,
+      rssPeakKiB: spent.rssPeakKiB,
+      clientCpuMs: spent.clientCpuMs,
+      rollMs: spent.elapsedMs,
+    };
+  } finally {
+    await publisher.endAsync();
+  }
+}
+
+/** The gateway's round: a rollout of one batch to devices it knows, until it is `completed`. */
+async function gatewayRound(
+  nats: TestNats,
+  node: ClusterNode,
+  devices: PicketDevice[],
+  version: string,
+  size: number,
+) {
+  const count = devices.length;
+  const nc = await connectTestBus(nats.url);
+  try {
     const kv = await new Kvm(nc).open('sentinel_ota');
-    const cpuBefore = await readProcessCpuMs(node.pid);
-    const clientCpuBefore = process.cpuUsage();
-    const rss = rssSampler(node.pid);
+    const clock = clockDownloads(devices, version);
+    const end = await meter([node.pid]);
     const started = await runCli([
       'ota',
       'rollout',
-      entry.version,
+      version,
       '--canary',
       '0',
       '--batch',
-      String(options.devices),
+      String(count),
       '--nats',
       nats.url,
     ]);
@@ -234,45 +303,119 @@ export async function runOta(argv: string[]): Promise<number> {
       break;
     }
     watch.stop();
-    const clientCpu = process.cpuUsage(clientCpuBefore);
-    const gatewayRss = await rss.stop();
-    const gateway: Side = {
-      windowMs: Math.max(...downloaded) - Math.min(...firstResponse),
-      bytes: entry.size * options.devices,
-      cpuMs: (await readProcessCpuMs(node.pid)) - cpuBefore,
-      rssPeakKiB: gatewayRss,
-      clientCpuMs: (clientCpu.user + clientCpu.system) / 1000,
-    };
-    log(
-      `gateway: ${options.devices} downloads in ${formatMs(gateway.windowMs)} ms (first responses spread over ${formatMs(Math.max(...firstResponse) - Math.min(...firstResponse))} ms); rolled in ${rollMs} ms`,
-    );
+    await clock.booted;
+    const spent = await end();
+    return {
+      ...clock.window(),
+      bytes: size * count,
+      cpuMs: spent.cpuMs,
+      rssPeakKiB: spent.rssPeakKiB,
+      clientCpuMs: spent.clientCpuMs,
+      rollMs,
+    } satisfies Side;
+  } finally {
     await nc.close();
+  }
+}
 
-    const peer = await startStaticServer(imageFile);
-    staticServer = peer.child;
-    const peerCpuBefore = await readProcessCpuMs(peer.child.pid!);
-    const peerRss = rssSampler(peer.child.pid!);
-    const peerClientBefore = process.cpuUsage();
-    const results = await Promise.all(
-      Array.from({ length: options.devices }, () => download(peer.url, entry.sha256)),
+export async function runOta(argv: string[]): Promise<number> {
+  const options = readBenchOptions(
+    'ota',
+    'OTA downloads from one gateway to --devices simulated pickets at once (a rollout of one batch),\n' +
+      'beside mosquitto and a plain node:http static file server serving the same file to as many devices.',
+    OTA_OPTIONS,
+    argv,
+  );
+  if (typeof options === 'number') return options;
+
+  let nats: TestNats | undefined;
+  let node: ClusterNode | undefined;
+  let mosquitto: TestMosquitto | undefined;
+  let staticServer: ChildProcess | undefined;
+  const devices: PicketDevice[] = [];
+  const dataDir = await mkdtemp(join(tmpdir(), 'sentinel-bench-ota-'));
+  const interrupted = () => {
+    killStrays();
+    staticServer?.kill('SIGKILL');
+    process.exit(130);
+  };
+  process.once('SIGINT', interrupted);
+  try {
+    const built = buildAppImage({
+      chip: 'esp32s3',
+      appDesc: { projectName: 'picket', version: '2.0.0', idfVersion: 'v5.3.1' },
+      size: options.size,
+    });
+    const { entry } = await new FirmwareStore(dataDir).addImage(built);
+    const imageFile = join(dataDir, 'firmware', 'ota', `${entry.sha256}.bin`);
+    const image = { version: entry.version, size: entry.size, sha256: entry.sha256 };
+
+    mosquitto = await startMosquitto();
+    const file = await startStaticServer(imageFile);
+    staticServer = file.child;
+    const peer: Peer = { mosquitto, file };
+    nats = await startNats();
+    node = await startClusterNode(nats.url, 'bench-ota', TEST_LOCKS, dataDir);
+    log(`gateway pid ${node.pid}; ${options.devices} devices per round, image ${entry.size} bytes`);
+
+    // Every round's devices connect first, so the rounds run back to back: a client process
+    // left alone for seconds gives memory back, and the next round pays for it again (the
+    // page faults of 50 fresh 1.5 MB images, measured here as ~0.4 s of system CPU).
+    const none = async () => 'unused';
+    const warmupDevices = await startDevices(
+      'bench-ota-warmup',
+      options.devices,
+      mosquitto.url,
+      none,
+      'connected',
     );
-    const staticSide: Side = {
-      windowMs: Math.max(...results.map((r) => r.last)) - Math.min(...results.map((r) => r.first)),
-      bytes: results.reduce((sum, r) => sum + r.bytes, 0),
-      cpuMs: (await readProcessCpuMs(peer.child.pid!)) - peerCpuBefore,
-      rssPeakKiB: await peerRss.stop(),
-      clientCpuMs: 0,
-    };
-    const peerClient = process.cpuUsage(peerClientBefore);
-    staticSide.clientCpuMs = (peerClient.user + peerClient.system) / 1000;
-    log(`static server: ${options.devices} downloads in ${formatMs(staticSide.windowMs)} ms`);
+    devices.push(...warmupDevices);
+    const store = await openGatewayStore({ natsUrl: nats.url });
+    const gatewayDevices = await startDevices(
+      'bench-ota',
+      options.devices,
+      node.mqttUrl,
+      async (id) => (await store.addDevice(id)).token,
+      'acked',
+    ).finally(() => store.close());
+    devices.push(...gatewayDevices);
+    const peerDevices = await startDevices(
+      'bench-ota-peer',
+      options.devices,
+      mosquitto.url,
+      none,
+      'connected',
+    );
+    devices.push(...peerDevices);
+    log(`${devices.length} devices connected`);
+    const cpus = availableParallelism();
+    const pinned =
+      cpus >= 2 &&
+      pinProcesses([node.pid, nats.pid, mosquitto.pid, file.child.pid!], '0') &&
+      pinProcesses([process.pid], `1-${cpus - 1}`);
+    log(
+      pinned
+        ? `servers pinned to CPU 0 (the gateway with its nats-server; mosquitto with the static server), the devices to CPU 1${cpus > 2 ? `-${cpus - 1}` : ''}`
+        : 'servers and devices share every CPU (taskset is missing or this machine has one CPU)',
+    );
 
-    process.stdout.write(`${report(gateway, staticSide, rollMs, options)}\n`);
+    await peerRound(peer, warmupDevices, image);
+    log('clients warmed up (one unmeasured round on the peer)');
+    const gateway = await gatewayRound(nats, node, gatewayDevices, entry.version, entry.size);
+    log(
+      `gateway: ${options.devices} downloads in ${formatMs(gateway.windowMs)} ms (first responses spread over ${formatMs(gateway.startSpreadMs)} ms); rolled in ${gateway.rollMs} ms`,
+    );
+    const staticSide = await peerRound(peer, peerDevices, image);
+    log(
+      `mosquitto + static server: ${options.devices} downloads in ${formatMs(staticSide.windowMs)} ms (first responses spread over ${formatMs(staticSide.startSpreadMs)} ms)`,
+    );
+
+    process.stdout.write(`${report(gateway, staticSide, options, pinned)}\n`);
     const artifacts = join(REPO_ROOT, '.artifacts');
     await mkdir(artifacts, { recursive: true });
     await writeFile(
       join(artifacts, 'bench-ota.json'),
-      `${JSON.stringify({ options, goal: GOAL, gateway, static: staticSide, roll_ms: rollMs }, null, 2)}\n`,
+      `${JSON.stringify({ options, goal: GOAL, pinned, gateway, static: staticSide }, null, 2)}\n`,
     );
     return 0;
   } catch (error) {
@@ -280,8 +423,9 @@ export async function runOta(argv: string[]): Promise<number> {
     return 1;
   } finally {
     process.off('SIGINT', interrupted);
-    await Promise.all(devices.map((d) => d.stop().catch(() => undefined)));
+    await stopDevices(devices);
     if (staticServer) await stopStaticServer(staticServer);
+    await mosquitto?.stop();
     await node?.stop().catch(() => undefined);
     killStrays();
     await nats?.stop();
@@ -289,10 +433,16 @@ export async function runOta(argv: string[]): Promise<number> {
   }
 }
 
-function report(gateway: Side, peer: Side, rollMs: number, options: Options): string {
+function report(gateway: Side, peer: Side, options: Options, pinned: boolean): string {
   const mbps = (side: Side) => side.bytes / 1e6 / (side.windowMs / 1000);
   const ratio = ratioOf(mbps(gateway), mbps(peer));
   const mib = (kib: number) => (kib / 1024).toFixed(1);
+  const row = (
+    name: string,
+    ours: number,
+    theirs: number,
+    format: (n: number) => string | number | undefined,
+  ) => [name, format(ours), format(theirs), formatRatio(ratioOf(ours, theirs)), ''];
   const rows = [
     [
       'aggregate throughput MB/s',
@@ -301,38 +451,12 @@ function report(gateway: Side, peer: Side, rollMs: number, options: Options): st
       formatRatio(ratio),
       ratio === undefined ? '—' : ratio >= GOAL ? `met (≥ ${GOAL}×)` : `MISSED (< ${GOAL}×)`,
     ],
-    [
-      'download window ms',
-      formatMs(gateway.windowMs),
-      formatMs(peer.windowMs),
-      formatRatio(ratioOf(gateway.windowMs, peer.windowMs)),
-      '',
-    ],
-    ['server CPU ms', gateway.cpuMs, peer.cpuMs, formatRatio(ratioOf(gateway.cpuMs, peer.cpuMs)), ''],
-    [
-      'server RSS peak MiB',
-      mib(gateway.rssPeakKiB),
-      mib(peer.rssPeakKiB),
-      formatRatio(ratioOf(gateway.rssPeakKiB, peer.rssPeakKiB)),
-      '',
-    ],
-    [
-      'client CPU ms (this process)',
-      Math.round(gateway.clientCpuMs),
-      Math.round(peer.clientCpuMs),
-      formatRatio(ratioOf(gateway.clientCpuMs, peer.clientCpuMs)),
-      '',
-    ],
-    // above 1.0 the clients, not the server, set the pace: the ratio then mostly measures
-    // what else the simulated devices do in this process during a rollout (MQTT, reboots)
-    [
-      'client busy (client CPU ÷ window)',
-      (gateway.clientCpuMs / gateway.windowMs).toFixed(2),
-      (peer.clientCpuMs / peer.windowMs).toFixed(2),
-      '',
-      '',
-    ],
-    [`time to roll ${options.devices} devices ms`, rollMs, '—', '', ''],
+    row('download window ms', gateway.windowMs, peer.windowMs, formatMs),
+    row('first responses spread over ms', gateway.startSpreadMs, peer.startSpreadMs, formatMs),
+    row('server CPU ms', gateway.cpuMs, peer.cpuMs, Math.round),
+    row('server RSS peak MiB', gateway.rssPeakKiB, peer.rssPeakKiB, mib),
+    row('client CPU ms (this process)', gateway.clientCpuMs, peer.clientCpuMs, Math.round),
+    row(`time to roll ${options.devices} devices ms`, gateway.rollMs, peer.rollMs, Math.round),
   ];
-  return `${formatTable(['ota download', 'gateway', 'static node:http', 'gateway ÷ static', 'goal'], rows, [false, true, true, true, false])}\n\n${options.devices} clients at once, image ${options.size} bytes; server and client CPU of the gateway run cover the whole rollout (MQTT, offers, progress, KV, reboots, confirmations); both sets of clients check each image (SHA-256, image header) as a device does, and both start warm (one unmeasured round first)`;
+  return `${formatTable(['ota download', 'gateway', 'mosquitto + static node:http', 'gateway ÷ peer', 'goal'], rows, [false, true, true, true, false])}\n\n${options.devices} simulated devices at once on each side (fresh ones, the same code: download, progress, SHA-256 and image check, reboot, hello), image ${options.size} bytes. Server: the gateway process; mosquitto + the static server. CPU and RSS from the offers until every device runs the new image; the gateway's time to roll also waits for its confirmations. ${pinned ? 'The servers ran on CPU 0, the devices on the others.' : `The devices shared this machine's ${availableParallelism()} CPUs with the servers.`}`;
 }

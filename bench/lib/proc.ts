@@ -1,6 +1,7 @@
 // Readings from /proc: memory of a process, and CPU time, to tell how much of
 // the machine the target, our own load generators, and everything else on it
 // (other people's work: the noise) used.
+import { spawnSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 
 /** USER_HZ: the unit of /proc CPU times; 100 on every Linux this runs on. */
@@ -40,4 +41,19 @@ export async function readRssKiB(pid: number): Promise<number> {
   const match = /^VmRSS:\s+(\d+)\s+kB$/m.exec(status);
   if (!match) throw new Error(`no VmRSS in /proc/${pid}/status`);
   return Number(match[1]);
+}
+
+/**
+ * Pins each process (every thread of it) to one CPU with util-linux's taskset. A benchmark
+ * that runs servers and their load generators on one machine pins the servers to one core
+ * and the generators to the others, so that the generators' CPU cannot slow a server down
+ * (and the comparison measures the servers, not the scheduler). False when it cannot
+ * (one CPU, no taskset): the caller runs unpinned and says so.
+ */
+export function pinProcesses(pids: number[], cpus: string): boolean {
+  for (const pid of pids) {
+    const result = spawnSync('taskset', ['-a', '-cp', cpus, String(pid)], { stdio: 'ignore' });
+    if (result.error || result.status !== 0) return false;
+  }
+  return true;
 }

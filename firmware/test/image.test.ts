@@ -234,6 +234,32 @@ describe('parseImage / describeImage', () => {
     });
   });
 
+  it('computes the checksum byte for byte, whatever the alignment of the bytes in memory', () => {
+    const image = buildAppImage({
+      chip: 'esp32s3',
+      appDesc: { projectName: 'picket', version: '2.0.0', idfVersion: 'v5.3.1' },
+      size: 64 * 1024,
+    });
+    const parsed = parseImage(image);
+    let naive = 0xef;
+    for (const segment of parsed.segments) for (const byte of segment.data) naive ^= byte;
+    expect(parsed.checksum).toMatchObject({ computed: naive, valid: true });
+    // the same image at each offset into a bigger buffer (a download's chunks are anywhere)
+    for (const shift of [1, 2, 3]) {
+      const backing = new Uint8Array(image.length + shift);
+      backing.set(image, shift);
+      const moved = backing.subarray(shift);
+      expect(parseImage(moved).checksum).toMatchObject({ computed: naive, valid: true });
+      // one bit flipped in the middle of the aligned words, and one at the end of a segment
+      const last = parsed.segments.at(-1)!;
+      for (const at of [image.length >> 1, last.fileOffset + last.data.length - 1]) {
+        moved[at]! ^= 0x10;
+        expect(parseImage(moved).checksum.computed).toBe(naive ^ 0x10);
+        moved[at]! ^= 0x10;
+      }
+    }
+  });
+
   it('reads an image followed by erased flash (a read-flash backup) and reports its own length', () => {
     const dump = new Uint8Array(8192).fill(0xff);
     dump.set(sample());

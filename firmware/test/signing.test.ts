@@ -86,6 +86,14 @@ describe.each(['rsa3072', 'ecdsa256'] as const)('%s', (scheme) => {
     expect(stranger).toMatchObject({ valid: false, reason: 'signed, but not by a trusted key' });
   });
 
+  it('verifies an image held in a Buffer (a file or a download) and leaves its bytes alone', async () => {
+    const { bytes } = await signImage(image, signer);
+    const held = Buffer.from(bytes); // Buffer#slice() is a view: reversing one would change the image
+    expect(verifySignedImage(held)).toMatchObject({ valid: true });
+    expect(verifySignedImage(held)).toMatchObject({ valid: true });
+    expect(new Uint8Array(held)).toEqual(bytes);
+  });
+
   it('refuses a flipped byte anywhere in the signed data', async () => {
     const { bytes } = await signImage(image, signer);
     for (const at of [0, 100, image.length - 1, image.length + 5]) {

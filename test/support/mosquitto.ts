@@ -13,6 +13,8 @@ import { createInterface } from 'node:readline';
 export interface TestMosquitto {
   readonly port: number;
   readonly url: string;
+  /** the broker's process (a benchmark reads its CPU and memory) */
+  readonly pid: number;
   /** stops the broker (SIGTERM) and starts it again on the same port, with nothing retained */
   restart(): Promise<void>;
   stop(): Promise<void>;
@@ -98,6 +100,9 @@ export async function startMosquitto(): Promise<TestMosquitto> {
   return {
     port,
     url: `mqtt://127.0.0.1:${port}`,
+    get pid() {
+      return running.pid!;
+    },
     async restart() {
       await terminate(running);
       running = await spawnMosquitto(conf);

@@ -11,6 +11,8 @@ import { createInterface } from 'node:readline';
 export interface TestNats {
   readonly url: string;
   readonly port: number;
+  /** the server's process (a benchmark reads its CPU, or pins it) */
+  readonly pid: number;
   readonly storeDir: string;
   /** SIGKILL: no graceful shutdown, as a crash or power loss */
   kill(): Promise<void>;
@@ -84,6 +86,9 @@ export async function startNats(): Promise<TestNats> {
     },
     get port() {
       return port;
+    },
+    get pid() {
+      return child.pid!;
     },
     storeDir,
     kill: () => end('SIGKILL'),

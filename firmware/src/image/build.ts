@@ -18,6 +18,7 @@ import {
   SPI_SPEEDS,
   type SpiMode,
   WP_PIN_DISABLED,
+  xorBytes,
 } from './format.js';
 
 export interface SegmentInput {
@@ -168,7 +169,7 @@ export function buildAppImage(options: BuildAppImageOptions): Uint8Array {
     view.setUint32(offset, segment.loadAddress, true);
     view.setUint32(offset + 4, length, true);
     out.set(segment.data, offset + SEGMENT_HEADER_SIZE);
-    for (let i = 0; i < segment.data.length; i++) checksum ^= segment.data[i]!;
+    checksum = xorBytes(checksum, segment.data);
     offset += SEGMENT_HEADER_SIZE + length;
   }
   out[checksumOffset] = checksum;

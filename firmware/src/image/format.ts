@@ -13,6 +13,28 @@ export const SEGMENT_HEADER_SIZE = 8;
 export const MAX_SEGMENTS = 16;
 /** ESP_CHECKSUM_MAGIC: the XOR of all segment bytes starts here */
 export const CHECKSUM_SEED = 0xef;
+
+/**
+ * `checksum` XOR every byte of `data`: the image checksum over a segment. Four bytes at a
+ * time where the data is aligned (a 1.5 MB image is checked on every download, by the
+ * gateway's catalog and by each simulated device); XOR is order-free, so the word's four
+ * bytes fold into one at the end.
+ */
+export function xorBytes(checksum: number, data: Uint8Array): number {
+  let i = 0;
+  let acc = checksum;
+  while (i < data.length && (data.byteOffset + i) % 4 !== 0) acc ^= data[i++]!;
+  const words = Math.floor((data.length - i) / 4);
+  if (words > 0) {
+    const view = new Uint32Array(data.buffer, data.byteOffset + i, words);
+    let word = 0;
+    for (let w = 0; w < view.length; w++) word ^= view[w]!;
+    acc ^= (word ^ (word >>> 8) ^ (word >>> 16) ^ (word >>> 24)) & 0xff;
+    i += words * 4;
+  }
+  while (i < data.length) acc ^= data[i++]!;
+  return acc & 0xff;
+}
 export const SHA256_SIZE = 32;
 /** ESP_APP_DESC_MAGIC_WORD, first word of `esp_app_desc_t` */
 export const APP_DESC_MAGIC = 0xabcd5432;

@@ -26,6 +26,7 @@ import {
   MAX_SEGMENTS,
   SEGMENT_HEADER_SIZE,
   SHA256_SIZE,
+  xorBytes,
 } from './format.js';
 
 export interface ImageHeader {
@@ -126,7 +127,7 @@ export function parseImage(bytes: Uint8Array): ParsedImage {
         `segment ${index} (load 0x${loadAddress.toString(16)}) declares ${length} bytes at file offset 0x${dataOffset.toString(16)}, past the end of the ${bytes.length}-byte file`,
       );
     const data = bytes.subarray(dataOffset, dataOffset + length);
-    for (let i = 0; i < data.length; i++) checksum ^= data[i]!;
+    checksum = xorBytes(checksum, data);
     segments.push({
       loadAddress,
       headerOffset: offset,

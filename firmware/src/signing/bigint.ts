@@ -8,7 +8,8 @@ export function fromBytesBE(bytes: Uint8Array): bigint {
   return value;
 }
 
-export const fromBytesLE = (bytes: Uint8Array): bigint => fromBytesBE(bytes.slice().reverse());
+// Uint8Array.from: a copy also when `bytes` is a Buffer, whose slice() would share (and reverse) the caller's memory
+export const fromBytesLE = (bytes: Uint8Array): bigint => fromBytesBE(Uint8Array.from(bytes).reverse());
 
 /** `value` as exactly `length` big-endian bytes; throws when it does not fit. */
 export function toBytesBE(value: bigint, length: number): Uint8Array {

@@ -81,7 +81,7 @@ export function encodeSignatureBlock(
         `an RSA-3072 signature is ${RSA_MODULUS_BYTES} bytes, got ${signature.length}`,
       );
     block[1] = SIGNATURE_VERSION_RSA;
-    block.set(signature.slice().reverse(), signatureOffset);
+    block.set(Uint8Array.from(signature).reverse(), signatureOffset);
   } else {
     if (signature.length !== 64)
       throw new SignatureFormatError(
@@ -90,8 +90,8 @@ export function encodeSignatureBlock(
       );
     block[1] = SIGNATURE_VERSION_ECDSA;
     block[2] = ECDSA_SHA_256;
-    block.set(signature.slice(0, 32).reverse(), signatureOffset);
-    block.set(signature.slice(32).reverse(), signatureOffset + 32);
+    block.set(Uint8Array.from(signature.subarray(0, 32)).reverse(), signatureOffset);
+    block.set(Uint8Array.from(signature.subarray(32)).reverse(), signatureOffset + 32);
   }
   const crc = crc32(block.subarray(0, SIGNATURE_BLOCK_SIGNED_SIZE));
   new DataView(block.buffer).setUint32(SIGNATURE_BLOCK_SIGNED_SIZE, crc, true);
@@ -147,7 +147,8 @@ export function decodeSignatureBlock(slot: Uint8Array, index = 0): SignatureSlot
       state: 'invalid',
       reason: `block CRC is 0x${stored.toString(16)}, computed 0x${computed.toString(16)}`,
     };
-  const imageDigest = slot.slice(DIGEST_OFFSET, DIGEST_OFFSET + 32);
+  // copies (Uint8Array.from): a Buffer's slice() would be a view of the caller's image
+  const imageDigest = Uint8Array.from(slot.subarray(DIGEST_OFFSET, DIGEST_OFFSET + 32));
   if (version === SIGNATURE_VERSION_RSA) {
     const key = {
       scheme: 'rsa3072' as const,
@@ -167,7 +168,9 @@ export function decodeSignatureBlock(slot: Uint8Array, index = 0): SignatureSlot
       imageDigest,
       key,
       constantsValid: rInverse === rsaRInverse(key.n) && mPrime === rsaMPrime(key.n),
-      signature: slot.slice(signatureOffset, signatureOffset + RSA_MODULUS_BYTES).reverse(),
+      signature: Uint8Array.from(
+        slot.subarray(signatureOffset, signatureOffset + RSA_MODULUS_BYTES),
+      ).reverse(),
       keyDigest: toHex(sha256(slot.subarray(KEY_OFFSET, KEY_OFFSET + RSA_KEY_SIZE))),
     };
   }
@@ -222,7 +225,7 @@ export function hasSignatureSector(bytes: Uint8Array): boolean {
 /** The image padded with 0xFF to the next 4 KiB boundary, as espsecure pads it: the signed data. */
 export function padToSector(image: Uint8Array): Uint8Array {
   const length = Math.ceil(image.length / SIGNATURE_SECTOR_SIZE) * SIGNATURE_SECTOR_SIZE;
-  if (length === image.length) return image.slice();
+  if (length === image.length) return Uint8Array.from(image);
   const out = new Uint8Array(length).fill(0xff);
   out.set(image);
   return out;

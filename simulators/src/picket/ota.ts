@@ -219,7 +219,8 @@ export class OtaAgent {
       }
       progress();
       for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-        let piece = Buffer.from(chunk);
+        // a view, not a copy: fetch hands out a fresh chunk each time
+        let piece = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
         if (powerLoss && download.received + piece.length >= powerLoss.atByte) {
           piece = piece.subarray(0, powerLoss.atByte - download.received);
           download.chunks.push(piece);
@@ -258,10 +259,12 @@ export class OtaAgent {
   #verify(download: Download): void {
     const { offer } = download;
     this.host.report({ offer: offer.offer, state: 'verifying' });
-    let bytes = new Uint8Array(Buffer.concat(download.chunks));
+    // what the inactive slot holds now: one copy of the chunks, seen as a plain Uint8Array
+    // (a Buffer's slice() shares memory, where image code expects a copy)
+    const joined = Buffer.concat(download.chunks, download.received);
+    const bytes = new Uint8Array(joined.buffer, joined.byteOffset, joined.byteLength);
     const corrupt = this.#takeFault('corrupt-download');
     if (corrupt && bytes.length > 0) {
-      bytes = bytes.slice();
       const at = Math.floor(bytes.length / 2);
       bytes[at] = bytes[at]! ^ 0xff;
     }

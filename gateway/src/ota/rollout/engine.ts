@@ -63,6 +63,8 @@ export class RolloutEngine {
   readonly #percent = new Map<string, number>();
   /** devices whose confirm could not be sent yet */
   readonly #confirmOwed = new Set<string>();
+  /** progress reports waiting for their turn (#serial) */
+  #reports: OtaProgress[] = [];
   #stopped = false;
 
   constructor(private readonly o: RolloutEngineOptions) {
@@ -72,7 +74,14 @@ export class RolloutEngine {
 
   async start(): Promise<void> {
     // progress first: nothing a device reports from here on is missed
-    this.#stops.push(this.o.fleet.onProgress((p) => void this.#serial(() => this.#progress(p))));
+    this.#stops.push(
+      this.o.fleet.onProgress((progress) => {
+        // reports that arrive while the engine is busy are handled together, with one
+        // read and one write of the record (fifty devices booting at once: one save, not fifty)
+        this.#reports.push(progress);
+        if (this.#reports.length === 1) void this.#serial(() => this.#progress(this.#reports.splice(0)));
+      }),
+    );
     const rollout = await this.o.store.load();
     if (rollout && (rollout.status === 'running' || rollout.status === 'paused')) {
       for (const [id, device] of Object.entries(rollout.devices))
@@ -209,21 +218,34 @@ export class RolloutEngine {
 
   // ---- what devices report ----
 
-  async #progress(progress: OtaProgress): Promise<void> {
-    if (progress.state === 'downloading') {
-      // the most frequent report, and one that changes no state: no KV read for it
-      this.#percent.set(`${progress.device}/${progress.offer}`, progress.percent);
-      return;
-    }
-    if (progress.state === 'verifying' || progress.state === 'rebooting') return;
-    const rollout = await this.o.store.load();
-    if (!rollout || (rollout.status !== 'running' && rollout.status !== 'paused')) return;
-    const device = rollout.devices[progress.device];
-    if (!device || device.offer !== progress.offer) return; // not ours: another rollout, or a hand-made offer
-    if (device.state !== 'offered' && device.state !== 'booted') return;
+  async #progress(reports: OtaProgress[]): Promise<void> {
+    let rollout: Rollout | undefined;
+    let changed = false;
     const now = this.#now();
+    for (const progress of reports) {
+      if (progress.state === 'downloading') {
+        // the most frequent report, and one that changes no state: no KV read for it
+        this.#percent.set(`${progress.device}/${progress.offer}`, progress.percent);
+        continue;
+      }
+      if (progress.state === 'verifying' || progress.state === 'rebooting') continue;
+      rollout ??= await this.o.store.load();
+      if (!rollout || (rollout.status !== 'running' && rollout.status !== 'paused')) return;
+      if (await this.#report(rollout, progress, now)) changed = true;
+    }
+    if (!rollout || !changed) return;
+    this.#advance(rollout, now);
+    rollout.updated = now;
+    await this.o.store.save(rollout);
+  }
+
+  /** What one report changes in the record; true when it changed something. */
+  async #report(rollout: Rollout, progress: OtaProgress, now: number): Promise<boolean> {
+    const device = rollout.devices[progress.device];
+    if (!device || device.offer !== progress.offer) return false; // not ours: another rollout, or a hand-made offer
+    if (device.state !== 'offered' && device.state !== 'booted') return false;
     if (progress.state === 'booted') {
-      if (progress.version !== rollout.version) return;
+      if (progress.version !== rollout.version) return false;
       this.#recheck.delete(progress.device);
       Object.assign(device, { state: 'booted', percent: 100, updated: now });
       await this.#confirm(progress.device, device);
@@ -237,10 +259,8 @@ export class RolloutEngine {
     } else if (progress.state === 'failed') {
       await this.#tellRollback(progress.device, device, progress.reason);
       this.#fail(rollout, progress.device, device, `failed: ${progress.reason}`);
-    }
-    this.#advance(rollout, now);
-    rollout.updated = now;
-    await this.o.store.save(rollout);
+    } else return false;
+    return true;
   }
 
   // ---- the periodic step ----

@@ -26,6 +26,14 @@ export interface RolloutStore {
 const ANSWERED_KEEP_MS = 24 * 3600_000;
 
 export class KvRolloutStore implements RolloutStore {
+  /**
+   * The record as this lease last read or wrote it. The engine holding the lease is its only
+   * writer (a newer leader's write makes our next save fail), so every load but the first
+   * is answered from here: during a rollout each device's boot and confirmation load it,
+   * and fifty devices at once made those reads a good part of the gateway's work.
+   */
+  #known: Rollout | undefined;
+
   constructor(
     private readonly kv: KV,
     private readonly locks: KV,
@@ -33,13 +41,19 @@ export class KvRolloutStore implements RolloutStore {
   ) {}
 
   async load(): Promise<Rollout | undefined> {
-    const entry = await this.kv.get(ROLLOUT_KEY);
-    if (entry?.operation !== 'PUT') return undefined;
-    return RolloutSchema.safeParse(safeJson(entry)).data;
+    if (!this.#known) {
+      const entry = await this.kv.get(ROLLOUT_KEY);
+      if (entry?.operation !== 'PUT') return undefined;
+      this.#known = RolloutSchema.safeParse(safeJson(entry)).data;
+    }
+    // a copy: the engine changes what it loaded before it saves it (or not)
+    return this.#known && structuredClone(this.#known);
   }
 
   async save(rollout: Rollout): Promise<void> {
+    this.#known = undefined; // a write that fails leaves the record unknown
     await fencedUpdate<Rollout>(this.locks, this.lease, this.kv, ROLLOUT_KEY, () => rollout);
+    this.#known = structuredClone(rollout);
   }
 
   async requests(onRequest: (id: string, entry: RequestEntry) => void): Promise<() => void> {
