@@ -104,6 +104,35 @@ describe('picket over MQTT', () => {
     await device.client.endAsync();
   });
 
+  it('writes a reconnecting device’s record once for the connect, and again only for what its hello changes', async () => {
+    const device = await startDevice('rejoin');
+    await kvValue(bus, 'sentinel_devices', 'picket-rejoin', (d: { online?: boolean }) => d.online === true);
+    await device.client.endAsync();
+    await kvValue(bus, 'sentinel_devices', 'picket-rejoin', (d: { online?: boolean }) => d.online === false);
+    const devices = await new Kvm(bus).open('sentinel_devices');
+    const watch = await devices.watch({ key: 'picket-rejoin', include: 'updates' });
+    const writes: { online: boolean; sw_version: string }[] = [];
+    const updated = (async () => {
+      for await (const entry of watch) {
+        writes.push(entry.json());
+        if (writes.at(-1)!.sw_version === '9.9.9') return;
+      }
+    })();
+
+    // a reboot: the same hello again, then (as after an update) one with a new firmware
+    const again = await connectDevice(gateway, 'rejoin', device.token);
+    await again.publishAsync('picket/rejoin/hello', JSON.stringify(hello), { qos: 1 });
+    await again.publishAsync('picket/rejoin/hello', JSON.stringify({ ...hello, fw: '9.9.9' }), { qos: 1 });
+    await updated;
+    watch.stop();
+    // online at the connect; the unchanged hello writes nothing; the new firmware once
+    expect(writes).toMatchObject([
+      { online: true, sw_version: '1.4.0' },
+      { online: true, sw_version: '9.9.9' },
+    ]);
+    await again.endAsync();
+  });
+
   it('keeps a rename made on the platform and follows a hardware swap to the same entity id', async () => {
     const oldDevice = await startDevice('thermo-old');
     const { temperature: id } = await entityIdsOf(bus, 'picket-thermo-old');

@@ -56,10 +56,15 @@ export class Availability {
     this.log.debug({ device_id: description.id, was_online: wasOnline }, 'device online');
     this.#online.add(description.id);
     this.metrics.devicesOnline.set(this.#online.size);
-    this.#lastSeenWritten.set(description.id, now);
+    // the hello right after a connect keeps the last_seen the connect wrote: its record then
+    // changes only when the device says something new (a new firmware), one write less per connect
+    const written = this.#lastSeenWritten.get(description.id);
+    const lastSeen =
+      wasOnline && written !== undefined && now - written < LAST_SEEN_REFRESH_MS ? written : now;
+    this.#lastSeenWritten.set(description.id, lastSeen);
     await this.registry.upsertDevice(
       { ...description, node_id: this.nodeId },
-      { online: true, last_seen: now },
+      { online: true, last_seen: lastSeen },
     );
     if (!wasOnline) this.#publishDevice(description.id, true, now);
     await this.refreshEntities(description.id);

@@ -46,6 +46,8 @@ export interface DeviceDescription {
 export class Registry {
   readonly #entities = new Map<string, EntityRecord>();
   readonly #devices = new Map<string, DeviceRecord>();
+  /** device records on their way to KV: an upsert meanwhile (the hello right after a connect) compares with these */
+  readonly #writingDevices = new Map<string, DeviceRecord>();
   readonly #bindings = new BindingIndex();
   readonly #stops: (() => void)[] = [];
   readonly #listeners = new Set<(change: RegistryChange) => void>();
@@ -112,7 +114,7 @@ export class Registry {
     description: DeviceDescription,
     presence: { online: boolean; last_seen: number },
   ): Promise<DeviceRecord> {
-    const current = this.#devices.get(description.id);
+    const current = this.#writingDevices.get(description.id) ?? this.#devices.get(description.id);
     // a name a person gave (PATCH /api/devices) stays over the device's own in later hellos
     const kept = current?.named_by_user ? { name: current.name } : {};
     const next = DeviceRecordSchema.parse(
@@ -326,8 +328,13 @@ export class Registry {
   }
 
   async #putDevice(record: DeviceRecord): Promise<void> {
-    await this.kv.devices.put(record.id, JSON.stringify(record));
-    this.#applyDevice(record.id, record);
+    this.#writingDevices.set(record.id, record);
+    try {
+      await this.kv.devices.put(record.id, JSON.stringify(record));
+      this.#applyDevice(record.id, record);
+    } finally {
+      if (this.#writingDevices.get(record.id) === record) this.#writingDevices.delete(record.id);
+    }
   }
 
   #applyEntity(key: string, value: unknown): void {
