@@ -9,7 +9,7 @@
 // fresh, in this process.
 //   - throughput: image bytes × devices ÷ (last byte of the last download − first response),
 //     both taken in the devices, on both sides;
-//   - CPU: user + system ms of the server processes (the gateway; mosquitto + static server)
+//   - CPU: user + system ms of the server processes (the gateway + its nats-server; mosquitto + static server)
 //     from the offers until every device runs the new image;
 //   - RSS: the server processes' peak meanwhile;
 //   - time to roll: from the offers until every device runs the new image (the gateway's
@@ -280,7 +280,7 @@ async function gatewayRound(
   try {
     const kv = await new Kvm(nc).open('sentinel_ota');
     const clock = clockDownloads(devices, version);
-    const end = await meter([node.pid]);
+    const end = await meter([node.pid, nats.pid]);
     const started = await runCli([
       'ota',
       'rollout',
@@ -458,5 +458,5 @@ function report(gateway: Side, peer: Side, options: Options, pinned: boolean): s
     row('client CPU ms (this process)', gateway.clientCpuMs, peer.clientCpuMs, Math.round),
     row(`time to roll ${options.devices} devices ms`, gateway.rollMs, peer.rollMs, Math.round),
   ];
-  return `${formatTable(['ota download', 'gateway', 'mosquitto + static node:http', 'gateway ÷ peer', 'goal'], rows, [false, true, true, true, false])}\n\n${options.devices} simulated devices at once on each side (fresh ones, the same code: download, progress, SHA-256 and image check, reboot, hello), image ${options.size} bytes. Server: the gateway process; mosquitto + the static server. CPU and RSS from the offers until every device runs the new image; the gateway's time to roll also waits for its confirmations. ${pinned ? 'The servers ran on CPU 0, the devices on the others.' : `The devices shared this machine's ${availableParallelism()} CPUs with the servers.`}`;
+  return `${formatTable(['ota download', 'gateway', 'mosquitto + static node:http', 'gateway ÷ peer', 'goal'], rows, [false, true, true, true, false])}\n\n${options.devices} simulated devices at once on each side (fresh ones, the same code: download, progress, SHA-256 and image check, reboot, hello), image ${options.size} bytes. Servers: the gateway with its nats-server; mosquitto with the static server. CPU and RSS from the offers until every device runs the new image; the gateway's time to roll also waits for its confirmations. ${pinned ? 'The servers ran on CPU 0, the devices on the others.' : `The devices shared this machine's ${availableParallelism()} CPUs with the servers.`}`;
 }
