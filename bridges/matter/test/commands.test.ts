@@ -2,8 +2,9 @@
 // covers pairing, device_command, read and removal): write_attribute, interview_node,
 // diagnostics, node_event, vendor names, IP addresses, network credentials,
 // commission_on_network, open_commissioning_window (a second controller pairs the same
-// device), server_shutdown, and the bad input around them. One paired contact sensor and
-// one dimmable light serve the whole file: pairing is the slow part.
+// device), endpoints coming and going on a bridge, server_shutdown, and the bad input around
+// them. One paired contact sensor, one dimmable light and one bridge serve the whole file:
+// pairing is the slow part.
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { ManualPairingCodeCodec } from '@matter/main/types';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,6 +21,7 @@ import {
   startMatterServer,
   stringifyMatterJson,
 } from '../src/index.js';
+import { startTestBridgeDevice, type TestBridgeDevice } from './bridge-device.js';
 import { ApiClient, type Event } from './support.js';
 
 describe('matter server commands beyond pairing and device_command', () => {
@@ -27,13 +29,15 @@ describe('matter server commands beyond pairing and device_command', () => {
   let client: ApiClient;
   let sensor: SimulatedMatterDevice;
   let light: SimulatedMatterDevice;
+  let bridge: TestBridgeDevice;
   let sensorId: number | bigint;
   let lightId: number | bigint;
 
   beforeAll(async () => {
-    [sensor, light, server] = await Promise.all([
+    [sensor, light, bridge, server] = await Promise.all([
       startSimulatedMatterDevice({ type: 'contact-sensor', passcode: 20202031, discriminator: 1001 }),
       startSimulatedMatterDevice({ type: 'dimmable-light', passcode: 20202032, discriminator: 1002 }),
+      startTestBridgeDevice(20202033, 1003),
       startMatterServer({ storage: memoryStorage(), loopbackOnly: true, apiPort: 0 }),
     ]);
     client = new ApiClient(server.url);
@@ -51,6 +55,7 @@ describe('matter server commands beyond pairing and device_command', () => {
     client?.close();
     await sensor?.stop();
     await light?.stop();
+    await bridge?.stop();
     await server?.close();
   });
 
@@ -224,12 +229,47 @@ describe('matter server commands beyond pairing and device_command', () => {
     );
   });
 
+  it('endpoint_added / endpoint_removed: a bridge gains and loses a bridged light at run time', async () => {
+    const node = await client.result<MatterNodeData>('commission_with_code', {
+      code: bridge.manualPairingCode,
+      ip_addr: '127.0.0.1',
+      port: bridge.port,
+    });
+    expect(node.is_bridge).toBe(true);
+    const bridgeId = node.node_id;
+    const endpointEvent = (event: string, endpoint: number) => (e: Event) =>
+      e.event === event &&
+      (e.data as { node_id: unknown }).node_id === bridgeId &&
+      (e.data as { endpoint_id: unknown }).endpoint_id === endpoint;
+
+    const lamp = await bridge.addLight('lamp');
+    expect(node.attributes).not.toHaveProperty([`${lamp}/6/0`]);
+    await client.event(endpointEvent('endpoint_added', lamp));
+    const grown = await client.result<MatterNodeData>('get_node', { node_id: bridgeId });
+    expect(grown.attributes[`${lamp}/6/0`]).toBe(false);
+    // and it is a device like any other: commandable on its new endpoint
+    await client.result('device_command', {
+      node_id: bridgeId,
+      endpoint_id: lamp,
+      cluster_id: 6,
+      command_name: 'On',
+      payload: {},
+    });
+    await client.event(attribute(bridgeId, `${lamp}/6/0`, true));
+
+    await bridge.removeLight(lamp);
+    await client.event(endpointEvent('endpoint_removed', lamp));
+    const shrunk = await client.result<MatterNodeData>('get_node', { node_id: bridgeId });
+    expect(Object.keys(shrunk.attributes).filter((path) => path.startsWith(`${lamp}/`))).toEqual([]);
+    expect(shrunk.attributes['0/40/3']).toBe('Test bridge');
+  });
+
   it('server_shutdown reaches every client when the server stops', async () => {
     const bystander = new ApiClient(server.url);
     await bystander.serverInfo;
     const shutdown = bystander.event((e: Event) => e.event === 'server_shutdown');
     // devices first: a device closing after its controller waits out its subscriptions
-    await Promise.all([sensor.stop(), light.stop()]);
+    await Promise.all([sensor.stop(), light.stop(), bridge.stop()]);
     await server.close();
     expect((await shutdown).data).toEqual({});
     bystander.close();

@@ -88,7 +88,7 @@ describe('simulated dimmable light and contact sensor', () => {
     await device.setContact(false);
     expect(await open).toBe(false);
   });
-  it('a restarted controller reloads its node from storage and reaches it at the last known address', async () => {
+  it('a restarted controller reloads its node and network credentials from storage, reaches the node at its last known address', async () => {
     const light = await startSimulatedDevice({
       type: 'on-off-light',
       passcode: 20202099,
@@ -99,9 +99,16 @@ describe('simulated dimmable light and contact sensor', () => {
       ip: light.host ?? '127.0.0.1',
       port: light.port,
     });
+    await controller.setWifiCredentials('default', {
+      ssid: 'sentinel-home',
+      credentials: 'a-wpa-passphrase',
+    });
+    await controller.setThreadDataset('default', '0E080000000000010000');
     await controller.close();
     controller = await MatterController.start(options());
     expect(controller.nodes().map((n) => n.node_id)).toContain(node.node_id);
+    expect(controller.wifiSsid).toBe('sentinel-home');
+    expect(controller.threadCredentialsSet).toBe(true);
     await controller.invoke(node.node_id, 1, 6, 'On', null);
     expect(await light.isOn()).toBe(true);
   });

@@ -1,7 +1,8 @@
 // `sentinel matter-server --nats` on two "nodes" (two processes) and a real nats-server:
 // whichever takes the `matter` lock listens; the other waits as a standby without
 // listening; when the holder is SIGKILLed, the standby takes the controller over from the
-// KV bucket and commands the light that was paired through the first, with no re-pairing.
+// KV bucket and commands the light that was paired through the first, with no re-pairing,
+// and with the Wi-Fi credentials and Thread dataset a client gave the first.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
@@ -23,6 +24,9 @@ import { ApiClient } from './support.js';
  * (the default, 15 s, would cost 13 s more).
  */
 const LOCK_TTL_MS = 5000;
+/** A Wi-Fi passphrase and a Thread dataset: secrets that must reach no log and no diagnostics. */
+const PASSPHRASE = 'correct-horse-battery-staple';
+const DATASET = '0e080000000000010000000300000f35060004001fffe00208dead00beef00cafe';
 
 interface Line {
   event: string;
@@ -128,13 +132,15 @@ describe('matter-server --nats: one controller per cluster, taken over without r
     const client = new ApiClient(listening.line.url as string);
     const node = await Promise.race([
       steppedDown,
-      client.serverInfo.then(() =>
-        client.result<MatterNodeData>('commission_with_code', {
+      client.serverInfo.then(async () => {
+        await client.result('set_wifi_credentials', { ssid: 'sentinel-home', credentials: PASSPHRASE });
+        await client.result('set_thread_dataset', { dataset: DATASET });
+        return client.result<MatterNodeData>('commission_with_code', {
           code: light.manualPairingCode,
           ip_addr: '127.0.0.1',
           port: light.port,
-        }),
-      ),
+        });
+      }),
     ]);
     client.close();
     // the standby never listened while the first held the lock, and the first held it throughout
@@ -145,7 +151,18 @@ describe('matter-server --nats: one controller per cluster, taken over without r
     const takeover = await second.until((l) => l.event === 'listening');
     const again = new ApiClient(takeover.url as string);
     try {
-      await again.serverInfo;
+      // the network credentials came along with the fabric, from the bucket
+      expect(await again.serverInfo).toMatchObject({
+        wifi_credentials_set: true,
+        wifi_ssid: 'sentinel-home',
+        thread_credentials_set: true,
+      });
+      const diagnostics = JSON.stringify(await again.result('diagnostics'), (_k, v) =>
+        typeof v === 'bigint' ? String(v) : v,
+      );
+      expect(diagnostics).toContain('sentinel-home');
+      expect(diagnostics).not.toContain(PASSPHRASE);
+      expect(diagnostics).not.toContain(DATASET);
       const nodes = await again.result<MatterNodeData[]>('start_listening');
       expect(nodes.map((n) => n.node_id)).toEqual([node.node_id]);
       expect(
@@ -165,5 +182,11 @@ describe('matter-server --nats: one controller per cluster, taken over without r
       await second.kill('SIGTERM');
     }
     expect(second.child.exitCode).toBe(0);
+    // neither process wrote the secrets anywhere it writes to
+    for (const server of servers) {
+      const output = JSON.stringify(server.lines) + server.stderr();
+      expect(output).not.toContain(PASSPHRASE);
+      expect(output).not.toContain(DATASET);
+    }
   });
 });

@@ -50,6 +50,12 @@ describe('controller state in NATS KV', () => {
     const first = start();
     const controller = await first.controller;
     const node = await controller.commission(light.manualPairingCode, { ip: '127.0.0.1', port: light.port });
+    await controller.setWifiCredentials('default', {
+      ssid: 'sentinel-home',
+      credentials: 'a-wpa-passphrase',
+    });
+    // in a record of its own, beside the fabric's
+    expect(await kv.get('sentinel-controller.sentinel.network.wifi')).not.toBeNull();
     await first.storage.flush();
     await controller.close();
     expect(first.storage.stats.written).toBeGreaterThan(10);
@@ -60,6 +66,7 @@ describe('controller state in NATS KV', () => {
       expect(second.storage.stats.loaded).toBeGreaterThan(10);
       expect(again.fabricId).toBe(controller.fabricId);
       expect(again.nodes().map((n) => n.node_id)).toEqual([node.node_id]);
+      expect(again.wifiSsid).toBe('sentinel-home');
       // reached at its last known address (there is no mDNS on loopback)
       await again.invoke(node.node_id, 1, 6, 'On', null);
       expect(await light.isOn()).toBe(true);

@@ -3,6 +3,7 @@
 // {message_id, command, args}; the answer {message_id, result} or
 // {message_id, error_code, details}; events {event, data}.
 import { z } from 'zod';
+import { ThreadDataset, WifiCredentials } from '../controller/network-credentials.js';
 
 /** Node ids are 64-bit: JSON numbers that arrive as bigints when beyond 2^53 (see json.ts). */
 const nodeId = z
@@ -73,22 +74,8 @@ export const CommandArgs = {
     prefer_cache: z.boolean().optional(),
     scoped: z.boolean().optional(),
   }),
-  // SSIDs are at most 32 bytes; WPA passphrases 8…63 characters (or a 64-digit PSK)
-  set_wifi_credentials: z.object({
-    ssid: z
-      .string()
-      .min(1)
-      .refine((v) => Buffer.byteLength(v) <= 32, 'an SSID is at most 32 bytes'),
-    credentials: z.string().max(64),
-    id: z.string().min(1).optional(),
-  }),
-  // a Thread operational dataset as hex TLVs, at most 254 bytes
-  set_thread_dataset: z.object({
-    dataset: z
-      .string()
-      .regex(/^([0-9a-fA-F]{2}){1,254}$/, 'the dataset is hex bytes (the operational dataset TLVs)'),
-    id: z.string().min(1).optional(),
-  }),
+  set_wifi_credentials: WifiCredentials.extend({ id: z.string().min(1).optional() }),
+  set_thread_dataset: z.object({ dataset: ThreadDataset, id: z.string().min(1).optional() }),
   get_vendor_names: z.object({
     filter_vendors: z.array(z.number().int().min(0).max(0xffff)).nullish(),
   }),

@@ -6,6 +6,7 @@ import { parseMatterJson, stringifyMatterJson } from '@sentinel/protocol';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { parseAttributePath } from '../controller/attributes.js';
 import type { ControllerEvents, MatterController } from '../controller/controller.js';
+import { DEFAULT_CREDENTIAL_ID } from '../controller/network-credentials.js';
 import { ErrorCode, MatterServerError } from '../errors.js';
 import {
   type ArgsOf,
@@ -32,8 +33,6 @@ export interface MatterWebSocketServer {
   close(): Promise<void>;
 }
 
-/** The credential id the matter server uses when a client gives none. */
-const DEFAULT_CREDENTIAL_ID = 'default';
 /** Matter's operational UDP port, where commission_on_network looks at a given ip_addr. */
 const MATTER_PORT = 5540;
 
@@ -61,13 +60,10 @@ export async function startMatterWebSocketServer(
     wss.once('error', reject);
   });
   const clients = new Set<Client>();
-  // Network credentials for devices that join by BLE. We have no BLE, so they are only kept
-  // and reported (ServerInfo), never sent anywhere; never logged either.
-  const wifi = new Map<string, { ssid: string; credentials: string }>();
-  const thread = new Map<string, string>();
 
   const serverInfo = (): ServerInfo => {
-    const defaultWifi = wifi.get(DEFAULT_CREDENTIAL_ID);
+    // the SSID only: the passphrase and the Thread dataset never leave the controller
+    const ssid = controller.wifiSsid;
     return {
       fabric_id: controller.fabricId,
       compressed_fabric_id: controller.compressedFabricId,
@@ -75,9 +71,9 @@ export async function startMatterWebSocketServer(
       schema_version: SCHEMA_VERSION,
       min_supported_schema_version: MIN_SUPPORTED_SCHEMA_VERSION,
       sdk_version: `sentinel-matter (matter.js/${matterJsVersion})`,
-      wifi_credentials_set: defaultWifi !== undefined,
-      ...(defaultWifi ? { wifi_ssid: defaultWifi.ssid } : {}),
-      thread_credentials_set: thread.has(DEFAULT_CREDENTIAL_ID),
+      wifi_credentials_set: ssid !== undefined,
+      ...(ssid !== undefined ? { wifi_ssid: ssid } : {}),
+      thread_credentials_set: controller.threadCredentialsSet,
       bluetooth_enabled: false,
     };
   };
@@ -150,12 +146,13 @@ export async function startMatterWebSocketServer(
       const addresses = controller.ipAddresses(args.node_id);
       return args.scoped ? addresses : addresses.map((ip) => ip.split('%')[0] as string);
     },
-    set_wifi_credentials: (args) => {
-      wifi.set(args.id ?? DEFAULT_CREDENTIAL_ID, { ssid: args.ssid, credentials: args.credentials });
+    // kept durably for the devices commissioned from now on; answered once stored
+    set_wifi_credentials: async (args) => {
+      await controller.setWifiCredentials(args.id ?? DEFAULT_CREDENTIAL_ID, args);
       return {};
     },
-    set_thread_dataset: (args) => {
-      thread.set(args.id ?? DEFAULT_CREDENTIAL_ID, args.dataset.toLowerCase());
+    set_thread_dataset: async (args) => {
+      await controller.setThreadDataset(args.id ?? DEFAULT_CREDENTIAL_ID, args.dataset);
       return {};
     },
     get_vendor_names: (args) => controller.vendorNames(args.filter_vendors ?? undefined),

@@ -15,7 +15,7 @@ import {
 } from '@matter/main';
 import { AdministratorCommissioning } from '@matter/main/clusters/administrator-commissioning';
 import { BasicInformation } from '@matter/main/clusters/basic-information';
-import { ChangeNotificationService, ClientCacheBuffer } from '@matter/main/node';
+import { ChangeNotificationService, ClientCacheBuffer, ServerNodeStore } from '@matter/main/node';
 import { FabricAuthority, Invoke, PaseClient, PeerSet, Read, Write } from '@matter/main/protocol';
 import {
   CommissioningFlowType,
@@ -34,6 +34,7 @@ import {
 } from './attributes.js';
 import { isolatedEnvironment } from './environment.js';
 import { freeUdpPort } from './free-port.js';
+import { NetworkCredentials, type WifiCredentials } from './network-credentials.js';
 import type { NodeStorage } from './storage.js';
 import { attributeModel, fromTagBased, toTagBased } from './wire-values.js';
 
@@ -118,6 +119,8 @@ export class MatterController extends EventEmitter<ControllerEvents> {
   readonly #events: MatterNodeEvent[] = [];
   #stopChanges: (() => void) | undefined;
   #commissioning: Promise<unknown> = Promise.resolve();
+  // assigned in start(), before anyone can use the controller
+  #networks!: NetworkCredentials;
 
   private constructor(
     private readonly storage: NodeStorage,
@@ -133,7 +136,14 @@ export class MatterController extends EventEmitter<ControllerEvents> {
   }
 
   static async start(options: ControllerOptions): Promise<MatterController> {
-    Logger.level = LogLevel(options.logLevel ?? 'warn');
+    const level = LogLevel(options.logLevel ?? 'warn');
+    Logger.level = level;
+    // at debug, matter.js's commissioner logs its whole options: the Wi-Fi passphrase and the
+    // Thread dataset with them. Secrets stay out of logs, so that facility logs info at most
+    Logger.facilityLevels = {
+      ...Logger.facilityLevels,
+      ControllerCommissioner: Math.max(level, LogLevel.INFO) as LogLevel,
+    };
     const id = 'sentinel-controller';
     const node = await ServerNode.create(ServerNode.RootEndpoint.with(ControllerBehavior), {
       id,
@@ -162,6 +172,9 @@ export class MatterController extends EventEmitter<ControllerEvents> {
       { fabricId: BigInt(fabric.fabricId), compressedFabricId: BigInt(fabric.globalId) },
       options.commissionTimeoutMs ?? 20_000,
     );
+    // network credentials live in the node's own storage (context `sentinel`), beside the fabric
+    const context = node.env.get(ServerNodeStore).storage.createContext('sentinel').createContext('network');
+    controller.#networks = await NetworkCredentials.load(context, () => controller.#persist());
     for (const peer of controller.#commissionedPeers()) controller.#watch(peer);
     controller.#listenForChanges();
     return controller;
@@ -170,6 +183,29 @@ export class MatterController extends EventEmitter<ControllerEvents> {
   /** Our fabric's index on this controller (1: the only one). */
   get fabricIndex(): number {
     return 1;
+  }
+
+  /** The default Wi-Fi network's SSID once set_wifi_credentials gave one (never the passphrase). */
+  get wifiSsid(): string | undefined {
+    return this.#networks.wifiSsid;
+  }
+
+  get threadCredentialsSet(): boolean {
+    return this.#networks.threadSet;
+  }
+
+  /**
+   * Keeps Wi-Fi credentials (in storage, so a restart or another node has them) for devices
+   * commissioned from now on that join by Wi-Fi; `id` as the matter server, the default one
+   * is used for commissioning. Resolves once they are durable.
+   */
+  setWifiCredentials(id: string, wifi: WifiCredentials): Promise<void> {
+    return this.#networks.setWifi(id, wifi);
+  }
+
+  /** setWifiCredentials() for a Thread operational dataset (hex TLVs). */
+  setThreadDataset(id: string, dataset: string): Promise<void> {
+    return this.#networks.setThread(id, dataset);
   }
 
   /** The last node events (newest last), for `diagnostics`. */
@@ -211,6 +247,8 @@ export class MatterController extends EventEmitter<ControllerEvents> {
 
   async #commission(target: CommissioningTarget, address?: KnownAddress): Promise<MatterNodeData> {
     const { passcode, discriminator, shortDiscriminator, vendorId } = target;
+    // a Wi-Fi or Thread device is given the network; matter.js skips this for one already on it
+    const networks = this.#networks.commissioningNetworks();
     let peer: ClientNode | undefined;
     // matter.js reconnects over CASE after commissioning (step 18) and finds the device by
     // mDNS; seed the peer it creates with the known address so that works without mDNS
@@ -233,6 +271,7 @@ export class MatterController extends EventEmitter<ControllerEvents> {
         const attempt = peer.commission({
           passcode,
           discriminator,
+          ...networks,
           timeout: this.#commissionTimeout,
           abort: deadline,
         });
@@ -256,6 +295,7 @@ export class MatterController extends EventEmitter<ControllerEvents> {
         peer = await this.#node.peers.commission({
           passcode,
           ...filter,
+          ...networks,
           timeout: this.#commissionTimeout,
           abort: AbortSignal.timeout(this.#commissionTimeoutMs),
         } as never);
@@ -603,7 +643,8 @@ export class MatterController extends EventEmitter<ControllerEvents> {
       ([key, value]) =>
         key.endsWith('/29/0') &&
         Array.isArray(value) &&
-        value.some((d) => (d as { deviceType?: number }).deviceType === AGGREGATOR_DEVICE_TYPE),
+        // tag-based: a DeviceTypeStruct is keyed by field id, 0 = deviceType
+        value.some((d) => (d as Record<string, unknown> | null)?.['0'] === AGGREGATOR_DEVICE_TYPE),
     );
     return {
       node_id: BigInt(peer.peerAddress?.nodeId ?? 0),
@@ -641,7 +682,11 @@ export class MatterController extends EventEmitter<ControllerEvents> {
     if (this.#unwatch.has(peer)) return;
     const stops: Array<() => void> = [];
     const nodeId = BigInt(peer.peerAddress?.nodeId ?? 0);
-    for (const endpoint of endpointsOf(peer)) {
+    const watched = new Set<Endpoint>();
+    const watchEndpoint = (endpoint: Endpoint) => {
+      // once per endpoint: a second listener would report every change twice
+      if (watched.has(endpoint)) return;
+      watched.add(endpoint);
       const events = endpoint.events as unknown as Record<string, Record<string, unknown> | undefined>;
       for (const cluster of clustersOf(endpoint)) {
         for (const [name, id] of cluster.attributes) {
@@ -657,13 +702,16 @@ export class MatterController extends EventEmitter<ControllerEvents> {
           stops.push(() => observable.off(listener));
         }
       }
-    }
+    };
+    for (const endpoint of endpointsOf(peer)) watchEndpoint(endpoint);
     const availability = () => {
       this.emit('node_updated', this.#describe(peer));
     };
-    // a node growing an endpoint (a bridge adding a device) is reported, then described anew
+    // a node growing an endpoint (a bridge adding a device) is reported, then described anew,
+    // and its attributes are reported from then on like those of the endpoints it came with
     const changed = (type: string, endpoint: Endpoint) => {
       if (type !== 'installed' || endpoint === (peer as unknown)) return;
+      watchEndpoint(endpoint);
       this.emit('endpoint_added', nodeId, endpoint.number);
       this.emit('node_updated', this.#describe(peer));
     };
