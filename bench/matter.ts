@@ -95,7 +95,7 @@ class Api {
 interface Listening {
   url: string;
   pid?: number;
-  memory?: { v8_flags?: string[]; bundle?: boolean };
+  memory?: { v8_flags?: string[]; bundle?: boolean; cli_skipped?: boolean };
 }
 
 /** the memory options the server reports having chosen, for the report */
@@ -103,7 +103,7 @@ function describeMemory(memory: Listening['memory']): string {
   if (!memory) return 'not reported (an older server)';
   const flags = memory.v8_flags?.length ? `V8 ${memory.v8_flags.join(' ')}` : 'V8 defaults';
   const entry = memory.bundle
-    ? 'the bundled server (tools/cli/dist/matter-server/run.mjs)'
+    ? `the bundled server (tools/cli/dist/matter-server/), ${memory.cli_skipped ? 'without' : 'started from'} the CLI`
     : 'the CLI module graph (no fresh bundle: run `npm run build`)';
   return `${flags}; ${entry}`;
 }

@@ -7,10 +7,14 @@
 // given both servers' URLs finds the live one.
 //
 // Memory (docs/matter.md, `npm run bench -- matter`): the server runs V8 with
-// --optimize-for-size and, when `npm run build` made it, from one bundled file of only the
-// bridge (matter-server-run.ts), not from the CLI's module graph.
+// --optimize-for-size and, when `npm run build` made it, from one bundle of only the
+// bridge (matter-server-run.ts), not from the CLI's module graph. With a fresh bundle,
+// bin/sentinel.js does not even load the CLI: it calls leanMatterServerEntry() and runs
+// the bundled matter-server-main.ts, which registers only this command.
 import { readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import type { Command } from 'commander';
 import { CliError, UsageError } from '../errors.js';
@@ -40,7 +44,12 @@ function parsePort(text: string): number {
   return Number(text);
 }
 
-export function registerMatterServerCommand(program: Command): void {
+/** How the command was reached: `lean` when bin/sentinel.js skipped the CLI for it. */
+export interface MatterServerEntry {
+  lean?: boolean;
+}
+
+export function registerMatterServerCommand(program: Command, entry: MatterServerEntry = {}): void {
   program
     .command('matter-server')
     .description(
@@ -88,7 +97,7 @@ export function registerMatterServerCommand(program: Command): void {
       if (!Number.isInteger(lockTtl) || lockTtl < 500 || lockTtl > 600_000)
         throw new UsageError(`--lock-ttl: milliseconds 500…600000, got ${JSON.stringify(flags.lockTtl)}`);
       const signalled = untilSignal();
-      const memory = leanProcess();
+      const memory = leanProcess(entry);
       const runner = await loadRunner(memory);
       try {
         await runner.runMatterServer(
@@ -116,42 +125,76 @@ export function registerMatterServerCommand(program: Command): void {
  * V8 tuned for a small resident set, set before the bridge loads: with the defaults the
  * young generation alone grows to 32 MiB (two 16 MiB semi-spaces) while matter.js starts,
  * and keeps it. --optimize-for-size caps it at 2 MiB and collects the old generation
- * sooner; set at run time, since this process started as the whole CLI.
+ * sooner; set at run time (v8.setFlagsFromString), since this process started as
+ * `sentinel`: early when bin/sentinel.js took the lean entry, otherwise once the CLI parsed
+ * the flags.
  */
 const V8_FLAGS = ['--optimize-for-size', '--semi-space-growth-factor=1'];
 
-function leanProcess(): Record<string, unknown> {
+function leanProcess(entry: MatterServerEntry): Record<string, unknown> {
   for (const flag of V8_FLAGS) setFlagsFromString(flag);
-  return { v8_flags: V8_FLAGS };
+  return { v8_flags: V8_FLAGS, cli_skipped: entry.lean === true };
 }
 
 /** Where `npm run build` puts the bundle (scripts/build-matter-server.mjs), beside the compiled CLI. */
-const BUNDLE = new URL('../matter-server/run.mjs', import.meta.url);
-const MANIFEST = new URL('../matter-server/manifest.json', import.meta.url);
+const BUNDLE_DIR = new URL('../matter-server/', import.meta.url);
+
+export type BundleState = { fresh: true; run: URL; main: URL } | { fresh: false; reason: string };
 
 /**
- * The bundled runner when it is there and no newer than the sources it was made from (the
- * manifest lists our own ones; dependencies change only with npm install, which builds);
- * otherwise this module graph, which behaves the same with ~30 MiB more RSS.
+ * Whether the bundle in `dir` is there (both entries: one built before main.mjs existed
+ * has only run.mjs) and not older than the sources it was made from (the manifest lists
+ * our own ones; dependencies change only with npm install, which builds).
+ */
+export function bundleState(dir: URL = BUNDLE_DIR): BundleState {
+  const run = new URL('run.mjs', dir);
+  const main = new URL('main.mjs', dir);
+  const manifest = new URL('manifest.json', dir);
+  let built: number;
+  let inputs: string[];
+  try {
+    built = Math.min(statSync(run).mtimeMs, statSync(main).mtimeMs);
+    ({ inputs } = JSON.parse(readFileSync(manifest, 'utf8')) as { inputs: string[] });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return { fresh: false, reason: code === 'ENOENT' ? 'not built' : `unreadable (${String(error)})` };
+  }
+  for (const input of inputs) {
+    const source = fileURLToPath(new URL(input, manifest));
+    const changed = statSync(source, { throwIfNoEntry: false })?.mtimeMs;
+    if (changed === undefined || changed > built)
+      return { fresh: false, reason: `older than ${relative(process.cwd(), source)}` };
+  }
+  return { fresh: true, run, main };
+}
+
+/**
+ * For bin/sentinel.js, before it loads anything else: with a fresh bundle, sets the V8
+ * flags while the heap is still small and returns the bundled entry (matter-server-main.ts)
+ * to import instead of the CLI; undefined sends it down the usual path, whose runner
+ * load says on stderr why the bundle is not used.
+ */
+export function leanMatterServerEntry(dir: URL = BUNDLE_DIR): URL | undefined {
+  const state = bundleState(dir);
+  if (!state.fresh) return undefined;
+  for (const flag of V8_FLAGS) setFlagsFromString(flag);
+  return state.main;
+}
+
+/**
+ * The bundled runner when it is fresh (bundleState); otherwise this module graph, which
+ * behaves the same with more RSS.
  */
 async function loadRunner(memory: Record<string, unknown>): Promise<typeof Runner> {
-  let reason: string;
-  try {
-    const built = statSync(BUNDLE).mtimeMs;
-    const { inputs } = JSON.parse(readFileSync(MANIFEST, 'utf8')) as { inputs: string[] };
-    const newer = inputs.find((input) => statSync(new URL(input, MANIFEST)).mtimeMs > built);
-    if (newer === undefined) {
-      memory.bundle = true;
-      return (await import(BUNDLE.href)) as typeof Runner;
-    }
-    reason = `${newer} changed since it was built`;
-  } catch (error) {
-    reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'not built' : String(error);
+  const state = bundleState();
+  if (state.fresh) {
+    memory.bundle = true;
+    return (await import(state.run.href)) as typeof Runner;
   }
   // running from the sources (tests, tsx) has no bundle by design: only compiled runs say why
   if (import.meta.url.endsWith('.js'))
     process.stderr.write(
-      `matter-server: the lean bundle is ${reason}; running the CLI modules (more memory) until \`npm run build\`\n`,
+      `matter-server: the lean bundle is ${state.reason}; running the CLI modules (more memory) until \`npm run build\`\n`,
     );
   memory.bundle = false;
   return await import('./matter-server-run.js');
