@@ -6,7 +6,7 @@
 // Plain JavaScript, so scripts/build.mjs can run it after tsc:
 // `node scripts/build-matter-server.mjs` or `await buildMatterServer()`.
 // A manifest lists our own sources in the bundle; the command ignores a bundle older than any.
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -14,8 +14,6 @@ import { build } from 'esbuild';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 export async function buildMatterServer(outdir = join(root, 'tools/cli/dist/matter-server')) {
-  await rm(outdir, { recursive: true, force: true });
-  await mkdir(outdir, { recursive: true });
   const result = await build({
     entryPoints: {
       run: join(root, 'tools/cli/src/commands/matter-server-run.ts'),
@@ -44,11 +42,21 @@ export async function buildMatterServer(outdir = join(root, 'tools/cli/dist/matt
     logLevel: 'warning',
     write: false,
   });
-  for (const file of result.outputFiles) await writeFile(file.path, oneByte(file.text));
+  // written beside the bundle, then swapped in: a server starting meanwhile finds the old
+  // bundle or the new one, never a folder half written (it would run the CLI's modules)
+  const staging = `${outdir}.new-${process.pid}`;
+  await rm(staging, { recursive: true, force: true });
+  await mkdir(staging, { recursive: true });
+  for (const file of result.outputFiles)
+    await writeFile(join(staging, relative(outdir, file.path)), oneByte(file.text));
   const inputs = Object.keys(result.metafile.inputs)
     .filter((input) => !input.includes('node_modules/'))
     .map((input) => relative(outdir, join(process.cwd(), input)).replaceAll('\\', '/'));
-  await writeFile(join(outdir, 'manifest.json'), `${JSON.stringify({ inputs }, null, 2)}\n`);
+  await writeFile(join(staging, 'manifest.json'), `${JSON.stringify({ inputs }, null, 2)}\n`);
+  const old = `${outdir}.old-${process.pid}`;
+  await rename(outdir, old).catch(() => undefined);
+  await rename(staging, outdir);
+  await rm(old, { recursive: true, force: true });
   return join(outdir, 'main.mjs');
 }
 

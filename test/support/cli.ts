@@ -30,12 +30,18 @@ export interface CliResult {
 }
 
 /** Runs `sentinel <args>`; `input`, when given, is its standard input (e.g. for --password-stdin). */
-export async function runCli(
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, input?: string): Promise<CliResult> {
+  return runScript(SENTINEL_BIN, args, env, input);
+}
+
+/** Runs `node <script> <args>` to its exit (runCli with another entry point). */
+export async function runScript(
+  script: string,
   args: string[],
   env: NodeJS.ProcessEnv = {},
   input?: string,
 ): Promise<CliResult> {
-  const child = spawn(process.execPath, [SENTINEL_BIN, ...args], {
+  const child = spawn(process.execPath, [script, ...args], {
     env: { ...process.env, ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });

@@ -10,33 +10,13 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { killStrays, SENTINEL_BIN, track } from '../../../test/support/cli.js';
+import { killStrays, runScript as run, SENTINEL_BIN, track } from '../../../test/support/cli.js';
 import { bundleState } from '../src/commands/matter-server.js';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const DIST = new URL('../dist/', import.meta.url);
 /** the CLI itself, as bin/sentinel.js runs it for every other command */
 const CLI_BIN = fileURLToPath(new URL('bin.js', DIST));
-
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-async function run(bin: string, args: string[]): Promise<Result> {
-  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => {
-    stdout += d;
-  });
-  child.stderr.on('data', (d) => {
-    stderr += d;
-  });
-  const [code] = await once(child, 'exit');
-  return { code: code as number | null, stdout, stderr };
-}
 
 interface Listening {
   url: string;
