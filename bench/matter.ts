@@ -223,12 +223,17 @@ export async function runMatter(argv: string[]): Promise<number> {
             ref(REFERENCE.rssMiB),
             formatRatio(ratioOf(rssOne, mid(REFERENCE.rssMiB))),
           ],
-          [
-            `${devices.length} paired lights`,
-            rssAll.toFixed(0),
-            ref(REFERENCE.rssMiB),
-            formatRatio(ratioOf(rssAll, mid(REFERENCE.rssMiB))),
-          ],
+          // with --devices 1 the second row would repeat the first
+          ...(devices.length > 1
+            ? [
+                [
+                  `${devices.length} paired lights`,
+                  rssAll.toFixed(0),
+                  ref(REFERENCE.rssMiB),
+                  formatRatio(ratioOf(rssAll, mid(REFERENCE.rssMiB))),
+                ],
+              ]
+            : []),
         ],
         [false, true, true, true],
       )}\n\nServer options: ${describeMemory(listening.memory)}.\n` +

@@ -99,7 +99,7 @@ describe.concurrent('which entry runs the server', () => {
   it('a fresh bundle: the server runs without the CLI, V8 flags set', async () => {
     const { listening, code } = await serve(SENTINEL_BIN);
     expect(listening.memory).toEqual({
-      v8_flags: ['--optimize-for-size', '--semi-space-growth-factor=1'],
+      v8_flags: ['--optimize-for-size', '--semi-space-growth-factor=1', '--no-opt'],
       cli_skipped: true,
       bundle: true,
     });

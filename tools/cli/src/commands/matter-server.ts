@@ -127,9 +127,10 @@ export function registerMatterServerCommand(program: Command, entry: MatterServe
  * and keeps it. --optimize-for-size caps it at 2 MiB and collects the old generation
  * sooner; set at run time (v8.setFlagsFromString), since this process started as
  * `sentinel`: early when bin/sentinel.js took the lean entry, otherwise once the CLI parsed
- * the flags.
+ * the flags. --no-opt keeps TurboFan's optimized code out (~9 MiB): the bridge waits on the
+ * network, and a toggle is answered as fast without it (`npm run bench -- matter`).
  */
-const V8_FLAGS = ['--optimize-for-size', '--semi-space-growth-factor=1'];
+const V8_FLAGS = ['--optimize-for-size', '--semi-space-growth-factor=1', '--no-opt'];
 
 function leanProcess(entry: MatterServerEntry): Record<string, unknown> {
   for (const flag of V8_FLAGS) setFlagsFromString(flag);
