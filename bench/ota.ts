@@ -101,13 +101,13 @@ function rssSampler(pids: number[]) {
   };
 }
 
-/** What the servers and the clients spent from now until `end()`. */
+/** What the servers (`pids`) and the clients (this process) spent from now until `end()`. */
 async function meter(pids: number[]) {
   const cpuBefore = await readProcessesCpuMs(pids);
   const clientBefore = process.cpuUsage();
   const rss = rssSampler(pids);
   const started = performance.now();
-  return async () => {
+  return async (): Promise<Pick<Side, 'cpuMs' | 'clientCpuMs' | 'rssPeakKiB'> & { elapsedMs: number }> => {
     const client = process.cpuUsage(clientBefore);
     return {
       elapsedMs: performance.now() - started,
@@ -145,7 +145,6 @@ async function stopStaticServer(child: ChildProcess): Promise<void> {
   const exited = once(child, 'exit');
   child.kill('SIGTERM');
   await exited;
-  // the server closes once its last client hung up: a device that stopped mid-download would hold it
 }
 
 /**
@@ -253,15 +252,8 @@ async function peerRound(
       }),
     );
     await clock.booted;
-    const spent = await end();
-    return {
-      ...clock.window(),
-      bytes: image.size * devices.length,
-      cpuMs: spent.cpuMs,
-      rssPeakKiB: spent.rssPeakKiB,
-      clientCpuMs: spent.clientCpuMs,
-      rollMs: spent.elapsedMs,
-    };
+    const { elapsedMs, ...spent } = await end();
+    return { ...clock.window(), ...spent, bytes: image.size * devices.length, rollMs: elapsedMs };
   } finally {
     await publisher.endAsync();
   }
@@ -304,15 +296,8 @@ async function gatewayRound(
     }
     watch.stop();
     await clock.booted;
-    const spent = await end();
-    return {
-      ...clock.window(),
-      bytes: size * count,
-      cpuMs: spent.cpuMs,
-      rssPeakKiB: spent.rssPeakKiB,
-      clientCpuMs: spent.clientCpuMs,
-      rollMs,
-    } satisfies Side;
+    const { elapsedMs: _, ...spent } = await end();
+    return { ...clock.window(), ...spent, bytes: size * count, rollMs } satisfies Side;
   } finally {
     await nc.close();
   }
@@ -337,6 +322,7 @@ export async function runOta(argv: string[]): Promise<number> {
   const interrupted = () => {
     killStrays();
     staticServer?.kill('SIGKILL');
+    if (mosquitto) process.kill(mosquitto.pid, 'SIGKILL');
     process.exit(130);
   };
   process.once('SIGINT', interrupted);

@@ -76,6 +76,24 @@ describe('controller state in NATS KV', () => {
     }
   });
 
+  it('stored Wi-Fi credentials that do not fit are ignored, left in the bucket, and the controller runs', async () => {
+    const key = 'sentinel-controller.sentinel.network.wifi';
+    const good = await kv.get(key);
+    // a well-formed record (matter.js's JSON inside) whose SSID is empty
+    const value = JSON.stringify({ default: { ssid: '', credentials: 'x' } });
+    await kv.put(key, JSON.stringify({ v: 1, value }));
+    const revision = (await kv.get(key))?.revision;
+    const controller = await start().controller;
+    try {
+      expect(controller.wifiSsid).toBeUndefined();
+      expect(controller.nodes()).toHaveLength(1);
+      expect((await kv.get(key))?.revision).toBe(revision);
+    } finally {
+      await controller.close();
+      await kv.put(key, good!.string());
+    }
+  });
+
   it('a corrupted record stops the start with its key and reason; nothing is overwritten', async () => {
     const keys: string[] = [];
     for await (const key of await kv.keys()) keys.push(key);

@@ -114,7 +114,7 @@ export class Registry {
     description: DeviceDescription,
     presence: { online: boolean; last_seen: number },
   ): Promise<DeviceRecord> {
-    const current = this.#writingDevices.get(description.id) ?? this.#devices.get(description.id);
+    const current = this.#latestDevice(description.id);
     // a name a person gave (PATCH /api/devices) stays over the device's own in later hellos
     const kept = current?.named_by_user ? { name: current.name } : {};
     const next = DeviceRecordSchema.parse(
@@ -148,7 +148,7 @@ export class Registry {
   }
 
   async setDevicePresence(deviceId: string, presence: { online: boolean; last_seen: number }): Promise<void> {
-    const current = this.#devices.get(deviceId);
+    const current = this.#latestDevice(deviceId);
     if (!current) return;
     await this.#putDevice({ ...current, ...presence });
   }
@@ -325,6 +325,11 @@ export class Registry {
       if (existing?.operation === 'PUT') return existing.string();
       throw error;
     }
+  }
+
+  /** What this node last wrote or saw of a device: a write still under way counts (writes build on it). */
+  #latestDevice(id: string): DeviceRecord | undefined {
+    return this.#writingDevices.get(id) ?? this.#devices.get(id);
   }
 
   async #putDevice(record: DeviceRecord): Promise<void> {

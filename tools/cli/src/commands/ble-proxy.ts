@@ -15,6 +15,7 @@ import type { BleAir, BleScenario } from '@sentinel/simulators';
 import { type Command, Option } from 'commander';
 import { z } from 'zod';
 import { CliError, UsageError } from '../errors.js';
+import { untilSignal } from '../signals.js';
 
 // the simulated radio only with --simulate: a proxy on a Pi never loads the simulators
 const simulators = () => import('@sentinel/simulators');
@@ -123,13 +124,6 @@ export async function runProxy(options: {
     },
   };
 }
-
-/** Resolves on SIGTERM or SIGINT. */
-export const untilSignal = () =>
-  new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
 
 export function registerBleProxyCommand(program: Command): void {
   program

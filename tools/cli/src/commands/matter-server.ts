@@ -18,8 +18,8 @@ import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import type { Command } from 'commander';
 import { CliError, UsageError } from '../errors.js';
+import { untilSignal } from '../signals.js';
 import type * as Runner from './matter-server-run.js';
-import { untilSignal } from './simulate-matter.js';
 
 export interface MatterServerFlags {
   port: string;

@@ -6,7 +6,8 @@ import { createProxyLogger } from '@sentinel/ble-proxy';
 import { scenarioAir } from '@sentinel/simulators';
 import { type Command, Option } from 'commander';
 import { UsageError } from '../errors.js';
-import { loadScenario, type RunningProxy, runProxy, untilSignal } from './ble-proxy.js';
+import { untilSignal } from '../signals.js';
+import { loadScenario, type RunningProxy, runProxy } from './ble-proxy.js';
 
 export function registerBleSimulator(simulate: Command): void {
   simulate

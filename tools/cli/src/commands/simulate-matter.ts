@@ -5,6 +5,7 @@ import { createInterface } from 'node:readline';
 import type { SimulatedMatterDeviceType } from '@sentinel/simulators/matter';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
+import { untilSignal } from '../signals.js';
 
 // matter.js takes seconds to load: only `simulate matter` itself imports it, so the help
 // and the other simulators stay quick. The list is checked against the simulator's type.
@@ -160,17 +161,4 @@ export function registerMatterSimulator(simulate: Command): void {
         await device.stop();
       },
     );
-}
-
-/** Resolves at the first SIGINT or SIGTERM; a second one falls through to Node's default and quits. */
-export function untilSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const on = (signal: NodeJS.Signals) => {
-      process.off('SIGINT', on);
-      process.off('SIGTERM', on);
-      resolve(signal);
-    };
-    process.on('SIGINT', on);
-    process.on('SIGTERM', on);
-  });
 }
