@@ -1,5 +1,5 @@
 // `npm run bench -- automations`: trigger-to-command latency of the automation runtime
-// (`sentinel automations run`, its code in sandbox worker threads) at --rate state
+// (`sentinel automations run`, its automations in sandbox worker threads) at --rate state
 // changes/s spread over --automations automations, beside the floor: a bare NATS
 // subscriber process that sends the same command itself. Then the runtime's RSS with
 // those automations loaded. Goal (issue "Automations"): p99 within 2× the floor.
@@ -7,6 +7,9 @@
 // Each automation watches one sensor and commands one switch with the reading's value;
 // the reading's value is its send time, so the responder (this process, which also
 // publishes) measures publish → command without comparing clocks of two processes.
+// The runtime and the floor run side by side, each on its own sensors and switches, and
+// are measured in alternating one-second rounds (after a warm-up of each): a busy moment
+// of the machine then falls on both, not on whichever happened to run then.
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,10 +17,11 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Kvm } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { SANDBOX_DEFAULTS } from '@sentinel/automations';
 import { LatencyHistogram } from './lib/histogram.js';
 import { errorMessage, log } from './lib/log.js';
 import { type OptionTable, type OptionValues, opt, readBenchOptions } from './lib/options.js';
-import { readRssKiB } from './lib/proc.js';
+import { readProcessCpuMs, readRssKiB } from './lib/proc.js';
 import {
   installCleanupHandlers,
   type ManagedChild,
@@ -55,7 +59,7 @@ const OPTIONS = {
     arg: '<n>',
     env: 'BENCH_AUTOMATIONS_GROUP_SIZE',
     help: 'automations per sandbox worker in the runtime',
-    schema: opt.int(1, 10),
+    schema: opt.int(1, SANDBOX_DEFAULTS.groupSize),
   },
   storedTraces: {
     flag: 'stored-traces',
@@ -77,19 +81,24 @@ const DESCRIPTION =
 const SENTINEL = fileURLToPath(new URL('../bin/sentinel.js', import.meta.url));
 const WARMUP_MS = 2000;
 
+/** the runtime's sensors and switches, and the floor's: never the same, so each hears only its own */
 const sensor = (i: number) => `0190b000-0000-7000-8000-${String(i).padStart(12, '0')}`;
 const target = (i: number) => `0190b000-0000-7000-9000-${String(i).padStart(12, '0')}`;
+const floorSensor = (i: number) => `0190b000-0000-7000-a000-${String(i).padStart(12, '0')}`;
+const floorTarget = (i: number) => `0190b000-0000-7000-b000-${String(i).padStart(12, '0')}`;
 
-/** The floor: subscribes to the readings and sends each command itself, one process, no sandbox. */
+/** The floor: subscribes to its sensors' readings and sends each command itself, one process, no sandbox. */
 const FLOOR_SCRIPT = `
 import { connect } from '@nats-io/transport-node';
 const nc = await connect({ servers: process.env.BENCH_NATS, noAsyncTraces: true });
-const prefix = 'sentinel.state.';
-nc.subscribe('sentinel.state.>', { callback: (_e, msg) => {
-  const reading = msg.json();
-  const id = reading.entity_id.replace('-7000-8000-', '-7000-9000-');
-  nc.request('sentinel.cmd.' + id, JSON.stringify({ value: reading.value }), { timeout: 10000 }).catch(() => {});
-} });
+const id = (i) => '0190b000-0000-7000-a000-' + String(i).padStart(12, '0');
+for (let i = 0; i < Number(process.env.BENCH_SENSORS); i++) {
+  nc.subscribe('sentinel.state.' + id(i), { callback: (_e, msg) => {
+    const reading = msg.json();
+    const target = reading.entity_id.replace('-7000-a000-', '-7000-b000-');
+    nc.request('sentinel.cmd.' + target, JSON.stringify({ value: reading.value }), { timeout: 10000 }).catch(() => {});
+  } });
+}
 await nc.flush();
 process.stdout.write(JSON.stringify({ event: 'ready' }) + '\\n');
 `;
@@ -113,56 +122,84 @@ function runningLine(child: ManagedChild): Promise<{ automations: string[]; work
 interface Result {
   name: string;
   histogram: LatencyHistogram;
+  /** CPU ms the target used over its measured rounds */
+  cpuMs: number;
   rssKiB?: number;
 }
 
-/** Publishes `rate` readings/s for warm-up + `seconds`; records publish → command latency after the warm-up. */
-async function measure(nc: NatsConnection, options: OptionValues<typeof OPTIONS>): Promise<LatencyHistogram> {
-  const histogram = new LatencyHistogram();
-  let measuring = false;
+interface Side {
+  result: Result;
+  pid: number;
+  sensor: (i: number) => string;
+  /** the prefix of its switches' command subjects */
+  commands: string;
+}
+
+const ROUND_MS = 1000;
+
+/**
+ * Publishes `rate` readings/s to one side's sensors at a time: a warm-up of each side, then
+ * `seconds` alternating rounds of each, recording publish → command latency and the side's
+ * CPU time in its rounds.
+ */
+async function measure(
+  nc: NatsConnection,
+  options: OptionValues<typeof OPTIONS>,
+  sides: Side[],
+): Promise<void> {
+  let recording = false;
   const sub = nc.subscribe('sentinel.cmd.*', {
     callback: (_e, msg) => {
       const { value } = msg.json<{ value: number }>();
-      if (measuring) histogram.record(performance.timeOrigin + performance.now() - value);
+      if (recording) {
+        const side = sides.find((s) => msg.subject.startsWith(s.commands));
+        side?.result.histogram.record(performance.timeOrigin + performance.now() - value);
+      }
       msg.respond('{"ok":true}');
     },
   });
   await nc.flush();
-  const tickMs = 10;
-  // owed by the clock, not by ticks: a tick that runs late (a busy machine) sends what the
-  // late ones owed, so both targets get the full rate
-  let sent = 0;
-  let next = 0;
-  const started = performance.now();
-  const end = started + WARMUP_MS + options.seconds * 1000;
-  await new Promise<void>((resolve) => {
-    const timer = setInterval(() => {
-      const now = performance.now();
-      measuring = now - started >= WARMUP_MS;
-      if (now >= end) {
-        clearInterval(timer);
-        resolve();
-        return;
-      }
-      const owed = Math.floor(((now - started) * options.rate) / 1000);
-      for (; sent < owed; sent++) {
-        const i = next++ % options.automations;
-        const id = sensor(i);
-        nc.publish(
-          `sentinel.state.${id}`,
-          JSON.stringify({
-            entity_id: id,
-            value: performance.timeOrigin + performance.now(),
-            ts: Date.now(),
-          }),
-        );
-      }
-    }, tickMs);
-  });
-  await nc.flush();
-  measuring = false;
+  const round = async (side: Side, ms: number) => {
+    const tickMs = 10;
+    // owed by the clock, not by ticks: a tick that runs late (a busy machine) sends what the
+    // late ones owed, so both sides get the full rate
+    let sent = 0;
+    let next = 0;
+    const started = performance.now();
+    await new Promise<void>((resolve) => {
+      const timer = setInterval(() => {
+        const now = performance.now();
+        const done = now - started >= ms;
+        const owed = Math.floor((Math.min(now - started, ms) * options.rate) / 1000);
+        for (; sent < owed; sent++) {
+          const id = side.sensor(next++ % options.automations);
+          nc.publish(
+            `sentinel.state.${id}`,
+            JSON.stringify({
+              entity_id: id,
+              value: performance.timeOrigin + performance.now(),
+              ts: Date.now(),
+            }),
+          );
+        }
+        if (done) {
+          clearInterval(timer);
+          resolve();
+        }
+      }, tickMs);
+    });
+    await nc.flush();
+  };
+  for (const side of sides) await round(side, WARMUP_MS);
+  recording = true;
+  for (let r = 0; r < options.seconds; r++)
+    for (const side of sides) {
+      const before = await readProcessCpuMs(side.pid);
+      await round(side, ROUND_MS);
+      side.result.cpuMs += (await readProcessCpuMs(side.pid)) - before;
+    }
+  recording = false;
   sub.unsubscribe();
-  return histogram;
 }
 
 async function prepare(nc: NatsConnection, dir: string, count: number): Promise<void> {
@@ -173,6 +210,14 @@ async function prepare(nc: NatsConnection, dir: string, count: number): Promise<
   for (let i = 0; i < count; i++) {
     await entities.put(sensor(i), JSON.stringify({ id: sensor(i), name: `Sensor ${i}`, platform: 'sensor' }));
     await entities.put(target(i), JSON.stringify({ id: target(i), name: `Switch ${i}`, platform: 'number' }));
+    await entities.put(
+      floorSensor(i),
+      JSON.stringify({ id: floorSensor(i), name: `Floor sensor ${i}`, platform: 'sensor' }),
+    );
+    await entities.put(
+      floorTarget(i),
+      JSON.stringify({ id: floorTarget(i), name: `Floor switch ${i}`, platform: 'number' }),
+    );
     await writeFile(
       join(dir, `a${i}.ts`),
       `import { defineAutomation } from '@sentinel/automations';
@@ -200,10 +245,11 @@ export async function runAutomations(argv: string[]): Promise<number> {
     nc = await connect({ servers: nats.url, noAsyncTraces: true });
     const files = join(dir, 'automations');
     await mkdir(files);
-    log(`${options.automations} automations, ${options.rate} state changes/s, ${options.seconds} s each`);
+    log(
+      `${options.automations} automations, ${options.rate} state changes/s, ${options.seconds} s measured each`,
+    );
     await prepare(nc, files, options.automations);
 
-    const results: Result[] = [];
     log('runtime: starting `sentinel automations run`…');
     const runtime: ManagedChild = startProcess(
       'runtime',
@@ -227,20 +273,33 @@ export async function runAutomations(argv: string[]): Promise<number> {
     if (ready.automations.length !== options.automations)
       throw new Error(`the runtime loaded ${ready.automations.length} of ${options.automations} automations`);
     const loadedRss = await readRssKiB(runtime.pid);
-    log(`runtime: measuring (${ready.workers} sandbox workers)…`);
-    const ours = await measure(nc, options);
-    results.push({ name: `runtime (${ready.workers} workers)`, histogram: ours, rssKiB: loadedRss });
-    await runtime.stop();
-
-    log('floor: bare NATS subscriber…');
+    log('floor: starting a bare NATS subscriber…');
     const floorChild = startProcess('floor', process.execPath, ['--input-type=module', '-e', FLOOR_SCRIPT], {
       verbose: options.verbose,
-      env: { ...process.env, BENCH_NATS: nats.url },
+      env: { ...process.env, BENCH_NATS: nats.url, BENCH_SENSORS: String(options.automations) },
     });
     await waitForReadyLine(floorChild, 10_000);
     const floorRss = await readRssKiB(floorChild.pid);
-    const floor = await measure(nc, options);
-    results.push({ name: 'bare NATS subscriber (floor)', histogram: floor, rssKiB: floorRss });
+    const results: Result[] = [
+      {
+        name: `runtime (${ready.workers} workers)`,
+        histogram: new LatencyHistogram(),
+        cpuMs: 0,
+        rssKiB: loadedRss,
+      },
+      { name: 'bare NATS subscriber (floor)', histogram: new LatencyHistogram(), cpuMs: 0, rssKiB: floorRss },
+    ];
+    log(`measuring: ${options.seconds} rounds of ${ROUND_MS / 1000} s each, alternating…`);
+    await measure(nc, options, [
+      { result: results[0]!, pid: runtime.pid, sensor, commands: `sentinel.cmd.${target(0).slice(0, 24)}` },
+      {
+        result: results[1]!,
+        pid: floorChild.pid,
+        sensor: floorSensor,
+        commands: `sentinel.cmd.${floorTarget(0).slice(0, 24)}`,
+      },
+    ]);
+    await runtime.stop();
     await floorChild.stop();
 
     const [r, f] = results as [Result, Result];
@@ -253,6 +312,7 @@ export async function runAutomations(argv: string[]): Promise<number> {
           'p99 ms',
           'p50 ÷ floor',
           'p99 ÷ floor',
+          'CPU ms',
           `RSS MiB (${options.automations} loaded)`,
         ],
         results.map((x) => [
@@ -262,9 +322,10 @@ export async function runAutomations(argv: string[]): Promise<number> {
           formatMs(x.histogram.percentile(99)),
           formatRatio(ratioOf(x.histogram.percentile(50), f.histogram.percentile(50))),
           formatRatio(ratioOf(x.histogram.percentile(99), f.histogram.percentile(99))),
+          x.cpuMs,
           x.rssKiB !== undefined ? (x.rssKiB / 1024).toFixed(1) : undefined,
         ]),
-        [false, true, true, true, true, true, true],
+        [false, true, true, true, true, true, true, true],
       )}\n`,
     );
     const p99Ratio = ratioOf(r.histogram.percentile(99), f.histogram.percentile(99));
@@ -274,7 +335,7 @@ export async function runAutomations(argv: string[]): Promise<number> {
     await mkdirArtifacts();
     await writeFile(
       join(ARTIFACTS, 'bench-automations.json'),
-      `${JSON.stringify({ options, results: results.map((x) => ({ name: x.name, rss_kib: x.rssKiB, histogram: x.histogram.snapshot() })) }, null, 2)}\n`,
+      `${JSON.stringify({ options, results: results.map((x) => ({ name: x.name, cpu_ms: x.cpuMs, rss_kib: x.rssKiB, histogram: x.histogram.snapshot() })) }, null, 2)}\n`,
     );
     return 0;
   } catch (error) {

@@ -180,20 +180,14 @@ describe('a run ends with its sleeps', () => {
     await bus.stop();
   });
 
-  /** a reading that resolves once the runtime has evaluated it, without waiting for the runs it starts */
-  const publish = (entityId: string, value: number) =>
-    new Promise<void>((resolve) => {
-      const listener = (m: { entity_id: string; value: unknown }) => {
-        if (m.entity_id !== entityId || m.value !== value) return;
-        rt.off('state', listener);
-        resolve();
-      };
-      rt.on('state', listener);
-      bus.nc.publish(
-        `sentinel.state.${entityId}`,
-        JSON.stringify({ entity_id: entityId, value, ts: bus.clock.now() }),
-      );
-    });
+  /** a reading on the bus; the test waits for what it starts (a sleep, a trace) itself */
+  const publish = async (entityId: string, value: number) => {
+    bus.nc.publish(
+      `sentinel.state.${entityId}`,
+      JSON.stringify({ entity_id: entityId, value, ts: bus.clock.now() }),
+    );
+    await bus.nc.flush();
+  };
 
   it('a sleep the run did not await is cancelled when the run returns: nothing is commanded 10 s later', async () => {
     await bus.reading(rt, LEFT, 1); // resolves once the run has returned
@@ -294,7 +288,12 @@ authorization { users = [
         onProbe('both', "await ctx.command('Heater', true); await ctx.command('Coop fan', true);"),
       );
       const clock = new ManualClock(START);
-      rt = await AutomationRuntime.start({ nc: runtimeNc, clock, commandTimeoutMs: 5000 });
+      rt = await AutomationRuntime.start({
+        nc: runtimeNc,
+        clock,
+        commandTimeoutMs: 5000,
+        connection: { servers: [url], user: 'runtime', pass: 'runtime' },
+      });
       await rt.loadDirectory(files);
       const done = new Promise((resolve) => rt!.once('trace', resolve));
       admin.publish(`sentinel.state.${PROBE}`, JSON.stringify({ entity_id: PROBE, value: 1, ts: START }));
@@ -310,6 +309,24 @@ authorization { users = [
         { kind: 'command', entity_id: FAN, reply: { ok: true } },
       ]);
       expect(commands).toEqual([`sentinel.cmd.${FAN}`]);
+
+      // workers that cannot connect with the credential they are given: each file says so, once
+      const denied = await AutomationRuntime.start({
+        nc: runtimeNc,
+        clock,
+        connection: { servers: [url], user: 'runtime', pass: 'wrong' },
+      });
+      try {
+        expect(await denied.loadDirectory(files)).toEqual([]);
+        expect(denied.traces.of('both')).toMatchObject([
+          {
+            result: 'load_error',
+            error: expect.stringMatching(/^its sandbox worker did not start: .*authorization/i),
+          },
+        ]);
+      } finally {
+        await denied.stop();
+      }
     } finally {
       await rt?.stop();
       await runtimeNc.close();

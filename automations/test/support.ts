@@ -63,18 +63,9 @@ export async function startBus(entities: TestEntity[]) {
         ts: clock.now(),
         source: { protocol: 'picket', device_id: 'picket-test', key: 'k' },
       };
-      const evaluated = new Promise<void>((resolve) => {
-        const listener = (m: { entity_id: string; ts: number; value: unknown }) => {
-          if (m.entity_id === entityId && m.ts === message.ts && m.value === value) {
-            runtime.off('state', listener);
-            resolve();
-          }
-        };
-        runtime.on('state', listener);
-      });
       await stateKv.put(entityId, JSON.stringify(message));
       nc.publish(`sentinel.state.${entityId}`, JSON.stringify(message));
-      await evaluated;
+      await nc.flush(); // the server has passed it to every subscriber
       await runtime.idle();
     },
     async stop() {

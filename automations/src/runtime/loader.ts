@@ -3,13 +3,12 @@
 // timers: what it can do goes through the context the runtime hands its run.
 // This is containment against mistakes, not a security boundary (see docs/automations.md).
 import { basename } from 'node:path';
-import { runInNewContext } from 'node:vm';
 import { build, type Plugin } from 'esbuild';
+import { AutomationLoadError, evaluateAutomation } from './evaluate.js';
+
+export { AutomationLoadError };
 
 const SDK = '@sentinel/automations';
-/** module evaluation must not hang the runtime: a top-level endless loop is cut off */
-const LOAD_TIMEOUT_MS = 1000;
-
 /** the SDK as an automation sees it at run time: defineAutomation is an identity */
 const SDK_SHIM = 'export function defineAutomation(definition) { return definition; }';
 
@@ -35,10 +34,6 @@ export const fileAutomationId = (file: string) =>
     .toLowerCase()
     .replace(/[^a-z0-9_-]/g, '-')
     .slice(0, 64) || 'automation';
-
-export class AutomationLoadError extends Error {
-  override name = 'AutomationLoadError';
-}
 
 /** Bundles a file and its relative imports into one CommonJS module (the SDK shimmed). */
 export async function compileAutomationFile(file: string): Promise<string> {
@@ -66,20 +61,5 @@ export async function compileAutomationFile(file: string): Promise<string> {
 
 /** The module's default export (not yet validated), evaluated in this thread (no sandbox worker). */
 export async function loadAutomationFile(file: string, log: (line: string) => void): Promise<unknown> {
-  const code = await compileAutomationFile(file);
-  const module = { exports: {} as Record<string, unknown> };
-  const console = { log: (...args: unknown[]) => log(args.map(String).join(' ')) };
-  try {
-    runInNewContext(
-      code,
-      { module, exports: module.exports, console },
-      { filename: file, timeout: LOAD_TIMEOUT_MS },
-    );
-  } catch (error) {
-    throw new AutomationLoadError(`throws at load: ${(error as Error).message ?? String(error)}`);
-  }
-  const exported = module.exports.default;
-  if (exported === undefined)
-    throw new AutomationLoadError('has no default export (export default defineAutomation({...}))');
-  return exported;
+  return evaluateAutomation(await compileAutomationFile(file), file, log);
 }

@@ -4,10 +4,12 @@
 // readings in the order they were published: synchronously in the NATS callback while
 // every trigger answers synchronously (the hot path: no promise per message), behind a
 // queue only while a trigger's work is asynchronous (loading its durable state).
+// Files run in sandbox workers, each a runtime of this class for its group (`worker`
+// hooks set) with its own connection: this one supervises them (isolation/sandbox.ts).
 import { EventEmitter, setMaxListeners } from 'node:events';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Kvm } from '@nats-io/kv';
+import { type KV, Kvm } from '@nats-io/kv';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { type Clock, type ClockJump, systemClock } from '../clock.js';
 import { type Duration, parseDuration } from '../duration.js';
@@ -29,13 +31,8 @@ import {
   notifySubject,
 } from '../sdk/notify.js';
 import { EntityDirectory } from './entities.js';
-import {
-  type RunOutcome,
-  type RunServices,
-  SANDBOX_DEFAULTS,
-  type SandboxOptions,
-  SandboxPool,
-} from './isolation/sandbox.js';
+import type { WorkerConnection } from './isolation/protocol.js';
+import { SANDBOX_DEFAULTS, type SandboxOptions, SandboxPool } from './isolation/sandbox.js';
 import { compileAutomationFile, fileAutomationId, loadAutomationFile } from './loader.js';
 import { ModeRunner } from './modes.js';
 import { AutomationKv, openAutomationBucket, type TriggerStateFence } from './store.js';
@@ -69,6 +66,26 @@ export interface RuntimeOptions {
   storedTraces?: number;
   /** trigger-state writes only while this runtime holds the leader lease (the CLI's) */
   fence?: TriggerStateFence;
+  /** how sandbox workers connect: the servers and credential of `nc` (default: its server, no credential) */
+  connection?: WorkerConnection;
+  /** set by a sandbox worker for the runtime of its group */
+  worker?: WorkerHooks;
+}
+
+/** What a runtime inside a sandbox worker tells, and asks, the runtime's thread. */
+export interface WorkerHooks {
+  /** the automation's code runs from now until the end of this task (names the culprit of a loop) */
+  enter(automationId: string): void;
+  /** runs of the automation in flight went up or down by `delta` */
+  runs(automationId: string, delta: 1 | -1): void;
+  /** the latest state of an entity no trigger here watches (the runtime's thread has them all) */
+  stateOf(entityId: string): StateValue | undefined;
+}
+
+/** ctx calls a run may have pending at once: beyond these the call throws */
+export interface RunLimits {
+  maxTimers: number;
+  maxCalls: number;
 }
 
 export interface RuntimeEvents {
@@ -82,16 +99,7 @@ interface Loaded {
   triggers: ActiveTrigger[];
   runner: ModeRunner<TriggerEvent>;
   kv: AutomationKv;
-  /** frees its place in a sandbox worker */
-  release?: () => void;
 }
-
-type Execute = (
-  definition: ValidDefinition,
-  kv: AutomationKv,
-  event: TriggerEvent,
-  signal: AbortSignal,
-) => Promise<void>;
 
 /** bad readings reported per automation and entity at most this often (a flood is counted, not traced each) */
 const WARNING_INTERVAL_MS = 60_000;
@@ -104,6 +112,12 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
   readonly #automations = new Map<string, Loaded>();
   readonly #states = new Map<string, { value: StateValue; ts: number }>();
   readonly #subscriptions: Subscription[] = [];
+  /** in a sandbox worker: one subscription per watched entity (not every reading of the bus) */
+  readonly #stateSubscriptions = new Map<string, Subscription>();
+  #stateKv: KV | undefined;
+  /** following every reading (set once this thread runs automations itself) */
+  #allStates: Promise<void> | undefined;
+  readonly #limits: RunLimits;
   readonly #sandbox: SandboxPool | undefined;
   readonly #stored: TraceStore | undefined;
   /** last warning per `<automation>/<entity>`, and how many were held back since */
@@ -124,15 +138,28 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
     super();
     this.clock = options.clock ?? systemClock;
     this.traces = new TraceLog(options.traceLimit ?? 100);
-    if (options.isolation !== false) {
-      this.#sandbox = new SandboxPool({
-        ...SANDBOX_DEFAULTS,
-        ...options.isolation,
+    const sandbox: SandboxOptions = { ...SANDBOX_DEFAULTS, ...(options.isolation || {}) };
+    this.#limits = sandbox;
+    const stored = options.storedTraces ?? STORED_TRACES;
+    if (options.isolation !== false && !options.worker) {
+      const { fence } = options;
+      this.#sandbox = new SandboxPool(sandbox, {
+        connection: options.connection ?? { servers: [options.nc.getServer()] },
+        clock: this.clock,
         liveClock: this.clock === systemClock,
-        now: () => this.clock.now(),
+        ...(options.location ? { location: options.location } : {}),
+        ...(options.commandTimeoutMs !== undefined ? { commandTimeoutMs: options.commandTimeoutMs } : {}),
+        storedTraces: stored,
+        forwardTraces: this.traces.limit > 0,
+        ...(fence ? { fence: (key, state) => fence.put(bucket, key, state) } : {}),
+        // asked by a worker about an entity its triggers do not watch
+        stateOf: async (entityId) =>
+          this.#allStates ? this.#states.get(entityId)?.value : (await this.#readState(entityId))?.value,
+        log: (line, data) => this.#log(line, data),
+        forwarded: (trace) => this.#keep(trace),
+        report: (automationId, fields) => this.#record(this.#trace(automationId, fields)),
       });
     }
-    const stored = options.storedTraces ?? STORED_TRACES;
     if (stored > 0)
       this.#stored = new TraceStore(bucket, stored, (error) =>
         this.#log('trace not stored', { error: messageOf(error) }),
@@ -169,32 +196,74 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
     const kvm = new Kvm(nc);
     const entities = await EntityDirectory.open(await kvm.open(BUCKET.entities));
     const runtime = new AutomationRuntime(options, entities, await openAutomationBucket(nc));
-    // subscribe before reading the state bucket, so no reading falls between the two
     runtime.#subscriptions.push(
-      nc.subscribe(SUBJECT.stateAll, {
-        callback: (_e, msg) => runtime.#enqueue(() => runtime.#onState(msg)),
-      }),
       nc.subscribe(SUBJECT.entityAvailabilityAll, {
         callback: (_e, msg) => runtime.#enqueue(() => runtime.#onAvailability(msg)),
       }),
     );
-    await nc.flush();
-    await runtime.#loadStates(kvm);
+    runtime.#stateKv = await kvm.open(BUCKET.state);
+    // a sandbox worker reads the states of the entities its triggers watch (#watchState); a
+    // runtime whose automations all run in workers reads none until one runs here (add)
+    if (!options.worker && !runtime.#sandbox) await runtime.#followAllStates();
     return runtime;
   }
 
-  async #loadStates(kvm: Kvm): Promise<void> {
-    const kv = await kvm.open(BUCKET.state);
-    for await (const key of await kv.keys()) {
-      const entry = await kv.get(key);
-      if (entry?.operation !== 'PUT') continue;
-      const parsed = stateMessageSchema.safeParse(entry.json());
-      if (!parsed.success) continue;
-      const known = this.#states.get(parsed.data.entity_id);
-      if (!known || known.ts < parsed.data.ts) {
-        this.#states.set(parsed.data.entity_id, { value: parsed.data.value, ts: parsed.data.ts });
+  /** every reading on the bus, and the latest state of every entity to start from */
+  #followAllStates(): Promise<void> {
+    this.#allStates ??= (async () => {
+      // subscribe before reading the state bucket, so no reading falls between the two
+      this.#subscriptions.push(
+        this.options.nc.subscribe(SUBJECT.stateAll, {
+          callback: (_e, msg) => this.#enqueue(() => this.#onState(msg)),
+        }),
+      );
+      await this.options.nc.flush();
+      for await (const key of await this.#stateKv!.keys()) {
+        const state = await this.#readState(key);
+        const known = this.#states.get(key);
+        if (state && (!known || known.ts < state.ts)) this.#states.set(key, state);
       }
+    })();
+    return this.#allStates;
+  }
+
+  /** the entity's record in the state bucket, if it has a valid one */
+  async #readState(entityId: string): Promise<{ value: StateValue; ts: number } | undefined> {
+    const entry = await this.#stateKv!.get(entityId).catch(() => null);
+    if (entry?.operation !== 'PUT') return undefined;
+    let parsed: ReturnType<typeof stateMessageSchema.safeParse>;
+    try {
+      parsed = stateMessageSchema.safeParse(entry.json());
+    } catch {
+      return undefined;
     }
+    if (!parsed.success || parsed.data.entity_id !== entityId) return undefined;
+    return { value: parsed.data.value, ts: parsed.data.ts };
+  }
+
+  /**
+   * In a sandbox worker: subscribes to the entity's readings, then reads its latest state
+   * (the newer of the two wins), before a trigger on it starts.
+   */
+  async #watchState(entityId: string): Promise<void> {
+    if (this.#stateSubscriptions.has(entityId)) return;
+    this.#stateSubscriptions.set(
+      entityId,
+      this.options.nc.subscribe(`sentinel.state.${entityId}`, {
+        callback: (_e, msg) => this.#enqueue(() => this.#onState(msg)),
+      }),
+    );
+    await this.options.nc.flush();
+    const state = await this.#readState(entityId);
+    const known = this.#states.get(entityId);
+    if (state && (!known || known.ts < state.ts)) this.#states.set(entityId, state);
+  }
+
+  /** the latest state of an entity: here, or (in a worker, for one no trigger here watches) the runtime thread's */
+  #stateOf(entityId: string): StateValue | undefined {
+    const hooks = this.options.worker;
+    if (hooks && !this.#stateSubscriptions.has(entityId)) return hooks.stateOf(entityId);
+    return this.#states.get(entityId)?.value;
   }
 
   #log(line: string, data?: Record<string, unknown>): void {
@@ -233,6 +302,12 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
         list.push({ id, trigger });
         this.#watchers.set(trigger.entityId, list);
       }
+    for (const [entityId, subscription] of this.#stateSubscriptions) {
+      if (this.#watchers.has(entityId)) continue;
+      subscription.unsubscribe();
+      this.#stateSubscriptions.delete(entityId);
+      this.#states.delete(entityId);
+    }
   }
 
   #onState(msg: Msg): Promise<void> | void {
@@ -375,68 +450,25 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
     } catch (error) {
       return failed(error);
     }
-    let id: string | undefined;
-    const { slot, group, result } = await this.#sandbox.load(file, code, {
-      sync: (op, ref) => {
-        const entity = this.entities.resolve(ref);
-        return op === 'entity' ? entity : this.#states.get(entity.id)?.value;
-      },
-      console: (line) => this.#log(line, { file }),
-      killed: (reason) => {
-        if (id) this.#disable(id, reason);
-      },
-    });
+    // ids must be unique across the workers and this thread: the one loaded second is refused
+    const result = await this.#sandbox.load(file, fallbackId, code, (id) => !this.#automations.has(id));
     if ('error' in result) return failed(result.error);
-    let definition: ValidDefinition;
-    try {
-      // the functions stay in the worker; here they are stand-ins so the definition validates
-      definition = validateDefinition(
-        JSON.parse(result.definition, (_key, value) =>
-          value && typeof value === 'object' && Object.keys(value).length === 1 && '__fn' in value
-            ? Object.defineProperty(() => {}, 'name', { value: String(value.__fn) })
-            : value,
-        ),
-      );
-    } catch (error) {
-      group.unload(slot);
-      return failed(error);
-    }
-    id = definition.id;
-    group.setId(slot, id);
-    const installed = await this.#install(
-      definition,
-      (def, kv, event, signal) =>
-        this.#executeIsolated(def, kv, event, signal, (trigger, services) =>
-          group.run(slot, trigger, services, signal),
-        ),
-      () => group.unload(slot),
-    );
-    if (!installed) {
-      group.unload(slot);
-      id = undefined;
-    }
-    return installed;
+    return result.id;
   }
 
-  /** its code was stopped (a loop, memory): it runs no more until the runtime restarts */
-  #disable(id: string, reason: string): void {
+  /** Stops an automation here and forgets it (a sandbox worker's, refused as a duplicate). */
+  remove(id: string): void {
     const loaded = this.#automations.get(id);
     if (!loaded) return;
     this.#automations.delete(id);
     this.#reindex();
     for (const t of loaded.triggers) t.stop();
-    loaded.runner.abortAll(`disabled: ${reason}`);
-    loaded.release?.();
-    this.#record(
-      this.#trace(id, {
-        result: 'error',
-        error: `disabled: its code ${reason}; fix it, then restart the runtime`,
-      }),
-    );
+    loaded.runner.abortAll('removed');
   }
 
   /** Adds a definition (e.g. from defineAutomation); `fallbackId` names its trace if it has no valid id. */
   async add(exported: unknown, fallbackId = 'automation'): Promise<string | undefined> {
+    if (!this.options.worker) await this.#followAllStates();
     let definition: ValidDefinition;
     try {
       definition = validateDefinition(exported);
@@ -444,16 +476,12 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
       this.#record(this.#trace(fallbackId, { result: 'load_error', error: messageOf(error) }));
       return undefined;
     }
-    return this.#install(definition, (def, kv, event, signal) => this.#execute(def, kv, event, signal));
+    return this.#install(definition);
   }
 
-  async #install(
-    definition: ValidDefinition,
-    execute: Execute,
-    release?: () => void,
-  ): Promise<string | undefined> {
+  async #install(definition: ValidDefinition): Promise<string | undefined> {
     const { id } = definition;
-    if (this.#automations.has(id)) {
+    if (this.#automations.has(id) || this.#sandbox?.has(id)) {
       this.#record(
         this.#trace(id, { result: 'load_error', error: `an automation with id "${id}" is already loaded` }),
       );
@@ -463,11 +491,11 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
     const runner = new ModeRunner<TriggerEvent>(
       definition.mode,
       definition.max,
-      (event, signal) => execute(definition, kv, event, signal),
+      (event, signal) => this.#execute(definition, kv, event, signal),
       (event, reason) => this.#record(this.#trace(id, { trigger: event, result: 'skipped', error: reason })),
     );
     const triggers: ActiveTrigger[] = [];
-    const loaded: Loaded = { definition, triggers, runner, kv, ...(release ? { release } : {}) };
+    const loaded: Loaded = { definition, triggers, runner, kv };
     try {
       definition.triggers.forEach((trigger, index) => {
         triggers.push(
@@ -490,8 +518,10 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
           try {
             this.#automations.set(id, loaded);
             this.#reindex();
-            for (const t of triggers)
+            for (const t of triggers) {
+              if (t.entityId && this.options.worker) await this.#watchState(t.entityId);
               await t.start(t.entityId ? this.#states.get(t.entityId)?.value : undefined);
+            }
             resolve();
           } catch (error) {
             reject(error);
@@ -508,8 +538,9 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
     return id;
   }
 
+  /** every automation running: in this thread and in sandbox workers */
   get automationIds(): string[] {
-    return [...this.#automations.keys()];
+    return [...this.#automations.keys(), ...(this.#sandbox?.ids ?? [])];
   }
 
   #trace(automationId: string, fields: Partial<Trace> & Pick<Trace, 'result'>): Trace {
@@ -526,15 +557,20 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
   }
 
   #record(trace: Trace): void {
-    this.traces.record(trace);
     const json = JSON.stringify(trace); // once, for the subject and the store
     this.#stored?.save(trace, json);
-    if (trace.result === 'load_error') this.#log('automation failed to load', { ...trace });
     try {
       this.options.nc.publish(SUBJECT.trace(trace.automation_id), json);
     } catch (error) {
       this.#log('trace not published', { error: messageOf(error) });
     }
+    this.#keep(trace);
+  }
+
+  /** a trace in memory and to listeners (a sandbox worker's traces come here already published) */
+  #keep(trace: Trace): void {
+    this.traces.record(trace);
+    if (trace.result === 'load_error') this.#log('automation failed to load', { ...trace });
     this.emit('trace', trace);
   }
 
@@ -544,22 +580,26 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
     trigger: TriggerEvent,
     signal: AbortSignal,
   ): Promise<void> {
-    const trace: Trace = { ...this.#trace(definition.id, { result: 'ok', trigger }), finished: undefined };
-    // ends with the run, as in a sandbox worker: sleeps and calls it left behind are cancelled
+    const { id } = definition;
+    const hooks = this.options.worker;
+    const trace: Trace = { ...this.#trace(id, { result: 'ok', trigger }), finished: undefined };
+    // ends with the run: sleeps and calls it left behind are cancelled, not leaked
     const scope = new RunScope(signal);
     const ctx: AutomationContext = {
-      automationId: definition.id,
+      automationId: id,
       trigger,
       signal,
       now: () => this.clock.now(),
       entity: (ref: EntityRef) => this.entities.resolve(ref),
-      state: (ref: EntityRef) => this.#states.get(this.entities.resolve(ref).id)?.value,
-      ...this.#services(definition.id, kv, scope, trace),
+      state: (ref: EntityRef) => this.#stateOf(this.entities.resolve(ref).id),
+      ...this.#services(id, kv, scope, trace),
     };
+    hooks?.runs(id, 1);
     try {
       for (const [index, condition] of definition.conditions.entries()) {
         const { name, check } = conditionParts(condition, index);
         try {
+          hooks?.enter(id);
           const result = (await check(ctx)) === true;
           trace.conditions.push({ index, name, result });
           if (!result) {
@@ -573,122 +613,144 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
           return;
         }
       }
+      hooks?.enter(id);
       await definition.run(ctx);
       if (signal.aborted) throw signal.reason;
     } catch (error) {
       trace.result = signal.aborted ? 'aborted' : 'error';
       trace.error = signal.aborted ? messageOf(signal.reason) : messageOf(error);
     } finally {
+      hooks?.runs(id, -1);
       scope.end();
       trace.finished = this.clock.now();
       this.#record(trace);
     }
   }
 
-  /** a run whose code is in a sandbox worker: the worker runs it, asking for these services */
-  async #executeIsolated(
-    definition: ValidDefinition,
+  /**
+   * What a run does through the runtime, each step recorded in its trace. A call beyond
+   * the run's limits throws at once (not a rejection: a loop that drops its promises
+   * still stops there). In a sandbox worker, the automation is marked as running again
+   * before a call's answer reaches its code.
+   */
+  #services(
+    automationId: string,
     kv: AutomationKv,
-    trigger: TriggerEvent,
-    signal: AbortSignal,
-    run: (trigger: TriggerEvent, services: RunServices) => Promise<RunOutcome>,
-  ): Promise<void> {
-    const trace: Trace = { ...this.#trace(definition.id, { result: 'ok', trigger }), finished: undefined };
-    // ends with the run: sleeps and calls it left behind (not awaited) are cancelled, not leaked
-    const scope = new RunScope(signal);
-    try {
-      const outcome = await run(trigger, this.#services(definition.id, kv, scope, trace));
-      trace.conditions = outcome.conditions;
-      trace.result = outcome.result;
-      if (outcome.error !== undefined) trace.error = outcome.error;
-    } catch (error) {
-      trace.result = 'error';
-      trace.error = messageOf(error);
-    } finally {
-      scope.end();
-      trace.finished = this.clock.now();
-      this.#record(trace);
-    }
-  }
-
-  /** what a run does through the runtime, each step recorded in its trace */
-  #services(automationId: string, kv: AutomationKv, scope: RunScope, trace: Trace): RunServices {
+    scope: RunScope,
+    trace: Trace,
+  ): Pick<AutomationContext, 'command' | 'notify' | 'sleep' | 'store' | 'log'> {
     const { nc } = this.options;
-    const alive = () => {
-      if (scope.over) throw scope.reason;
+    const hooks = this.options.worker;
+    const { maxTimers, maxCalls } = this.#limits;
+    let timers = 0;
+    let calls = 0;
+    /** counted while in flight; its answer resumes the automation's code */
+    const call = <T>(work: () => Promise<T>): Promise<T> => {
+      if (scope.over) return Promise.reject(scope.reason);
+      if (calls >= maxCalls) throw new Error(`too many calls in flight (limit ${maxCalls} per run)`);
+      calls++;
+      const settle = () => {
+        calls--;
+        hooks?.enter(automationId);
+      };
+      return work().then(
+        (value) => {
+          settle();
+          return value;
+        },
+        (error) => {
+          settle();
+          throw error;
+        },
+      );
     };
     const act = (action: Trace['actions'][number]) => {
       if (trace.actions.length < MAX_TRACE_ACTIONS) trace.actions.push(action);
       else trace.truncated = true;
     };
+    const store = kv.dataStore();
     return {
-      command: async (ref: EntityRef, value: StateValue, opts?: { action?: string }) => {
-        alive();
-        const entity = this.entities.resolve(ref);
-        const request = opts?.action !== undefined ? { action: opts.action, value } : { value };
-        let reply: CommandReply;
-        try {
-          const msg = await nc.request(SUBJECT.command(entity.id), JSON.stringify(request), {
-            timeout: this.options.commandTimeoutMs ?? 10_000,
-          });
-          const parsed = commandReplySchema.safeParse(msg.json());
-          reply = parsed.success
-            ? parsed.data
-            : { ok: false, error: { code: 'invalid', message: 'malformed reply from the gateway' } };
-        } catch (error) {
-          reply = { ok: false, error: { code: requestErrorCode(error), message: messageOf(error) } };
-        }
-        act({ kind: 'command', entity_id: entity.id, value, ts: this.clock.now(), reply });
-        return reply;
-      },
-      notify: async (channel: string, input: NotificationInput) => {
-        alive();
-        if (!CHANNEL_PATTERN.test(channel)) throw new Error(`notify channel must match ${CHANNEL_PATTERN}`);
-        const parsed = notificationSchema.safeParse(input);
-        if (!parsed.success) {
-          const issue = parsed.error.issues[0]!;
-          throw new Error(`invalid notification: ${issue.path.join('.')}: ${issue.message}`);
-        }
-        const message: NotifyMessage = {
-          channel,
-          automation_id: automationId,
-          ts: this.clock.now(),
-          notification: parsed.data,
-        };
-        nc.publish(notifySubject(channel), JSON.stringify(message));
-        act({ kind: 'notify', channel, title: parsed.data.title, ts: message.ts });
-      },
-      sleep: (duration: Duration) =>
-        new Promise<void>((resolve, reject) => {
-          alive();
+      command: (ref: EntityRef, value: StateValue, opts?: { action?: string }) =>
+        call(async () => {
+          const entity = this.entities.resolve(ref);
+          const request = opts?.action !== undefined ? { action: opts.action, value } : { value };
+          let reply: CommandReply;
+          try {
+            const msg = await nc.request(SUBJECT.command(entity.id), JSON.stringify(request), {
+              timeout: this.options.commandTimeoutMs ?? 10_000,
+            });
+            const parsed = commandReplySchema.safeParse(msg.json());
+            reply = parsed.success
+              ? parsed.data
+              : { ok: false, error: { code: 'invalid', message: 'malformed reply from the gateway' } };
+          } catch (error) {
+            reply = { ok: false, error: { code: requestErrorCode(error), message: messageOf(error) } };
+          }
+          act({ kind: 'command', entity_id: entity.id, value, ts: this.clock.now(), reply });
+          return reply;
+        }),
+      notify: (channel: string, input: NotificationInput) =>
+        call(async () => {
+          if (!CHANNEL_PATTERN.test(channel)) throw new Error(`notify channel must match ${CHANNEL_PATTERN}`);
+          const parsed = notificationSchema.safeParse(input);
+          if (!parsed.success) {
+            const issue = parsed.error.issues[0]!;
+            throw new Error(`invalid notification: ${issue.path.join('.')}: ${issue.message}`);
+          }
+          const message: NotifyMessage = {
+            channel,
+            automation_id: automationId,
+            ts: this.clock.now(),
+            notification: parsed.data,
+          };
+          nc.publish(notifySubject(channel), JSON.stringify(message));
+          act({ kind: 'notify', channel, title: parsed.data.title, ts: message.ts });
+        }),
+      sleep: (duration: Duration) => {
+        if (scope.over) return Promise.reject(scope.reason);
+        if (timers >= maxTimers) throw new Error(`too many pending sleeps (limit ${maxTimers} per run)`);
+        const ms = parseDuration(duration);
+        timers++;
+        return new Promise<void>((resolve, reject) => {
           const signal = scope.signal;
-          const timer = this.clock.at(this.clock.now() + parseDuration(duration), () => {
+          const timer = this.clock.at(this.clock.now() + ms, () => {
+            timers--;
             signal.removeEventListener('abort', onAbort);
+            hooks?.enter(automationId);
             resolve();
           });
           const onAbort = () => {
+            timers--;
             timer.cancel();
             // a sleep still pending when its run has returned was not awaited: it just never
             // ends (rejecting it would be an unhandled rejection in the automation's code)
             if (!scope.finished) reject(signal.reason);
           };
           signal.addEventListener('abort', onAbort, { once: true });
-        }),
-      store: kv.dataStore(),
+        });
+      },
+      store: {
+        get: (key) => call(() => store.get(key)),
+        set: (key, value) => call(() => store.set(key, value)),
+        delete: (key) => call(() => store.delete(key)),
+      },
       log: (message: string, data?: Record<string, unknown>) => {
         act({ kind: 'log', message: String(message), ...(data ? { data } : {}), ts: this.clock.now() });
       },
     };
   }
 
-  /** resolves once every received message is evaluated and every run has finished */
+  /** resolves once every received message is evaluated and every run has finished (in the workers too) */
   async idle(): Promise<void> {
+    // what was published before this call has reached this connection's subscriptions
+    await this.options.nc.flush();
     for (;;) {
       const serial = this.#serial;
       await serial;
       await Promise.all([...this.#automations.values()].map((a) => a.runner.idle()));
-      if (serial === this.#serial) return;
+      if (serial === this.#serial) break;
     }
+    await this.#sandbox?.idle();
   }
 
   /** Stops triggers and runs (aborting those in progress) and waits for pending KV writes. */
@@ -696,7 +758,7 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#unwatchClock?.();
-    for (const sub of this.#subscriptions) sub.unsubscribe();
+    for (const sub of [...this.#subscriptions, ...this.#stateSubscriptions.values()]) sub.unsubscribe();
     await this.#serial;
     for (const loaded of this.#automations.values()) {
       for (const t of loaded.triggers) t.stop();

@@ -4,29 +4,41 @@
 import { readFile } from 'node:fs/promises';
 import { Kvm } from '@nats-io/kv';
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import type { WorkerConnection } from './isolation/protocol.js';
 import { AutomationRuntime, type RuntimeOptions } from './runtime.js';
 
 export class RuntimeBusError extends Error {
   override name = 'RuntimeBusError';
 }
 
-/** One connection, reconnecting forever: the runtime outlives a nats-server restart. */
-export async function connectRuntimeBus(servers: string, credsFile?: string): Promise<NatsConnection> {
+/**
+ * One connection, reconnecting forever: the runtime outlives a nats-server restart. Its
+ * sandbox workers connect the same way with `connection` (the runtime's options).
+ */
+export async function connectRuntimeBus(
+  servers: string,
+  credsFile?: string,
+): Promise<{ nc: NatsConnection; connection: WorkerConnection }> {
   let creds: Uint8Array | undefined;
   if (credsFile) {
     creds = await readFile(credsFile).catch((error: Error) => {
       throw new RuntimeBusError(`cannot read NATS credentials ${credsFile}: ${error.message}`);
     });
   }
+  const connection: WorkerConnection = {
+    servers: servers.split(',').map((s) => s.trim()),
+    ...(creds ? { creds } : {}),
+  };
   try {
-    return await connect({
-      servers: servers.split(',').map((s) => s.trim()),
+    const nc = await connect({
+      servers: connection.servers,
       name: 'sentinel-automations',
       ...(creds ? { authenticator: credsAuthenticator(creds) } : {}),
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
       noAsyncTraces: true,
     });
+    return { nc, connection };
   } catch (error) {
     throw new RuntimeBusError(`cannot connect to NATS at ${servers}: ${(error as Error).message}`);
   }

@@ -103,23 +103,25 @@ export async function startBench(
     device.start();
   });
 
-  // every reading the device sends after this point, against every reading the runtime evaluated:
-  // a command makes the device report its new state, which must be seen before the test goes on
+  // every reading the device sends after this point, against every reading the gateway put on
+  // the bus: a command makes the device report its new state, which must be on the bus (and
+  // so, after runtime.idle(), evaluated) before the test goes on
   let sent = 0;
   let seen = 0;
   let caughtUp: (() => void) | undefined;
+  stack.bus.subscribe('sentinel.state.>', {
+    callback: () => {
+      seen++;
+      if (seen >= sent) caughtUp?.();
+    },
+  });
+  await stack.bus.flush();
   device.on('state', ({ state, resend }) => {
     if (!resend) sent += Object.keys(state.values).length;
   });
   const startRuntime = async () => {
     const nc: NatsConnection = await connectTestBus(stack.nats.url);
     const started = await AutomationRuntime.start({ nc, clock, location: options.location });
-    // readings sent before it subscribed are not its to see
-    seen = sent;
-    started.on('state', () => {
-      seen++;
-      if (seen >= sent) caughtUp?.();
-    });
     return { runtime: started, nc };
   };
   let { runtime, nc: runtimeNc } = await startRuntime();

@@ -1,65 +1,88 @@
-// Messages between the runtime (main thread) and a sandbox worker that runs the code of
-// a group of automations. Only plain data crosses: the triggers, the mode runner, the
-// clock, NATS and KV stay in the main thread; the worker runs conditions and `run`, and
-// asks the main thread for everything else.
+// Messages between the runtime's thread and a sandbox worker. A worker is a whole runtime
+// for its group of automations: its own NATS connection (the same credential), the
+// triggers, modes, timers, durable state and traces of its automations, and their code
+// in fresh V8 contexts. A reading therefore goes from the socket to the command in one
+// thread. The runtime's thread supervises (watchdog, memory, reloading), answers what
+// only it has (states of entities the worker does not watch, the leader lease's fence,
+// a manual clock in tests) and collects the traces it is asked for.
+import type { Trace } from '../trace.js';
 
-/** Int32 cells of the shared buffer each worker gets. */
+/** Int32 cells at the start of each worker's shared buffer, then one per slot, then the answer bytes. */
 export const SHARED = {
-  /** 1 + the slot whose code runs now, 0 when none: names the culprit of a loop or an OOM */
+  /** 1 + the local slot whose code runs now, 0 when none: names the culprit of a loop or an OOM */
   current: 0,
   /** sync call state: 0 waiting, 1 answered */
   syncFlag: 1,
-  /** byte length of the answer in the buffer */
+  /** byte length of the answer */
   syncLength: 2,
-  /** bytes before the answer */
-  header: 16,
+  /** cells before the per-slot counters of runs in flight */
+  fixed: 4,
 } as const;
 
-/** room for one synchronous answer (an entity record or a state value, as JSON) */
+/** room for one synchronous answer (a state value or the time, as JSON) */
 export const SYNC_BYTES = 64 * 1024;
 
-export type CallOp = 'command' | 'notify' | 'sleep' | 'store_get' | 'store_set' | 'store_delete' | 'log';
+/** bytes of a group's shared buffer: the cells, then the answer */
+export const sharedBytes = (groupSize: number) => (SHARED.fixed + groupSize) * 4 + SYNC_BYTES;
 
-export type ToWorker =
-  /** evaluate a bundled module (CommonJS) into `slot` */
-  | { t: 'load'; slot: number; file: string; code: string; now: number }
-  | { t: 'unload'; slot: number }
-  | { t: 'run'; slot: number; runId: number; trigger: string; now: number }
-  | { t: 'abort'; runId: number; reason: string; now: number }
-  /** the answer to a call; `value` is JSON */
-  | { t: 'reply'; callId: number; ok: true; value?: string; now: number }
-  | { t: 'reply'; callId: number; ok: false; error: string; now: number }
-  | { t: 'ping'; seq: number };
-
-export interface ConditionOutcome {
-  index: number;
-  name: string;
-  result: boolean;
-  error?: string;
+/** The runtime's NATS servers and credential, for its workers' own connections. */
+export interface WorkerConnection {
+  servers: string[];
+  /** a credentials file's content (the automations role) */
+  creds?: Uint8Array;
+  user?: string;
+  pass?: string;
+  token?: string;
 }
-
-export type FromWorker =
-  /** `definition`: the default export as JSON, functions replaced by {"__fn": name} */
-  | { t: 'loaded'; slot: number; definition: string }
-  | { t: 'load_failed'; slot: number; error: string }
-  | { t: 'console'; slot: number; line: string }
-  | { t: 'call'; runId: number; callId: number; op: CallOp; args: string }
-  /** a call the worker blocks on (Atomics.wait) until the answer is in the shared buffer */
-  | { t: 'sync'; slot: number; op: 'state' | 'entity'; ref: string }
-  | {
-      t: 'done';
-      runId: number;
-      conditions: ConditionOutcome[];
-      result: 'ok' | 'error' | 'aborted' | 'conditions_failed';
-      error?: string;
-    }
-  | { t: 'pong'; seq: number };
 
 export interface WorkerInit {
   shared: SharedArrayBuffer;
-  /** ctx.now() reads Date.now() (system clock) or the last time the main thread sent (manual clock) */
+  groupSize: number;
+  /** how the worker reaches NATS: the runtime's servers and credential */
+  connection: WorkerConnection;
+  name: string;
+  /** the system clock; otherwise every timer and reading of the time is the runtime thread's clock */
   liveClock: boolean;
+  location?: { latitude: number; longitude: number };
+  commandTimeoutMs?: number;
+  storedTraces: number;
+  /** trigger-state writes go through the runtime thread's leader fence */
+  fenced: boolean;
+  /** every trace to the runtime thread (its in-memory log), not only the ones it must see */
+  forwardTraces: boolean;
   loadTimeoutMs: number;
   maxTimers: number;
   maxCalls: number;
 }
+
+export type ToWorker =
+  /** evaluate a bundled module (CommonJS) and add it in local slot `local` */
+  | { t: 'load'; local: number; file: string; fallbackId: string; code: string }
+  | { t: 'unload'; local: number }
+  | { t: 'ping'; seq: number }
+  /** answer once every reading received before this is evaluated and every run has ended */
+  | { t: 'idle'; seq: number }
+  | { t: 'stop' }
+  | { t: 'fenced'; callId: number; error?: string }
+  /** manual clock: a timer is due (its time is now) / the clock stepped */
+  | { t: 'fire'; timer: number }
+  | { t: 'jump'; from: number; to: number };
+
+export type FromWorker =
+  | { t: 'ready' }
+  | { t: 'start_failed'; error: string }
+  /** `id` undefined: the definition was refused (the worker recorded its load_error trace) */
+  | { t: 'loaded'; local: number; id?: string }
+  | { t: 'load_failed'; local: number; error: string }
+  | { t: 'trace'; trace: Trace }
+  | { t: 'log'; line: string; data?: Record<string, unknown> }
+  /** a question the worker blocks on (Atomics.wait) until the answer is in the shared buffer */
+  | { t: 'sync'; op: 'state'; ref: string }
+  | { t: 'sync'; op: 'now' }
+  | { t: 'fence'; callId: number; key: string; state: Record<string, unknown> }
+  | { t: 'timer'; timer: number; at: number }
+  | { t: 'cancel'; timer: number }
+  | { t: 'fired'; timer: number }
+  | { t: 'pong'; seq: number }
+  | { t: 'idle'; seq: number }
+  | { t: 'stopped' };

@@ -1,23 +1,25 @@
-// Sandbox groups: worker threads that run the code of automations, `groupSize` per
-// worker. A worker's heap is capped (resourceLimits) and a watchdog pings it while it
-// has work; an automation whose code does not yield for `timeLimitMs`, or runs the
-// worker out of memory, is named from the shared buffer, its worker is replaced, and
-// the group's other automations are loaded again in the new one (their trigger state
-// lives in the main thread and is not lost). The culprit is reported and not reloaded.
+// Sandbox groups: worker threads, `groupSize` automations each, every worker a whole
+// runtime for its group with its own NATS connection (the runtime's credential), so a
+// reading goes from the socket to the command in one thread. A worker's heap is capped
+// (resourceLimits) and a watchdog pings it: an automation whose code does not yield for
+// `timeLimitMs`, or runs the worker out of memory, is named from the shared buffer, its
+// worker is replaced, and the group's other automations are loaded again in the new one
+// (their trigger state and timers are in KV and resume). The culprit is reported and not
+// loaded again. Runs that were in flight in a replaced worker are reported as aborted.
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { build } from 'esbuild';
-import type { Duration } from '../../duration.js';
-import type { AutomationStore, CommandReply, EntityRef, StateValue } from '../../sdk/define.js';
-import type { NotificationInput } from '../../sdk/notify.js';
+import { build, type Plugin } from 'esbuild';
+import type { Clock, TimerHandle } from '../../clock.js';
+import type { StateValue } from '../../sdk/define.js';
+import type { Trace } from '../trace.js';
 import {
-  type CallOp,
-  type ConditionOutcome,
   type FromWorker,
   SHARED,
   SYNC_BYTES,
+  sharedBytes,
   type ToWorker,
+  type WorkerConnection,
   type WorkerInit,
 } from './protocol.js';
 
@@ -32,48 +34,59 @@ export interface SandboxOptions {
   maxTimers: number;
   /** ctx calls in flight per run (commands, notifications, store) */
   maxCalls: number;
-  liveClock: boolean;
-  now: () => number;
 }
 
 export const SANDBOX_DEFAULTS = {
-  groupSize: 10,
+  // each worker is a thread with its own event loop and connection: on a small machine
+  // more workers than cores cost latency and ~25 MB each (docs/automations.md)
+  groupSize: 50,
   timeLimitMs: 1000,
   memoryLimitMb: 64,
   maxTimers: 1000,
   maxCalls: 100,
 } as const;
 
-/** What a run may ask the main thread for. */
-export interface RunServices {
-  command(ref: EntityRef, value: StateValue, options?: { action?: string }): Promise<CommandReply>;
-  notify(channel: string, notification: NotificationInput): Promise<void>;
-  sleep(duration: Duration): Promise<void>;
-  store: AutomationStore;
-  log(message: string, data?: Record<string, unknown>): void;
+/** What the workers need from the runtime's thread. */
+export interface SandboxHost {
+  connection: WorkerConnection;
+  clock: Clock;
+  /** the system clock: workers keep their own; otherwise their timers are proxied to `clock` */
+  liveClock: boolean;
+  location?: { latitude: number; longitude: number };
+  commandTimeoutMs?: number;
+  storedTraces: number;
+  forwardTraces: boolean;
+  /** a fenced trigger-state write (the leader lease); absent: workers write directly */
+  fence?: (key: string, state: Record<string, unknown>) => Promise<unknown>;
+  stateOf(entityId: string): Promise<StateValue | undefined>;
+  log(line: string, data?: Record<string, unknown>): void;
+  /** a trace a worker recorded and published */
+  forwarded(trace: Trace): void;
+  /** a trace about an automation that only this thread can tell (stopped, disabled, runs lost) */
+  report(automationId: string, fields: Partial<Trace> & Pick<Trace, 'result'>): void;
 }
 
-/** What an automation's code may ask synchronously, and where its console goes. */
-export interface SlotHost {
-  sync(op: 'state' | 'entity', ref: string): unknown;
-  console(line: string): void;
-  /** its code was stopped (loop, memory); it will not run again */
-  killed(reason: string): void;
-}
+type LoadResult = { id?: string } | { error: string };
 
-export interface RunOutcome {
-  conditions: ConditionOutcome[];
-  result: 'ok' | 'error' | 'aborted' | 'conditions_failed';
-  error?: string;
-}
+/** a worker never compiles: the loader's esbuild import is left out of its bundle */
+const noCompiler: Plugin = {
+  name: 'no-compiler-in-workers',
+  setup(b) {
+    b.onResolve({ filter: /^esbuild$/ }, () => ({ path: 'esbuild', namespace: 'stub' }));
+    b.onLoad({ filter: /.*/, namespace: 'stub' }, () => ({
+      contents: 'export function build() { throw new Error("sandbox workers do not compile"); }',
+      loader: 'js',
+    }));
+  },
+};
 
 let workerCode: Promise<string> | undefined;
 
-/** The worker's code, bundled once per process (from the .ts sources or the compiled .js). */
+/** The worker's code with the runtime and NATS client, bundled once per process (from .ts sources or compiled .js). */
 function workerSource(): Promise<string> {
   workerCode ??= (async () => {
     const here = fileURLToPath(import.meta.url);
-    const entry = join(dirname(here), here.endsWith('.ts') ? 'sandbox-worker.ts' : 'sandbox-worker.js');
+    const entry = join(dirname(here), here.endsWith('.ts') ? 'group-worker.ts' : 'group-worker.js');
     const out = await build({
       entryPoints: [entry],
       bundle: true,
@@ -82,6 +95,7 @@ function workerSource(): Promise<string> {
       format: 'cjs',
       target: 'node20',
       logLevel: 'silent',
+      plugins: [noCompiler],
     });
     return out.outputFiles[0]!.text;
   })();
@@ -89,56 +103,77 @@ function workerSource(): Promise<string> {
 }
 
 interface Slot {
-  slot: number;
   file: string;
+  fallbackId: string;
   code: string;
-  host: SlotHost;
   id?: string;
-}
-
-interface ActiveRun {
-  slot: number;
-  services: RunServices;
-  resolve: (outcome: RunOutcome) => void;
 }
 
 const messageOf = (error: unknown) =>
   error && typeof error === 'object' && 'message' in error ? String(error.message) : String(error);
 
+let groupSeq = 0;
+
 class SandboxGroup {
-  readonly slots = new Map<number, Slot>();
+  readonly slots: (Slot | undefined)[];
+  readonly #name = `sentinel-automations-${++groupSeq}`;
   #worker!: Worker;
   #cells!: Int32Array;
   #answer!: Uint8Array;
-  #loads = new Map<number, (result: { definition: string } | { error: string }) => void>();
-  #runs = new Map<number, ActiveRun>();
+  /** the worker has connected and started its runtime (and, after a replacement, loaded its group again) */
+  #ready!: Promise<void>;
+  #started!: () => void;
+  /** the current worker has started (a worker that never does is not replaced, in a loop) */
+  #isReady = false;
+  #failed!: (error: Error) => void;
+  #loads = new Map<number, (result: LoadResult) => void>();
+  #waits = new Map<number, () => void>();
+  #waitSeq = 0;
+  /** a manual clock's timers, proxied for the worker: its id → this clock's handle */
+  #timers = new Map<number, TimerHandle>();
+  #fires = new Map<number, () => void>();
   #watchdog?: NodeJS.Timeout;
   #pingSeq = 0;
   #lastPong = 0;
   #stopped = false;
-  /** replacing a worker: new runs wait for the group to be loaded again */
-  #ready: Promise<void> | undefined;
-  /** messages posted in this task, sent together at its end (one wake-up of the worker per burst) */
+  #onStopped: (() => void) | undefined;
+  /** messages posted in this task, sent together at its end */
   #outbox: ToWorker[] = [];
 
   constructor(
     readonly options: SandboxOptions,
+    readonly host: SandboxHost,
     readonly source: string,
   ) {
+    this.slots = new Array(options.groupSize).fill(undefined);
     this.#spawn();
   }
 
   get full(): boolean {
-    return this.slots.size >= this.options.groupSize;
+    return this.slots.every((s) => s !== undefined);
+  }
+
+  get ids(): string[] {
+    return this.slots.flatMap((s) => (s?.id ? [s.id] : []));
   }
 
   #spawn(): void {
-    const shared = new SharedArrayBuffer(SHARED.header + SYNC_BYTES);
-    this.#cells = new Int32Array(shared, 0, SHARED.header / 4);
-    this.#answer = new Uint8Array(shared, SHARED.header);
+    const shared = new SharedArrayBuffer(sharedBytes(this.options.groupSize));
+    this.#cells = new Int32Array(shared, 0, SHARED.fixed + this.options.groupSize);
+    this.#answer = new Uint8Array(shared, (SHARED.fixed + this.options.groupSize) * 4, SYNC_BYTES);
+    Atomics.store(this.#cells, SHARED.syncFlag, 1); // 0 only while the worker waits for an answer
+    const { host } = this;
     const init: WorkerInit = {
       shared,
-      liveClock: this.options.liveClock,
+      groupSize: this.options.groupSize,
+      connection: host.connection,
+      name: this.#name,
+      liveClock: host.liveClock,
+      ...(host.location ? { location: host.location } : {}),
+      ...(host.commandTimeoutMs !== undefined ? { commandTimeoutMs: host.commandTimeoutMs } : {}),
+      storedTraces: host.storedTraces,
+      fenced: host.fence !== undefined,
+      forwardTraces: host.forwardTraces,
       loadTimeoutMs: this.options.timeLimitMs,
       maxTimers: this.options.maxTimers,
       maxCalls: this.options.maxCalls,
@@ -146,7 +181,7 @@ class SandboxGroup {
     const worker = new Worker(this.source, {
       eval: true,
       workerData: init,
-      // nothing of the runtime's environment (credentials paths, tokens) reaches automation code
+      // nothing of the runtime's environment (paths, tokens) reaches automation code
       env: {},
       argv: [],
       execArgv: [],
@@ -158,12 +193,22 @@ class SandboxGroup {
     });
     worker.unref();
     this.#worker = worker;
-    this.#lastPong = performance.now();
+    this.#isReady = false;
+    let failed!: (error: Error) => void;
+    this.#ready = new Promise<void>((resolve, reject) => {
+      this.#started = resolve;
+      this.#failed = reject;
+      failed = reject;
+    });
+    this.#ready.catch(() => {}); // awaited by every load; a failed start is each load's error
     worker.on('message', (batch: FromWorker[]) => {
+      if (worker !== this.#worker) return; // a replaced worker's last words
       for (const message of batch) this.#onMessage(message);
     });
     worker.on('error', (error: Error & { code?: string }) => {
       if (worker !== this.#worker) return;
+      failed(error);
+      if (!this.#isReady) return; // it never started: its loads fail with the error, nothing to replace
       this.#replace(
         error.code === 'ERR_WORKER_OUT_OF_MEMORY'
           ? `exceeded the memory limit (${this.options.memoryLimitMb} MB heap per worker)`
@@ -171,8 +216,10 @@ class SandboxGroup {
       );
     });
     worker.on('exit', (code) => {
-      if (worker !== this.#worker || this.#stopped) return;
-      this.#replace(`its worker exited (code ${code})`);
+      if (worker !== this.#worker) return;
+      failed(new Error(`its worker exited (code ${code})`));
+      if (this.#stopped) this.#onStopped?.();
+      else if (this.#isReady) this.#replace(`its worker exited (code ${code})`);
     });
   }
 
@@ -183,26 +230,24 @@ class SandboxGroup {
   readonly #send = () => {
     const batch = this.#outbox;
     this.#outbox = [];
-    if (batch.length > 0 && !this.#stopped) this.#worker.postMessage(batch);
+    // also while stopping: the worker's runtime may still ask for fenced writes as it flushes
+    if (batch.length > 0) this.#worker.postMessage(batch);
   };
 
-  #busy(): boolean {
-    return this.#runs.size > 0 || this.#loads.size > 0;
-  }
-
-  /** pings while the worker has work; no answer for timeLimitMs means code that does not yield */
+  /** pings the worker; no answer for timeLimitMs while automation code runs means code that does not yield */
   #watch(): void {
-    if (this.#watchdog || this.#stopped) return;
+    clearInterval(this.#watchdog);
     const period = Math.max(10, Math.round(this.options.timeLimitMs / 4));
     this.#lastPong = performance.now();
     this.#watchdog = setInterval(() => {
-      if (!this.#busy()) {
-        clearInterval(this.#watchdog);
-        this.#watchdog = undefined;
-        return;
-      }
-      // a period of slack: module evaluation's own timeout (the same limit) reports first
-      if (performance.now() - this.#lastPong > this.options.timeLimitMs + period) {
+      // a period of slack: module evaluation's own timeout (the same limit) reports first.
+      // A silent worker with no automation code marked is busy with the runtime itself, and
+      // one waiting for an answer from this thread (a state read from KV) is not looping
+      if (
+        performance.now() - this.#lastPong > this.options.timeLimitMs + period &&
+        Atomics.load(this.#cells, SHARED.current) > 0 &&
+        Atomics.load(this.#cells, SHARED.syncFlag) !== 0
+      ) {
         this.#replace(`ran for more than ${this.options.timeLimitMs} ms without yielding (time limit)`);
         return;
       }
@@ -213,250 +258,306 @@ class SandboxGroup {
 
   #onMessage(message: FromWorker): void {
     switch (message.t) {
+      case 'ready':
+        this.#isReady = true;
+        this.#watch();
+        this.#started();
+        return;
+      case 'start_failed':
+        this.#failed(new Error(message.error));
+        return;
       case 'pong':
         this.#lastPong = performance.now();
         return;
       case 'loaded':
       case 'load_failed': {
-        const resolve = this.#loads.get(message.slot);
-        this.#loads.delete(message.slot);
-        resolve?.(message.t === 'loaded' ? { definition: message.definition } : { error: message.error });
+        const resolve = this.#loads.get(message.local);
+        this.#loads.delete(message.local);
+        resolve?.(message.t === 'loaded' ? (message.id ? { id: message.id } : {}) : { error: message.error });
         return;
       }
-      case 'console':
-        this.slots.get(message.slot)?.host.console(message.line);
+      case 'trace':
+        this.host.forwarded(message.trace);
         return;
-      case 'sync': {
-        let reply: { ok: true; value?: unknown } | { ok: false; error: string };
-        try {
-          const host = this.slots.get(message.slot)?.host;
-          if (!host) throw new Error('unknown automation');
-          reply = { ok: true, value: host.sync(message.op, message.ref) };
-        } catch (error) {
-          reply = { ok: false, error: messageOf(error) };
+      case 'log':
+        this.host.log(message.line, message.data);
+        return;
+      case 'sync':
+        if (message.op === 'now') this.#answerSync(() => this.host.clock.now());
+        else {
+          const { ref } = message;
+          void this.host.stateOf(ref).then(
+            (value) => this.#answerSync(() => value),
+            (error) =>
+              this.#answerSync(() => {
+                throw error;
+              }),
+          );
         }
-        let bytes = new TextEncoder().encode(JSON.stringify(reply));
-        if (bytes.length > SYNC_BYTES)
-          bytes = new TextEncoder().encode(JSON.stringify({ ok: false, error: 'answer too large' }));
-        this.#answer.set(bytes);
-        Atomics.store(this.#cells, SHARED.syncLength, bytes.length);
-        Atomics.store(this.#cells, SHARED.syncFlag, 1);
-        Atomics.notify(this.#cells, SHARED.syncFlag);
+        return;
+      case 'fence': {
+        const worker = this.#worker;
+        const { callId } = message;
+        const fence = this.host.fence;
+        void (fence ? fence(message.key, message.state) : Promise.reject(new Error('no leader fence'))).then(
+          () => worker === this.#worker && this.#post({ t: 'fenced', callId }),
+          (error) => worker === this.#worker && this.#post({ t: 'fenced', callId, error: messageOf(error) }),
+        );
         return;
       }
-      case 'call':
-        void this.#call(message.runId, message.callId, message.op, message.args);
-        return;
-      case 'done': {
-        const run = this.#runs.get(message.runId);
-        this.#runs.delete(message.runId);
-        run?.resolve({
-          conditions: message.conditions,
-          result: message.result,
-          ...(message.error !== undefined ? { error: message.error } : {}),
-        });
+      case 'timer': {
+        const { timer } = message;
+        this.#timers.set(
+          timer,
+          this.host.clock.at(message.at, () => {
+            this.#timers.delete(timer);
+            return new Promise<void>((resolve) => {
+              this.#fires.set(timer, resolve);
+              this.#post({ t: 'fire', timer });
+            });
+          }),
+        );
         return;
       }
+      case 'cancel':
+        this.#timers.get(message.timer)?.cancel();
+        this.#timers.delete(message.timer);
+        return;
+      case 'fired':
+        this.#fires.get(message.timer)?.();
+        this.#fires.delete(message.timer);
+        return;
+      case 'idle': {
+        const resolve = this.#waits.get(message.seq);
+        this.#waits.delete(message.seq);
+        resolve?.();
+        return;
+      }
+      case 'stopped':
+        void this.#worker.terminate();
+        return;
     }
   }
 
-  async #call(runId: number, callId: number, op: CallOp, argsJson: string): Promise<void> {
-    const run = this.#runs.get(runId);
-    const worker = this.#worker;
-    let reply: ToWorker;
+  /** the answer to the question the worker blocks on */
+  #answerSync(answer: () => unknown): void {
+    let reply: { ok: true; value?: unknown } | { ok: false; error: string };
     try {
-      if (!run) throw new Error('this run has ended');
-      const args = JSON.parse(argsJson) as unknown[];
-      const s = run.services;
-      let value: unknown;
-      switch (op) {
-        case 'command':
-          value = await s.command(args[0] as string, args[1] as StateValue, args[2] as { action?: string });
-          break;
-        case 'notify':
-          await s.notify(args[0] as string, args[1] as NotificationInput);
-          break;
-        case 'sleep':
-          await s.sleep(args[0] as Duration);
-          break;
-        case 'store_get':
-          value = await s.store.get(args[0] as string);
-          break;
-        case 'store_set':
-          await s.store.set(args[0] as string, args[1]);
-          break;
-        case 'store_delete':
-          await s.store.delete(args[0] as string);
-          break;
-        case 'log':
-          s.log(args[0] as string, args[1] as Record<string, unknown> | undefined);
-          break;
-      }
-      reply = {
-        t: 'reply',
-        callId,
-        ok: true,
-        ...(value !== undefined ? { value: JSON.stringify(value) } : {}),
-        now: this.options.now(),
-      };
+      reply = { ok: true, value: answer() };
     } catch (error) {
-      reply = { t: 'reply', callId, ok: false, error: messageOf(error), now: this.options.now() };
+      reply = { ok: false, error: messageOf(error) };
     }
-    if (worker === this.#worker && !this.#stopped) this.#post(reply);
+    let bytes = new TextEncoder().encode(JSON.stringify(reply));
+    if (bytes.length > SYNC_BYTES)
+      bytes = new TextEncoder().encode(JSON.stringify({ ok: false, error: 'answer too large' }));
+    this.#answer.set(bytes);
+    Atomics.store(this.#cells, SHARED.syncLength, bytes.length);
+    Atomics.store(this.#cells, SHARED.syncFlag, 1);
+    Atomics.notify(this.#cells, SHARED.syncFlag);
   }
 
-  /** evaluates a module in this group; the default export as JSON (functions as {"__fn": name}) */
-  async load(
-    slot: number,
-    file: string,
-    code: string,
-    host: SlotHost,
-  ): Promise<{ definition: string } | { error: string }> {
-    if (this.#ready) await this.#ready;
-    const entry: Slot = { slot, file, code, host };
-    this.slots.set(slot, entry);
-    const result = await this.#load(entry);
-    if ('error' in result) this.slots.delete(slot);
-    return result;
+  /** a step of the manual clock, for the worker's time triggers */
+  jumped(from: number, to: number): void {
+    this.#post({ t: 'jump', from, to });
   }
 
-  #load(entry: Slot): Promise<{ definition: string } | { error: string }> {
+  /** evaluates a module in this group and adds it to the worker's runtime */
+  async load(file: string, fallbackId: string, code: string): Promise<{ local: number; result: LoadResult }> {
+    const local = this.slots.indexOf(undefined);
+    const entry: Slot = { file, fallbackId, code };
+    this.slots[local] = entry;
+    let result: LoadResult;
+    try {
+      await this.#ready;
+      result = await this.#load(local, entry);
+    } catch (error) {
+      result = { error: `its sandbox worker did not start: ${messageOf(error)}` };
+    }
+    if ('error' in result || !result.id) this.slots[local] = undefined;
+    else entry.id = result.id;
+    return { local, result };
+  }
+
+  #load(local: number, entry: Slot): Promise<LoadResult> {
     return new Promise((resolve) => {
-      this.#loads.set(entry.slot, resolve);
-      this.#watch();
-      this.#post({
-        t: 'load',
-        slot: entry.slot,
-        file: entry.file,
-        code: entry.code,
-        now: this.options.now(),
-      });
+      this.#loads.set(local, resolve);
+      this.#post({ t: 'load', local, file: entry.file, fallbackId: entry.fallbackId, code: entry.code });
     });
   }
 
-  setId(slot: number, id: string): void {
-    const entry = this.slots.get(slot);
-    if (entry) entry.id = id;
+  unload(local: number): void {
+    if (!this.slots[local]) return;
+    this.slots[local] = undefined;
+    this.#post({ t: 'unload', local });
   }
 
-  unload(slot: number): void {
-    if (!this.slots.delete(slot)) return;
-    if (!this.#stopped) this.#post({ t: 'unload', slot });
-  }
-
-  async run(slot: number, trigger: unknown, services: RunServices, signal: AbortSignal): Promise<RunOutcome> {
-    if (this.#ready) await this.#ready; // not otherwise: the post goes out in this task's batch
-
-    if (!this.slots.has(slot))
-      return { conditions: [], result: 'error', error: 'the automation was stopped' };
-    const runId = ++runSeq;
-    return new Promise<RunOutcome>((resolve) => {
-      const onAbort = () =>
-        this.#post({ t: 'abort', runId, reason: messageOf(signal.reason), now: this.options.now() });
-      signal.addEventListener('abort', onAbort, { once: true });
-      this.#runs.set(runId, {
-        slot,
-        services,
-        resolve: (outcome) => {
-          signal.removeEventListener('abort', onAbort);
-          resolve(outcome);
-        },
+  /** every reading the worker received before now evaluated, every run ended (in its successor, if replaced meanwhile) */
+  async idle(): Promise<void> {
+    for (;;) {
+      const worker = this.#worker;
+      await this.#ready.catch(() => {});
+      if (this.#stopped) return;
+      const seq = ++this.#waitSeq;
+      await new Promise<void>((resolve) => {
+        this.#waits.set(seq, resolve);
+        this.#post({ t: 'idle', seq });
       });
-      this.#watch();
-      this.#post({ t: 'run', slot, runId, trigger: JSON.stringify(trigger), now: this.options.now() });
-    });
+      if (worker === this.#worker) return;
+    }
   }
 
   /**
-   * Stops the worker, names the automation whose code was running, ends every run and
-   * load in flight with the reason, and loads the others again in a new worker.
+   * Stops the worker, names the automation whose code was running, reports the runs in
+   * flight, and loads the others again in a new worker.
    */
   #replace(reason: string): void {
     if (this.#stopped) return;
-    const culpritSlot = Atomics.load(this.#cells, SHARED.current) - 1;
-    const culprit = this.slots.get(culpritSlot);
-    const old = this.#worker;
+    const culpritLocal = Atomics.load(this.#cells, SHARED.current) - 1;
+    const culprit = this.slots[culpritLocal];
+    const inFlight = this.slots.map((_, local) => Atomics.load(this.#cells, SHARED.fixed + local));
     clearInterval(this.#watchdog);
-    this.#watchdog = undefined;
-    void old.terminate();
-    if (culprit) this.slots.delete(culpritSlot);
-    const who = culprit ? (culprit.id ?? culprit.file) : 'unknown code';
-    const runs = [...this.#runs.values()];
-    const loads = [...this.#loads.entries()];
-    this.#runs.clear();
-    this.#loads.clear();
-    for (const run of runs) {
-      run.resolve(
-        run.slot === culpritSlot
-          ? {
-              conditions: [],
-              result: 'error',
-              error: `stopped: ${reason}; not run again until the runtime restarts`,
-            }
-          : { conditions: [], result: 'aborted', error: `its worker was replaced: ${who} ${reason}` },
-      );
-    }
-    for (const [slot, resolve] of loads) {
-      if (slot === culpritSlot) resolve({ error: `stopped at load: ${reason}` });
-    }
-    culprit?.host.killed(reason);
+    void this.#worker.terminate();
     this.#outbox = []; // meant for the old worker
-    this.#spawn();
-    // the others, again (loads that were cut short by the culprit are retried too)
-    const again = [...this.slots.values()];
-    const pendingLoads = new Map(loads);
-    const reloaded = { ready: undefined as Promise<void> | undefined };
-    reloaded.ready = (async () => {
-      for (const entry of again) {
-        const result = await this.#load(entry);
-        const waiting = pendingLoads.get(entry.slot);
-        if (waiting) waiting(result);
-        else if ('error' in result) entry.host.killed(`failed to load again: ${result.error}`);
+    for (const timer of this.#timers.values()) timer.cancel(); // the new worker sets its own
+    this.#timers.clear();
+    for (const fired of this.#fires.values()) fired();
+    this.#fires.clear();
+    const loads = new Map(this.#loads);
+    this.#loads.clear();
+    const who = culprit ? (culprit.id ?? culprit.fallbackId) : 'unknown code';
+    if (culprit) {
+      this.slots[culpritLocal] = undefined;
+      loads.get(culpritLocal)?.({ error: `stopped at load: ${reason}` });
+      loads.delete(culpritLocal);
+      if (culprit.id) {
+        this.host.report(culprit.id, {
+          result: 'error',
+          error: `stopped: ${reason}; not run again until the runtime restarts`,
+        });
+        this.host.report(culprit.id, {
+          result: 'error',
+          error: `disabled: its code ${reason}; fix it, then restart the runtime`,
+        });
       }
-      if (this.#ready === reloaded.ready) this.#ready = undefined;
+    }
+    this.slots.forEach((slot, local) => {
+      if (!slot?.id) return;
+      for (let i = 0; i < (inFlight[local] ?? 0); i++)
+        this.host.report(slot.id, { result: 'aborted', error: `its worker was replaced: ${who} ${reason}` });
+    });
+    this.host.log('sandbox worker replaced', { worker: this.#name, culprit: who, reason });
+    const waits = [...this.#waits.values()];
+    this.#waits.clear();
+    this.#spawn();
+    const started = this.#ready;
+    // the others again (a load cut short by the culprit is retried); idle waits for them
+    this.#ready = (async () => {
+      await started;
+      for (const [local, slot] of this.slots.entries()) {
+        if (!slot) continue;
+        const result = await this.#load(local, slot).catch((error) => ({ error: messageOf(error) }));
+        const waiting = loads.get(local);
+        if (waiting) waiting(result);
+        else if ('error' in result || !result.id) {
+          this.slots[local] = undefined;
+          if (slot.id)
+            this.host.report(slot.id, {
+              result: 'error',
+              error: `disabled: failed to load again after its worker was replaced: ${'error' in result ? result.error : 'refused'}`,
+            });
+        }
+      }
     })();
-    this.#ready = reloaded.ready;
+    this.#ready.catch(() => {});
+    for (const resolve of waits) resolve();
   }
 
   async stop(): Promise<void> {
+    if (this.#stopped) return;
+    const ready = await this.#ready.then(
+      () => true,
+      () => false,
+    );
+    this.#send();
     this.#stopped = true;
     clearInterval(this.#watchdog);
-    for (const run of this.#runs.values())
-      run.resolve({ conditions: [], result: 'aborted', error: 'the runtime is stopping' });
-    this.#runs.clear();
-    await this.#worker.terminate();
+    for (const timer of this.#timers.values()) timer.cancel();
+    for (const fired of this.#fires.values()) fired();
+    if (ready) {
+      // the worker stops its runtime (runs aborted and traced, KV writes flushed) and exits
+      const exited = new Promise<void>((resolve) => {
+        this.#onStopped = resolve;
+      });
+      this.#worker.postMessage([{ t: 'stop' } satisfies ToWorker]);
+      const timeout = setTimeout(() => void this.#worker.terminate(), 5000);
+      await exited;
+      clearTimeout(timeout);
+    } else await this.#worker.terminate();
+    for (const resolve of this.#waits.values()) resolve();
   }
 }
-
-let runSeq = 0;
 
 /** Places automations in groups and starts workers as needed. */
 export class SandboxPool {
   readonly #groups: SandboxGroup[] = [];
-  #slotSeq = 0;
+  readonly #unwatchClock: (() => void) | undefined;
 
-  constructor(readonly options: SandboxOptions) {}
+  constructor(
+    readonly options: SandboxOptions,
+    readonly host: SandboxHost,
+  ) {
+    // a live clock is watched by each worker; a manual one steps here
+    if (!host.liveClock)
+      this.#unwatchClock = host.clock.onJump?.(({ from, to }) => {
+        for (const g of this.#groups) g.jumped(from, to);
+      });
+  }
 
   get workers(): number {
     return this.#groups.length;
   }
 
-  async load(file: string, code: string, host: SlotHost) {
+  get ids(): string[] {
+    return this.#groups.flatMap((g) => g.ids);
+  }
+
+  has(id: string): boolean {
+    return this.#groups.some((g) => g.ids.includes(id));
+  }
+
+  /** `unique(id)`: not loaded elsewhere in the runtime's thread; a duplicate is unloaded and refused */
+  async load(
+    file: string,
+    fallbackId: string,
+    code: string,
+    unique: (id: string) => boolean,
+  ): Promise<LoadResult> {
     const source = await workerSource();
     let group = this.#groups.find((g) => !g.full);
     if (!group) {
-      group = new SandboxGroup(this.options, source);
+      group = new SandboxGroup(this.options, this.host, source);
       this.#groups.push(group);
     }
-    const slot = ++this.#slotSeq;
-    const result = await group.load(slot, file, code, host);
-    return { slot, group, result };
+    const { local, result } = await group.load(file, fallbackId, code);
+    if (!('id' in result) || !result.id) return result;
+    const id = result.id;
+    const elsewhere = this.#groups.some((g) =>
+      g.slots.some((s, i) => s?.id === id && !(g === group && i === local)),
+    );
+    if (elsewhere || !unique(id)) {
+      group.unload(local);
+      return { error: `an automation with id "${id}" is already loaded` };
+    }
+    return result;
+  }
+
+  async idle(): Promise<void> {
+    await Promise.all(this.#groups.map((g) => g.idle()));
   }
 
   async stop(): Promise<void> {
+    this.#unwatchClock?.();
     await Promise.all(this.#groups.map((g) => g.stop()));
     this.#groups.length = 0;
   }
 }
-
-export type { SandboxGroup };

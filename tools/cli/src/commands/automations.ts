@@ -22,7 +22,7 @@ import { stderrLockLog } from '../lock-log.js';
 import { registerAutomationsReplayCommand } from './automations-replay.js';
 import { registerAutomationsTypesCommand } from './automations-types.js';
 
-type NatsConnection = Awaited<ReturnType<typeof connectRuntimeBus>>;
+type RuntimeBus = Awaited<ReturnType<typeof connectRuntimeBus>>;
 type Bucket = Awaited<ReturnType<typeof openBucket>>;
 
 /**
@@ -59,7 +59,7 @@ const number = (name: string, min: number, max: number) => (text: string) => {
   return value;
 };
 
-async function connectOrFail(flags: { nats: string; natsCreds?: string }): Promise<NatsConnection> {
+async function connectOrFail(flags: { nats: string; natsCreds?: string }): Promise<RuntimeBus> {
   try {
     return await connectRuntimeBus(flags.nats, flags.natsCreds);
   } catch (error) {
@@ -86,9 +86,10 @@ async function run(dir: string, flags: RunFlags): Promise<void> {
   if ((flags.latitude === undefined) !== (flags.longitude === undefined))
     throw new UsageError('give both --latitude and --longitude (sun triggers need both)');
   const log = stderrLockLog({ name: 'automations' });
-  const nc = await connectOrFail(flags);
+  const { nc, connection } = await connectOrFail(flags);
   const options = {
     dir: resolve(dir),
+    connection,
     ...(flags.latitude !== undefined
       ? { location: { latitude: flags.latitude, longitude: flags.longitude! } }
       : {}),
@@ -180,7 +181,7 @@ function describeTrace(t: Trace): string {
 async function trace(id: string, flags: { nats: string; natsCreds?: string; last: number; json?: boolean }) {
   if (!/^[a-z0-9][a-z0-9_-]{0,63}$/.test(id))
     throw new UsageError(`"${id}" is not an automation id ([a-z0-9][a-z0-9_-]{0,63})`);
-  const nc = await connectOrFail(flags);
+  const { nc } = await connectOrFail(flags);
   try {
     const kv = await openAutomationBucket(nc).catch((error: Error) => {
       throw new CliError(`${error.message}; has an automations runtime run on this NATS?`);
@@ -216,7 +217,10 @@ export function registerAutomationsCommands(program: Command): void {
           .default(LOCK_DEFAULTS.ttlMs),
       )
       .addOption(
-        new Option('--group-size <n>', 'automations per sandbox worker (1: a worker each)')
+        new Option(
+          '--group-size <n>',
+          'automations per sandbox worker, a thread with its own NATS connection (1: a worker each; workers beyond the CPU cores cost latency, ~25 MB each)',
+        )
           .argParser(number('--group-size', 1, 1000))
           .default(SANDBOX_DEFAULTS.groupSize),
       )
