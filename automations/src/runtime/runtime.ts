@@ -101,6 +101,9 @@ interface Loaded {
   kv: AutomationKv;
 }
 
+/** how long a trace waits to be published with the others of its burst */
+const TRACE_BATCH_MS = 50;
+
 /** bad readings reported per automation and entity at most this often (a flood is counted, not traced each) */
 const WARNING_INTERVAL_MS = 60_000;
 
@@ -115,8 +118,8 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
   /** in a sandbox worker: one subscription per watched entity (not every reading of the bus) */
   readonly #stateSubscriptions = new Map<string, Subscription>();
   #stateKv: KV | undefined;
-  /** following every reading (set once this thread runs automations itself) */
-  #allStates: Promise<void> | undefined;
+  /** readings kept unparsed by subject while nothing here evaluates them (see #onBusState) */
+  readonly #unparsed = new Map<string, Uint8Array>();
   readonly #limits: RunLimits;
   readonly #sandbox: SandboxPool | undefined;
   readonly #stored: TraceStore | undefined;
@@ -128,6 +131,8 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
   #watchers = new Map<string, { id: string; trigger: ActiveTrigger }[]>();
   #runSeq = 0;
   #stopped = false;
+  #outgoingTraces: [subject: string, json: string][] = [];
+  #traceTimer: NodeJS.Timeout | undefined;
   readonly #unwatchClock: (() => void) | undefined;
 
   private constructor(
@@ -153,8 +158,7 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
         forwardTraces: this.traces.limit > 0,
         ...(fence ? { fence: (key, state) => fence.put(bucket, key, state) } : {}),
         // asked by a worker about an entity its triggers do not watch
-        stateOf: async (entityId) =>
-          this.#allStates ? this.#states.get(entityId)?.value : (await this.#readState(entityId))?.value,
+        stateOf: async (entityId) => this.#latestState(entityId),
         log: (line, data) => this.#log(line, data),
         forwarded: (trace) => this.#keep(trace),
         report: (automationId, fields) => this.#record(this.#trace(automationId, fields)),
@@ -202,29 +206,51 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
       }),
     );
     runtime.#stateKv = await kvm.open(BUCKET.state);
-    // a sandbox worker reads the states of the entities its triggers watch (#watchState); a
-    // runtime whose automations all run in workers reads none until one runs here (add)
-    if (!options.worker && !runtime.#sandbox) await runtime.#followAllStates();
+    // a sandbox worker reads the states of the entities its triggers watch (#watchState)
+    if (options.worker) return runtime;
+    // subscribe before reading the state bucket, so no reading falls between the two
+    runtime.#subscriptions.push(
+      nc.subscribe(SUBJECT.stateAll, { callback: (_e, msg) => runtime.#onBusState(msg) }),
+    );
+    await nc.flush();
+    for await (const key of await runtime.#stateKv.keys()) {
+      const state = await runtime.#readState(key);
+      const known = runtime.#states.get(key);
+      if (state && (!known || known.ts < state.ts)) runtime.#states.set(key, state);
+    }
     return runtime;
   }
 
-  /** every reading on the bus, and the latest state of every entity to start from */
-  #followAllStates(): Promise<void> {
-    this.#allStates ??= (async () => {
-      // subscribe before reading the state bucket, so no reading falls between the two
-      this.#subscriptions.push(
-        this.options.nc.subscribe(SUBJECT.stateAll, {
-          callback: (_e, msg) => this.#enqueue(() => this.#onState(msg)),
-        }),
-      );
-      await this.options.nc.flush();
-      for await (const key of await this.#stateKv!.keys()) {
-        const state = await this.#readState(key);
-        const known = this.#states.get(key);
-        if (state && (!known || known.ts < state.ts)) this.#states.set(key, state);
+  /**
+   * A reading on the bus. While every automation runs in a sandbox worker (each subscribed
+   * to what it watches) and nobody listens here, it is only kept, unparsed, for a worker's
+   * question about an entity it does not watch: this thread does no work per reading.
+   */
+  #onBusState(msg: Msg): void {
+    if (this.#sandbox && this.#automations.size === 0 && this.listenerCount('state') === 0) {
+      this.#unparsed.set(msg.subject, msg.data.slice()); // a copy: the view holds the socket's chunk
+      return;
+    }
+    this.#enqueue(() => this.#onState(msg));
+  }
+
+  /** the latest state known here, a reading kept unparsed included */
+  #latestState(entityId: string): StateValue | undefined {
+    const subject = `sentinel.state.${entityId}`;
+    const raw = this.#unparsed.get(subject);
+    if (raw) {
+      this.#unparsed.delete(subject);
+      let parsed: ReturnType<typeof stateMessageSchema.safeParse> | undefined;
+      try {
+        parsed = stateMessageSchema.safeParse(JSON.parse(new TextDecoder().decode(raw)));
+      } catch {
+        parsed = undefined;
       }
-    })();
-    return this.#allStates;
+      const known = this.#states.get(entityId);
+      if (parsed?.success && parsed.data.entity_id === entityId && (!known || known.ts <= parsed.data.ts))
+        this.#states.set(entityId, { value: parsed.data.value, ts: parsed.data.ts });
+    }
+    return this.#states.get(entityId)?.value;
   }
 
   /** the entity's record in the state bucket, if it has a valid one */
@@ -262,7 +288,8 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
   /** the latest state of an entity: here, or (in a worker, for one no trigger here watches) the runtime thread's */
   #stateOf(entityId: string): StateValue | undefined {
     const hooks = this.options.worker;
-    if (hooks && !this.#stateSubscriptions.has(entityId)) return hooks.stateOf(entityId);
+    if (!hooks) return this.#latestState(entityId);
+    if (!this.#stateSubscriptions.has(entityId)) return hooks.stateOf(entityId);
     return this.#states.get(entityId)?.value;
   }
 
@@ -468,7 +495,6 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
 
   /** Adds a definition (e.g. from defineAutomation); `fallbackId` names its trace if it has no valid id. */
   async add(exported: unknown, fallbackId = 'automation'): Promise<string | undefined> {
-    if (!this.options.worker) await this.#followAllStates();
     let definition: ValidDefinition;
     try {
       definition = validateDefinition(exported);
@@ -520,7 +546,7 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
             this.#reindex();
             for (const t of triggers) {
               if (t.entityId && this.options.worker) await this.#watchState(t.entityId);
-              await t.start(t.entityId ? this.#states.get(t.entityId)?.value : undefined);
+              await t.start(t.entityId ? this.#stateOf(t.entityId) : undefined);
             }
             resolve();
           } catch (error) {
@@ -559,13 +585,27 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
   #record(trace: Trace): void {
     const json = JSON.stringify(trace); // once, for the subject and the store
     this.#stored?.save(trace, json);
-    try {
-      this.options.nc.publish(SUBJECT.trace(trace.automation_id), json);
-    } catch (error) {
-      this.#log('trace not published', { error: messageOf(error) });
-    }
+    this.#outgoingTraces.push([SUBJECT.trace(trace.automation_id), json]);
+    this.#traceTimer ??= setTimeout(this.#publishTraces, TRACE_BATCH_MS).unref();
     this.#keep(trace);
   }
+
+  /**
+   * Publishes the traces of the last TRACE_BATCH_MS together: one socket write for the runs
+   * of a burst rather than one each beside each command (still one message per run).
+   */
+  readonly #publishTraces = () => {
+    this.#traceTimer = undefined;
+    const batch = this.#outgoingTraces;
+    this.#outgoingTraces = [];
+    for (const [subject, json] of batch) {
+      try {
+        this.options.nc.publish(subject, json);
+      } catch (error) {
+        this.#log('trace not published', { error: messageOf(error) });
+      }
+    }
+  };
 
   /** a trace in memory and to listeners (a sandbox worker's traces come here already published) */
   #keep(trace: Trace): void {
@@ -767,6 +807,8 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
     await Promise.all([...this.#automations.values()].map((a) => a.runner.idle()));
     await Promise.all([...this.#automations.values()].map((a) => a.kv.flush()));
     await this.#sandbox?.stop();
+    clearTimeout(this.#traceTimer);
+    this.#publishTraces();
     await this.#stored?.flush();
     this.entities.stop();
   }

@@ -109,8 +109,12 @@ export async function startBench(
   let sent = 0;
   let seen = 0;
   let caughtUp: (() => void) | undefined;
+  /** what the bus last carried per entity */
+  const lastOnBus = new Map<string, { value: unknown; ts: number }>();
   stack.bus.subscribe('sentinel.state.>', {
-    callback: () => {
+    callback: (_e, msg) => {
+      const { entity_id, value, ts } = msg.json<{ entity_id: string; value: unknown; ts: number }>();
+      lastOnBus.set(entity_id, { value, ts });
       seen++;
       if (seen >= sent) caughtUp?.();
     },
@@ -150,6 +154,7 @@ export async function startBench(
       await runtime.stop();
       await runtimeNc.close();
       await between?.();
+      await stateWritten(stack.bus, lastOnBus);
       ({ runtime, nc: runtimeNc } = await startRuntime());
       return runtime;
     },
@@ -170,6 +175,22 @@ export async function startBench(
       await stack.stop();
     },
   };
+}
+
+/**
+ * The gateway writes sentinel_state a moment after the bus (coalesced, --state-flush): a
+ * runtime started right after a reading would read the one before it. Waits until the
+ * bucket holds what the bus last carried.
+ */
+async function stateWritten(nc: NatsConnection, lastOnBus: Map<string, { value: unknown; ts: number }>) {
+  const kv = await new Kvm(nc).open('sentinel_state');
+  for (const [id, last] of lastOnBus) {
+    const watch = await kv.watch({ key: id });
+    for await (const entry of watch) {
+      if (entry.operation === 'PUT' && entry.json<{ ts: number }>().ts >= last.ts) break;
+    }
+    watch.stop();
+  }
 }
 
 async function entityIds(nc: NatsConnection): Promise<Record<string, string>> {
