@@ -131,6 +131,60 @@ describe('sandbox workers', () => {
   });
 });
 
+describe('bad input in a sandbox worker', () => {
+  it('a reading of the wrong type, an entity removed while watched and a clock step are traced; the worker goes on', async () => {
+    const bus = await startBus(ENTITIES);
+    try {
+      const files = join(dir, 'bad-input');
+      await mkdir(files);
+      await writeFile(
+        join(files, 'hot.ts'),
+        `${SDK}export default defineAutomation({ id: 'hot', triggers: [{ kind: 'threshold', entity: 'Probe', above: 10 }], run: (ctx) => ctx.command('Coop fan', true) });\n`,
+      );
+      await writeFile(
+        join(files, 'noon.ts'),
+        `${SDK}export default defineAutomation({ id: 'noon', triggers: [{ kind: 'time', at: '12:00', tz: 'UTC' }], run: () => {} });\n`,
+      );
+      const rt = await bus.runtime();
+      expect((await rt.loadDirectory(files)).sort()).toEqual(['hot', 'noon']);
+      const warnings = (id: string) =>
+        rt.traces
+          .of(id)
+          .filter((t) => t.result === 'warning')
+          .map((t) => t.error);
+
+      bus.nc.publish(
+        `sentinel.state.${PROBE}`,
+        JSON.stringify({ entity_id: PROBE, value: { c: 21 }, ts: START }),
+      );
+      await bus.nc.flush();
+      await rt.idle();
+      expect(warnings('hot')).toEqual([
+        expect.stringMatching(new RegExp(`^ignored a bad reading on sentinel.state.${PROBE}: value: `)),
+      ]);
+      await bus.reading(rt, PROBE, 11); // the worker still evaluates readings
+      expect(bus.commands).toEqual([{ entity_id: FAN, value: true }]);
+
+      const removed = new Promise((resolve) =>
+        rt.on('trace', (t) => t.error?.includes('removed') && resolve(t)),
+      );
+      await (await new Kvm(bus.nc).open('sentinel_entities')).delete(PROBE);
+      await removed;
+      expect(warnings('hot')[1]).toMatch(
+        /^entity .* \("Probe"\) was removed from the registry while watched/,
+      );
+
+      await bus.clock.jump(START + 3 * 3_600_000); // 10:00 → 13:00 in one step
+      await rt.idle();
+      expect(warnings('noon')).toEqual([expect.stringMatching(/^the clock jumped forward by 3 h 0 min/)]);
+      expect(ran(rt.traces.of('noon'))).toHaveLength(1); // 12:00 was passed: once, late
+      expect(warnings('hot')).toHaveLength(2); // not driven by the clock
+    } finally {
+      await bus.stop();
+    }
+  });
+});
+
 describe('a run ends with its sleeps', () => {
   // the main thread keeps a sandboxed run's sleeps on the runtime's clock: they must end
   // with the run (returned, restarted or stopped), or they pile up and fire for nobody.

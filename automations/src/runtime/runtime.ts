@@ -380,11 +380,15 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
     return this.#eachTrigger(entity_id, (t) => t.onAvailability?.(available));
   }
 
-  /** a warning trace for each automation watching the entity, at most once a minute each */
-  #warnWatchers(entityId: string, reason: string): void {
+  /** a warning trace for each automation watching the entity; `limited`: at most once a minute each */
+  #warnWatchers(entityId: string, reason: string, limited = true): void {
     const now = Date.now();
     for (const [id, loaded] of this.#automations) {
       if (!loaded.triggers.some((t) => t.entityId === entityId)) continue;
+      if (!limited) {
+        this.#record(this.#trace(id, { result: 'warning', error: reason }));
+        continue;
+      }
       const key = `${id}/${entityId}`;
       const last = this.#warned.get(key);
       if (last && now - last.at < WARNING_INTERVAL_MS) {
@@ -403,6 +407,7 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
     this.#warnWatchers(
       entity.id,
       `entity ${entity.id} ("${entity.name}") was removed from the registry while watched; its triggers treat it as unavailable`,
+      false, // once per removal: not held back behind a flood of bad readings
     );
     await this.#eachTrigger(entity.id, (t) =>
       t.onAvailability ? t.onAvailability(false) : t.onState?.(null, this.clock.now()),
