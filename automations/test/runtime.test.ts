@@ -377,6 +377,11 @@ describe('failures stay contained', () => {
         `${sdk}import { readFileSync } from 'node:fs';\nexport default readFileSync;\n`,
       );
       await writeFile(join(dir, 'spins.ts'), `${sdk}while (true) {}\n`);
+      // the same id a second time: refused before its triggers start (it would command too)
+      await writeFile(
+        join(dir, 'good2.ts'),
+        `${sdk}export default defineAutomation({ id: 'good', triggers: [{ kind: 'state', entity: 'Probe' }], run: (ctx) => ctx.command('Coop fan', true) });\n`,
+      );
       const rt = await bus.runtime();
       const ids = await rt.loadDirectory(dir);
       // shared.ts has no default export: it loads as a failed automation, the others are unaffected
@@ -388,7 +393,10 @@ describe('failures stay contained', () => {
       expect(rt.traces.of('spins')[0]!.error).toMatch(
         /throws at load: Script execution timed out|stopped at load: ran for more than 1000 ms without yielding/,
       );
+      expect(rt.traces.of('good2')[0]!.error).toBe('an automation with id "good" is already loaded');
+      const commands = bus.commands.length;
       await bus.reading(rt, PROBE, 1);
+      expect(bus.commands.length - commands).toBe(1);
       expect(rt.traces.of('good')[0]).toMatchObject({
         result: 'ok',
         actions: [

@@ -482,20 +482,9 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
     } catch (error) {
       return failed(error);
     }
-    // ids must be unique across the workers and this thread: the one loaded second is refused
-    const result = await this.#sandbox.load(file, fallbackId, code, (id) => !this.#automations.has(id));
+    const result = await this.#sandbox.load(file, fallbackId, code, [...this.#automations.keys()]);
     if ('error' in result) return failed(result.error);
     return result.id;
-  }
-
-  /** Stops an automation here and forgets it (a sandbox worker's, refused as a duplicate). */
-  remove(id: string): void {
-    const loaded = this.#automations.get(id);
-    if (!loaded) return;
-    this.#automations.delete(id);
-    this.#reindex();
-    for (const t of loaded.triggers) t.stop();
-    loaded.runner.abortAll('removed');
   }
 
   /** Adds a definition (e.g. from defineAutomation); `fallbackId` names its trace if it has no valid id. */

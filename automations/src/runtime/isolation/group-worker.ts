@@ -167,6 +167,9 @@ async function load(runtime: AutomationRuntime, message: Extract<ToWorker, { t: 
     );
     // known before its triggers start, so a run at once is already counted against it
     const declared = (exported as { id?: unknown } | null)?.id;
+    // ids are unique across the runtime: refused before its triggers could start
+    if (typeof declared === 'string' && message.taken.includes(declared))
+      throw new Error(`an automation with id "${declared}" is already loaded`);
     if (typeof declared === 'string' && !slotOf.has(declared)) {
       id = declared;
       slotOf.set(id, local);
@@ -199,13 +202,6 @@ void (async () => {
       switch (message.t) {
         case 'load':
           loading = loading.then(() => load(runtime, message));
-          break;
-        case 'unload':
-          for (const [id, local] of slotOf)
-            if (local === message.local) {
-              slotOf.delete(id);
-              runtime.remove(id);
-            }
           break;
         case 'ping':
           post({ t: 'pong', seq: message.seq });

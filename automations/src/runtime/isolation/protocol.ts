@@ -56,9 +56,8 @@ export interface WorkerInit {
 }
 
 export type ToWorker =
-  /** evaluate a bundled module (CommonJS) and add it in local slot `local` */
-  | { t: 'load'; local: number; file: string; fallbackId: string; code: string }
-  | { t: 'unload'; local: number }
+  /** evaluate a bundled module (CommonJS) and add it in local slot `local`, unless its id is `taken` */
+  | { t: 'load'; local: number; file: string; fallbackId: string; code: string; taken: string[] }
   | { t: 'ping'; seq: number }
   /** answer once every reading received before this is evaluated and every run has ended */
   | { t: 'idle'; seq: number }

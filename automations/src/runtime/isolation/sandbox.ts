@@ -362,33 +362,34 @@ class SandboxGroup {
   }
 
   /** evaluates a module in this group and adds it to the worker's runtime */
-  async load(file: string, fallbackId: string, code: string): Promise<{ local: number; result: LoadResult }> {
+  async load(file: string, fallbackId: string, code: string, taken: string[]): Promise<LoadResult> {
     const local = this.slots.indexOf(undefined);
     const entry: Slot = { file, fallbackId, code };
     this.slots[local] = entry;
     let result: LoadResult;
     try {
       await this.#ready;
-      result = await this.#load(local, entry);
+      result = await this.#load(local, entry, taken);
     } catch (error) {
       result = { error: `its sandbox worker did not start: ${messageOf(error)}` };
     }
     if ('error' in result || !result.id) this.slots[local] = undefined;
     else entry.id = result.id;
-    return { local, result };
+    return result;
   }
 
-  #load(local: number, entry: Slot): Promise<LoadResult> {
+  #load(local: number, entry: Slot, taken: string[] = []): Promise<LoadResult> {
     return new Promise((resolve) => {
       this.#loads.set(local, resolve);
-      this.#post({ t: 'load', local, file: entry.file, fallbackId: entry.fallbackId, code: entry.code });
+      this.#post({
+        t: 'load',
+        local,
+        file: entry.file,
+        fallbackId: entry.fallbackId,
+        code: entry.code,
+        taken,
+      });
     });
-  }
-
-  unload(local: number): void {
-    if (!this.slots[local]) return;
-    this.slots[local] = undefined;
-    this.#post({ t: 'unload', local });
   }
 
   /** every reading the worker received before now evaluated, every run ended (in its successor, if replaced meanwhile) */
@@ -525,30 +526,15 @@ export class SandboxPool {
     return this.#groups.some((g) => g.ids.includes(id));
   }
 
-  /** `unique(id)`: not loaded elsewhere in the runtime's thread; a duplicate is unloaded and refused */
-  async load(
-    file: string,
-    fallbackId: string,
-    code: string,
-    unique: (id: string) => boolean,
-  ): Promise<LoadResult> {
+  /** `taken`: the ids the runtime's thread runs itself (ids are unique across the runtime) */
+  async load(file: string, fallbackId: string, code: string, taken: string[]): Promise<LoadResult> {
     const source = await workerSource();
     let group = this.#groups.find((g) => !g.full);
     if (!group) {
       group = new SandboxGroup(this.options, this.host, source);
       this.#groups.push(group);
     }
-    const { local, result } = await group.load(file, fallbackId, code);
-    if (!('id' in result) || !result.id) return result;
-    const id = result.id;
-    const elsewhere = this.#groups.some((g) =>
-      g.slots.some((s, i) => s?.id === id && !(g === group && i === local)),
-    );
-    if (elsewhere || !unique(id)) {
-      group.unload(local);
-      return { error: `an automation with id "${id}" is already loaded` };
-    }
-    return result;
+    return group.load(file, fallbackId, code, [...taken, ...this.ids]);
   }
 
   async idle(): Promise<void> {
