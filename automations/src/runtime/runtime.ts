@@ -213,11 +213,8 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
       nc.subscribe(SUBJECT.stateAll, { callback: (_e, msg) => runtime.#onBusState(msg) }),
     );
     await nc.flush();
-    for await (const key of await runtime.#stateKv.keys()) {
-      const state = await runtime.#readState(key);
-      const known = runtime.#states.get(key);
-      if (state && (!known || known.ts < state.ts)) runtime.#states.set(key, state);
-    }
+    for await (const key of await runtime.#stateKv.keys())
+      runtime.#remember(key, await runtime.#readState(key));
     return runtime;
   }
 
@@ -240,31 +237,24 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
     const raw = this.#unparsed.get(subject);
     if (raw) {
       this.#unparsed.delete(subject);
-      let parsed: ReturnType<typeof stateMessageSchema.safeParse> | undefined;
-      try {
-        parsed = stateMessageSchema.safeParse(JSON.parse(new TextDecoder().decode(raw)));
-      } catch {
-        parsed = undefined;
-      }
-      const known = this.#states.get(entityId);
-      if (parsed?.success && parsed.data.entity_id === entityId && (!known || known.ts <= parsed.data.ts))
-        this.#states.set(entityId, { value: parsed.data.value, ts: parsed.data.ts });
+      this.#remember(
+        entityId,
+        stateRecord(() => JSON.parse(new TextDecoder().decode(raw)), entityId),
+      );
     }
     return this.#states.get(entityId)?.value;
+  }
+
+  /** keeps a state unless a newer one is known */
+  #remember(entityId: string, state: { value: StateValue; ts: number } | undefined): void {
+    const known = this.#states.get(entityId);
+    if (state && (!known || known.ts <= state.ts)) this.#states.set(entityId, state);
   }
 
   /** the entity's record in the state bucket, if it has a valid one */
   async #readState(entityId: string): Promise<{ value: StateValue; ts: number } | undefined> {
     const entry = await this.#stateKv!.get(entityId).catch(() => null);
-    if (entry?.operation !== 'PUT') return undefined;
-    let parsed: ReturnType<typeof stateMessageSchema.safeParse>;
-    try {
-      parsed = stateMessageSchema.safeParse(entry.json());
-    } catch {
-      return undefined;
-    }
-    if (!parsed.success || parsed.data.entity_id !== entityId) return undefined;
-    return { value: parsed.data.value, ts: parsed.data.ts };
+    return entry?.operation === 'PUT' ? stateRecord(() => entry.json(), entityId) : undefined;
   }
 
   /**
@@ -280,9 +270,7 @@ export class AutomationRuntime extends EventEmitter<RuntimeEvents> {
       }),
     );
     await this.options.nc.flush();
-    const state = await this.#readState(entityId);
-    const known = this.#states.get(entityId);
-    if (state && (!known || known.ts < state.ts)) this.#states.set(entityId, state);
+    this.#remember(entityId, await this.#readState(entityId));
   }
 
   /** the latest state of an entity: here, or (in a worker, for one no trigger here watches) the runtime thread's */
@@ -857,6 +845,18 @@ class RunScope {
     this.#unforward?.();
     this.#local?.abort(new Error('the run has finished'));
   }
+}
+
+/** a state message of the entity (from KV or kept unparsed), if `read` gives a valid one */
+function stateRecord(read: () => unknown, entityId: string): { value: StateValue; ts: number } | undefined {
+  let parsed: ReturnType<typeof stateMessageSchema.safeParse>;
+  try {
+    parsed = stateMessageSchema.safeParse(read());
+  } catch {
+    return undefined;
+  }
+  if (!parsed.success || parsed.data.entity_id !== entityId) return undefined;
+  return { value: parsed.data.value, ts: parsed.data.ts };
 }
 
 /** a trigger the clock drives: its firing moves when the clock steps */

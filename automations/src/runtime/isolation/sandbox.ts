@@ -356,6 +356,14 @@ class SandboxGroup {
     Atomics.notify(this.#cells, SHARED.syncFlag);
   }
 
+  /** cancels the manual clock's proxies of this worker's timers, and lets a firing in wait go on */
+  #dropTimers(): void {
+    for (const timer of this.#timers.values()) timer.cancel();
+    this.#timers.clear();
+    for (const fired of this.#fires.values()) fired();
+    this.#fires.clear();
+  }
+
   /** a step of the manual clock, for the worker's time triggers */
   jumped(from: number, to: number): void {
     this.#post({ t: 'jump', from, to });
@@ -419,10 +427,7 @@ class SandboxGroup {
     clearInterval(this.#watchdog);
     void this.#worker.terminate();
     this.#outbox = []; // meant for the old worker
-    for (const timer of this.#timers.values()) timer.cancel(); // the new worker sets its own
-    this.#timers.clear();
-    for (const fired of this.#fires.values()) fired();
-    this.#fires.clear();
+    this.#dropTimers(); // the new worker sets its own
     const loads = new Map(this.#loads);
     this.#loads.clear();
     const who = culprit ? (culprit.id ?? culprit.fallbackId) : 'unknown code';
@@ -482,8 +487,7 @@ class SandboxGroup {
     this.#send();
     this.#stopped = true;
     clearInterval(this.#watchdog);
-    for (const timer of this.#timers.values()) timer.cancel();
-    for (const fired of this.#fires.values()) fired();
+    this.#dropTimers();
     if (ready) {
       // the worker stops its runtime (runs aborted and traced, KV writes flushed) and exits
       const exited = new Promise<void>((resolve) => {
