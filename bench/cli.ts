@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { errorMessage, log } from './lib/log.js';
 import { type OptionTable, opt, readBenchOptions } from './lib/options.js';
 import { installCleanupHandlers, REPO_ROOT, stopAll } from './lib/processes.js';
-import { formatMs, formatRatio, formatTable, ratioOf } from './lib/report.js';
+import { formatMs, formatRatio, formatTable, median, ratioOf } from './lib/report.js';
 import { startNatsServer } from './lib/targets.js';
 
 const OPTIONS = {
@@ -62,14 +62,6 @@ async function runOnce(args: string[], env: NodeJS.ProcessEnv, probe: string, ou
   return { wallMs, rssMiB: rssKiB / 1024 };
 }
 
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2
-    ? (sorted[mid] as number)
-    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-};
-
 export async function runCli(argv: string[]): Promise<number> {
   const options = readBenchOptions('cli', DESCRIPTION, OPTIONS, argv);
   if (typeof options === 'number') return options;
@@ -105,8 +97,8 @@ export async function runCli(argv: string[]): Promise<number> {
       for (let i = 0; i < options.runs; i++) samples.push(await runOnce(args, env, probe, join(dir, 'rss')));
       results.push({
         name,
-        wallMs: median(samples.map((s) => s.wallMs)),
-        rssMiB: median(samples.map((s) => s.rssMiB)),
+        wallMs: median(samples.map((s) => s.wallMs))!,
+        rssMiB: median(samples.map((s) => s.rssMiB))!,
       });
     }
     const floor = results[0];

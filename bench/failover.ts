@@ -20,7 +20,7 @@ import { startNats, type TestNats } from '../test/support/nats.js';
 import { errorMessage, log } from './lib/log.js';
 import { type OptionValues, opt, readBenchOptions } from './lib/options.js';
 import { REPO_ROOT } from './lib/processes.js';
-import { formatMs, formatRatio, formatTable } from './lib/report.js';
+import { formatMs, formatRatio, formatTable, median } from './lib/report.js';
 
 export const FAILOVER_OPTIONS = {
   trials: {
@@ -232,13 +232,6 @@ async function devicesOn(nodeId: string, natsUrl: string): Promise<string[]> {
   } finally {
     await store.close();
   }
-}
-
-function median(values: number[]): number | undefined {
-  if (values.length === 0) return undefined;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 function report(samples: Sample[], options: Options, crashGoal: number): string {

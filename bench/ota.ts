@@ -2,23 +2,25 @@
 // nats-server rolls a 1.5 MB image out to --devices simulated pickets at once (one
 // batch, no canary) through its download route (per-offer credential, device token,
 // Range support, progress over MQTT). The peer, in the same run, is the plainest setup
-// that does the same job: Debian's mosquitto carrying the offers and progress, and a
-// static file server (node:http + fs.createReadStream, its own process) serving the file.
-// Both sides serve the same clients: as many simulated pickets of the same code (download,
-// progress every 10 %, SHA-256 and image check, reboot into the new slot, hello), each set
-// fresh, in this process.
+// that does the same job: Debian's mosquitto carrying the offers, progress and confirms,
+// and a static file server (node:http + fs.createReadStream, its own process) serving the
+// file. Both sides serve the same clients: as many simulated pickets of the same code
+// (download, progress every 10 %, SHA-256 and image check, reboot into the new slot,
+// hello), in this process.
 //   - throughput: image bytes × devices ÷ (last byte of the last download − first response),
 //     both taken in the devices, on both sides;
 //   - CPU: user + system ms of the server processes (the gateway + its nats-server; mosquitto + static server)
 //     from the offers until every device runs the new image;
 //   - RSS: the server processes' peak meanwhile;
-//   - time to roll: from the offers until every device runs the new image (the gateway's
-//     until the rollout is `completed`, which also waits for each confirmation).
-// One unmeasured round on the peer first, so the clients' code is warm on both measured
-// rounds. The servers run on CPU 0 and the devices on the other CPUs (taskset): 150
-// simulated devices hashing 1.5 MB images would otherwise take the CPU the servers serve
-// with, and the ratio would measure the scheduler. The ratio of the throughputs is the
-// cost of our path (goal ≥ 0.8×).
+//   - time to roll: from the offers until every device runs the new image, confirmed.
+// --rounds rounds of each side, alternating which goes first, each with a newer image
+// for the same devices; the table holds each measure's median over the rounds, and the
+// throughput ratio is the median of the rounds' ratios: a machine's busy moment lands in
+// one round, not in one side. One unmeasured round on the peer first, so the clients'
+// code is warm on both sides. The servers run on CPU 0 and the devices on the other CPUs
+// (taskset): 100 simulated devices hashing 1.5 MB images would otherwise take the CPU
+// the servers serve with, and the ratio would measure the scheduler. The ratio of the
+// throughputs is the cost of our path (goal ≥ 0.8×).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
@@ -29,10 +31,10 @@ import { createInterface } from 'node:readline';
 import { Kvm } from '@nats-io/kv';
 import { buildAppImage, type OtaMessage } from '@sentinel/firmware';
 import { FirmwareStore, openGatewayStore } from '@sentinel/gateway';
-import { PicketDevice } from '@sentinel/simulators';
+import { type OtaEvent, PicketDevice } from '@sentinel/simulators';
 import mqtt from 'mqtt';
 import { connectTestBus } from '../test/support/bus.js';
-import { killStrays, runCli } from '../test/support/cli.js';
+import { killStrays } from '../test/support/cli.js';
 import { type ClusterNode, startClusterNode, TEST_LOCKS } from '../test/support/cluster.js';
 import { startMosquitto, type TestMosquitto } from '../test/support/mosquitto.js';
 import { startNats, type TestNats } from '../test/support/nats.js';
@@ -40,7 +42,7 @@ import { errorMessage, log } from './lib/log.js';
 import { type OptionValues, opt, readBenchOptions } from './lib/options.js';
 import { pinProcesses, readProcessesCpuMs, readRssKiB } from './lib/proc.js';
 import { REPO_ROOT } from './lib/processes.js';
-import { formatMs, formatRatio, formatTable, ratioOf } from './lib/report.js';
+import { formatMs, formatRatio, formatTable, median, ratioOf } from './lib/report.js';
 
 export const OTA_OPTIONS = {
   devices: {
@@ -56,6 +58,13 @@ export const OTA_OPTIONS = {
     env: 'BENCH_IMAGE_BYTES',
     help: 'image size (at most the simulated OTA slot, 2 MiB)',
     schema: opt.int(64 * 1024, 1_572_864),
+  },
+  rounds: {
+    flag: 'rounds',
+    arg: '<n>',
+    env: 'BENCH_ROUNDS',
+    help: 'measured rounds of each side, alternating (medians are reported)',
+    schema: opt.int(1, 5),
   },
 };
 
@@ -118,26 +127,30 @@ async function meter(pids: number[]) {
   };
 }
 
-/** node:http + fs.createReadStream in a child process; prints its port. */
+/** node:http + fs.createReadStream in a child process, serving the files of a folder; prints its port. */
 const STATIC_SERVER = `
 const http = require('node:http');
 const fs = require('node:fs');
-const file = process.argv[1];
-const size = fs.statSync(file).size;
+const path = require('node:path');
+const dir = process.argv[1];
 const server = http.createServer((req, res) => {
-  res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': size });
-  fs.createReadStream(file).pipe(res);
+  const file = path.join(dir, path.basename(req.url));
+  fs.stat(file, (error, info) => {
+    if (error) return res.writeHead(404).end();
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': info.size });
+    fs.createReadStream(file).pipe(res);
+  });
 });
 server.listen(0, '127.0.0.1', () => console.log(server.address().port));
 process.on('SIGTERM', () => server.close(() => process.exit(0)));
 `;
 
-async function startStaticServer(file: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['-e', STATIC_SERVER, file], {
+async function startStaticServer(dir: string): Promise<{ child: ChildProcess; origin: string }> {
+  const child = spawn(process.execPath, ['-e', STATIC_SERVER, dir], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
-  return { child, url: `http://127.0.0.1:${line.trim()}/image.bin` };
+  return { child, origin: `http://127.0.0.1:${line.trim()}` };
 }
 
 async function stopStaticServer(child: ChildProcess): Promise<void> {
@@ -189,26 +202,49 @@ async function stopDevices(devices: PicketDevice[]): Promise<void> {
 
 /**
  * The devices' download clocks: each one's first response and last byte (taken where the
- * device sees them), and `booted`: every device runs `version`. A rejected download fails it.
+ * device sees them); `booted` (every device runs `version`), each device's offer as it
+ * booted (for a confirm), and `confirmed`. A rejected download fails both.
  */
 function clockDownloads(devices: PicketDevice[], version: string) {
   const first: number[] = [];
   const last: number[] = [];
-  let left = devices.length;
-  let settle!: { resolve: () => void; reject: (error: Error) => void };
-  const booted = new Promise<void>((resolve, reject) => {
-    settle = { resolve, reject };
-  });
-  for (const device of devices)
-    device.on('ota', (event) => {
-      if (event.kind === 'download') first.push(performance.now());
-      else if (event.kind === 'downloaded') last.push(performance.now());
-      else if (event.kind === 'rejected')
-        settle.reject(new Error(`${device.id} rejected the download: ${event.reason}`));
-      else if (event.kind === 'booted' && event.version === version && --left === 0) settle.resolve();
+  const offers = new Map<PicketDevice, string>();
+  let booting = devices.length;
+  let confirming = devices.length;
+  const settled = () => {
+    let settle!: { resolve: () => void; reject: (error: Error) => void };
+    const promise = new Promise<void>((resolve, reject) => {
+      settle = { resolve, reject };
     });
+    promise.catch(() => undefined); // awaited later, or not at all when the other one failed
+    return { promise, ...settle };
+  };
+  const booted = settled();
+  const confirmed = settled();
+  const listeners = devices.map((device) => {
+    const listener = (event: OtaEvent) => {
+      if (event.kind === 'download') {
+        first.push(performance.now());
+        offers.set(device, event.offer);
+      } else if (event.kind === 'downloaded') last.push(performance.now());
+      else if (event.kind === 'rejected') {
+        const error = new Error(`${device.id} rejected the download: ${event.reason}`);
+        booted.reject(error);
+        confirmed.reject(error);
+      } else if (event.kind === 'booted' && event.version === version && --booting === 0) booted.resolve();
+      else if (event.kind === 'confirmed' && event.version === version && --confirming === 0)
+        confirmed.resolve();
+    };
+    device.on('ota', listener);
+    return () => device.off('ota', listener);
+  });
   return {
-    booted,
+    booted: booted.promise,
+    confirmed: confirmed.promise,
+    offers,
+    stop: () => {
+      for (const off of listeners) off();
+    },
     window: () => ({
       windowMs: Math.max(...last) - Math.min(...first),
       startSpreadMs: Math.max(...first) - Math.min(...first),
@@ -218,78 +254,81 @@ function clockDownloads(devices: PicketDevice[], version: string) {
 
 interface Peer {
   mosquitto: TestMosquitto;
-  file: { child: ChildProcess; url: string };
+  file: { child: ChildProcess; origin: string };
+}
+
+interface Image {
+  version: string;
+  size: number;
+  sha256: string;
 }
 
 /**
  * One round on the peer: an offer of the image on each device's `picket/<id>/ota` at once
- * (as a gateway's would be, its URL the static server's), until every device booted it.
+ * (as a gateway's would be, its URL the static server's), then a confirm to each device
+ * that booted it, until every one confirmed (as a gateway would).
  */
-async function peerRound(
-  peer: Peer,
-  devices: PicketDevice[],
-  image: { version: string; size: number; sha256: string },
-): Promise<Side> {
+async function peerRound(peer: Peer, devices: PicketDevice[], image: Image): Promise<Side> {
   const publisher = await mqtt.connectAsync(peer.mosquitto.url, {
     clientId: `bench-ota-offers-${process.pid}`,
   });
+  const clock = clockDownloads(devices, image.version);
   try {
-    const clock = clockDownloads(devices, image.version);
     const end = await meter([peer.file.child.pid!, peer.mosquitto.pid]);
+    const started = performance.now();
+    const send = (device: PicketDevice, message: OtaMessage) =>
+      publisher.publishAsync(`picket/${device.id}/ota`, JSON.stringify(message), { qos: 1 });
     await Promise.all(
-      devices.map((device) => {
-        const offer: OtaMessage = {
+      devices.map((device) =>
+        send(device, {
           op: 'offer',
           offer: randomBytes(12).toString('base64url'),
           version: image.version,
           size: image.size,
           sha256: image.sha256,
           signed: false,
-          url: peer.file.url,
+          url: `${peer.file.origin}/${image.sha256}.bin`,
           expires: Date.now() + 600_000,
-        };
-        return publisher.publishAsync(`picket/${device.id}/ota`, JSON.stringify(offer), { qos: 1 });
-      }),
+        }),
+      ),
     );
     await clock.booted;
-    const { elapsedMs, ...spent } = await end();
-    return { ...clock.window(), ...spent, bytes: image.size * devices.length, rollMs: elapsedMs };
+    const { elapsedMs: _, ...spent } = await end();
+    await Promise.all(
+      devices.map((device) => send(device, { op: 'confirm', offer: clock.offers.get(device)! })),
+    );
+    await clock.confirmed;
+    const rollMs = performance.now() - started;
+    return { ...clock.window(), ...spent, bytes: image.size * devices.length, rollMs };
   } finally {
+    clock.stop();
     await publisher.endAsync();
   }
 }
 
 /** The gateway's round: a rollout of one batch to devices it knows, until it is `completed`. */
-async function gatewayRound(
-  nats: TestNats,
-  node: ClusterNode,
-  devices: PicketDevice[],
-  version: string,
-  size: number,
-) {
+async function gatewayRound(nats: TestNats, node: ClusterNode, devices: PicketDevice[], image: Image) {
+  const { version, size } = image;
   const count = devices.length;
   const nc = await connectTestBus(nats.url);
+  const clock = clockDownloads(devices, version);
   try {
     const kv = await new Kvm(nc).open('sentinel_ota');
-    const clock = clockDownloads(devices, version);
     const end = await meter([node.pid, nats.pid]);
-    const started = await runCli([
-      'ota',
-      'rollout',
-      version,
-      '--canary',
-      '0',
-      '--batch',
-      String(count),
-      '--nats',
-      nats.url,
-    ]);
-    if (started.code !== 0) throw new Error(`sentinel ota rollout: ${started.stderr.trim()}`);
+    // through the HTTP API (as the web app does), not `sentinel ota rollout`: a CLI process
+    // starting and exiting on the devices' CPU just as the downloads begin skewed the round
+    const started = await node.gateway.api('/api/ota/rollout', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ version, canary: 0, batch: count }),
+    });
+    if (!started.ok) throw new Error(`POST /api/ota/rollout: ${started.status} ${await started.text()}`);
     const watch = await kv.watch({ key: 'rollout' });
     let rollMs = 0;
     for await (const entry of watch) {
-      const rollout = entry.json<{ status: string; created: number; updated: number }>();
-      if (rollout.status === 'running') continue;
+      const rollout = entry.json<{ version: string; status: string; created: number; updated: number }>();
+      // the watch starts with the record as it is: the last round's rollout until this one is saved
+      if (rollout.version !== version || rollout.status === 'running') continue;
       if (rollout.status !== 'completed') throw new Error(`the rollout ended ${rollout.status}`);
       rollMs = rollout.updated - rollout.created;
       break;
@@ -299,6 +338,7 @@ async function gatewayRound(
     const { elapsedMs: _, ...spent } = await end();
     return { ...clock.window(), ...spent, bytes: size * count, rollMs } satisfies Side;
   } finally {
+    clock.stop();
     await nc.close();
   }
 }
@@ -327,22 +367,27 @@ export async function runOta(argv: string[]): Promise<number> {
   };
   process.once('SIGINT', interrupted);
   try {
-    const built = buildAppImage({
-      chip: 'esp32s3',
-      appDesc: { projectName: 'picket', version: '2.0.0', idfVersion: 'v5.3.1' },
-      size: options.size,
-    });
-    const { entry } = await new FirmwareStore(dataDir).addImage(built);
-    const imageFile = join(dataDir, 'firmware', 'ota', `${entry.sha256}.bin`);
-    const image = { version: entry.version, size: entry.size, sha256: entry.sha256 };
+    // an image per round (a newer version each time, for the same devices) and one for the warm-up
+    const firmware = new FirmwareStore(dataDir);
+    const images: Image[] = [];
+    for (let round = 0; round <= options.rounds; round++) {
+      const built = buildAppImage({
+        chip: 'esp32s3',
+        appDesc: { projectName: 'picket', version: `2.0.${round}`, idfVersion: 'v5.3.1' },
+        size: options.size,
+      });
+      const { entry } = await firmware.addImage(built);
+      images.push({ version: entry.version, size: entry.size, sha256: entry.sha256 });
+    }
+    const catalogDir = join(dataDir, 'firmware', 'ota');
 
     mosquitto = await startMosquitto();
-    const file = await startStaticServer(imageFile);
+    const file = await startStaticServer(catalogDir);
     staticServer = file.child;
     const peer: Peer = { mosquitto, file };
     nats = await startNats();
     node = await startClusterNode(nats.url, 'bench-ota', TEST_LOCKS, dataDir);
-    log(`gateway pid ${node.pid}; ${options.devices} devices per round, image ${entry.size} bytes`);
+    log(`gateway pid ${node.pid}; ${options.devices} devices per round, images of ${options.size} bytes`);
 
     // Every round's devices connect first, so the rounds run back to back: a client process
     // left alone for seconds gives memory back, and the next round pays for it again (the
@@ -385,23 +430,29 @@ export async function runOta(argv: string[]): Promise<number> {
         : 'servers and devices share every CPU (taskset is missing or this machine has one CPU)',
     );
 
-    await peerRound(peer, warmupDevices, image);
+    await peerRound(peer, warmupDevices, images[0]!);
     log('clients warmed up (one unmeasured round on the peer)');
-    const gateway = await gatewayRound(nats, node, gatewayDevices, entry.version, entry.size);
-    log(
-      `gateway: ${options.devices} downloads in ${formatMs(gateway.windowMs)} ms (first responses spread over ${formatMs(gateway.startSpreadMs)} ms); rolled in ${gateway.rollMs} ms`,
-    );
-    const staticSide = await peerRound(peer, peerDevices, image);
-    log(
-      `mosquitto + static server: ${options.devices} downloads in ${formatMs(staticSide.windowMs)} ms (first responses spread over ${formatMs(staticSide.startSpreadMs)} ms)`,
-    );
+    const rounds: { gateway: Side; static: Side }[] = [];
+    for (let round = 1; round <= options.rounds; round++) {
+      const image = images[round]!;
+      // which side goes first alternates, so neither always follows the other's reboots
+      const gatewayFirst = round % 2 === 1;
+      const staticBefore = gatewayFirst ? undefined : await peerRound(peer, peerDevices, image);
+      const gateway = await gatewayRound(nats, node, gatewayDevices, image);
+      const staticSide = staticBefore ?? (await peerRound(peer, peerDevices, image));
+      rounds.push({ gateway, static: staticSide });
+      log(
+        `round ${round}/${options.rounds}: gateway ${formatMbps(gateway)} MB/s (first responses spread over ${formatMs(gateway.startSpreadMs)} ms), ` +
+          `mosquitto + static server ${formatMbps(staticSide)} MB/s (${formatMs(staticSide.startSpreadMs)} ms): ${formatRatio(ratioOf(mbps(gateway), mbps(staticSide)))}`,
+      );
+    }
 
-    process.stdout.write(`${report(gateway, staticSide, options, pinned)}\n`);
+    process.stdout.write(`${report(rounds, options, pinned)}\n`);
     const artifacts = join(REPO_ROOT, '.artifacts');
     await mkdir(artifacts, { recursive: true });
     await writeFile(
       join(artifacts, 'bench-ota.json'),
-      `${JSON.stringify({ options, goal: GOAL, pinned, gateway, static: staticSide }, null, 2)}\n`,
+      `${JSON.stringify({ options, goal: GOAL, pinned, rounds }, null, 2)}\n`,
     );
     return 0;
   } catch (error) {
@@ -419,30 +470,40 @@ export async function runOta(argv: string[]): Promise<number> {
   }
 }
 
-function report(gateway: Side, peer: Side, options: Options, pinned: boolean): string {
-  const mbps = (side: Side) => side.bytes / 1e6 / (side.windowMs / 1000);
-  const ratio = ratioOf(mbps(gateway), mbps(peer));
+const mbps = (side: Side) => side.bytes / 1e6 / (side.windowMs / 1000);
+const formatMbps = (side: Side) => mbps(side).toFixed(1);
+
+function report(rounds: { gateway: Side; static: Side }[], options: Options, pinned: boolean): string {
+  const ratios = rounds.map((r) => ratioOf(mbps(r.gateway), mbps(r.static)) ?? 0);
+  const ratio = median(ratios)!;
+  const mid = (side: 'gateway' | 'static', measure: (s: Side) => number) =>
+    median(rounds.map((r) => measure(r[side])))!;
   const mib = (kib: number) => (kib / 1024).toFixed(1);
   const row = (
     name: string,
-    ours: number,
-    theirs: number,
+    measure: (s: Side) => number,
     format: (n: number) => string | number | undefined,
-  ) => [name, format(ours), format(theirs), formatRatio(ratioOf(ours, theirs)), ''];
+  ) => {
+    const ours = mid('gateway', measure);
+    const theirs = mid('static', measure);
+    return [name, format(ours), format(theirs), formatRatio(ratioOf(ours, theirs)), ''];
+  };
   const rows = [
     [
       'aggregate throughput MB/s',
-      mbps(gateway).toFixed(1),
-      mbps(peer).toFixed(1),
+      mid('gateway', mbps).toFixed(1),
+      mid('static', mbps).toFixed(1),
       formatRatio(ratio),
-      ratio === undefined ? '—' : ratio >= GOAL ? `met (≥ ${GOAL}×)` : `MISSED (< ${GOAL}×)`,
+      ratio >= GOAL ? `met (≥ ${GOAL}×)` : `MISSED (< ${GOAL}×)`,
     ],
-    row('download window ms', gateway.windowMs, peer.windowMs, formatMs),
-    row('first responses spread over ms', gateway.startSpreadMs, peer.startSpreadMs, formatMs),
-    row('server CPU ms', gateway.cpuMs, peer.cpuMs, Math.round),
-    row('server RSS peak MiB', gateway.rssPeakKiB, peer.rssPeakKiB, mib),
-    row('client CPU ms (this process)', gateway.clientCpuMs, peer.clientCpuMs, Math.round),
-    row(`time to roll ${options.devices} devices ms`, gateway.rollMs, peer.rollMs, Math.round),
+    row('download window ms', (s) => s.windowMs, formatMs),
+    row('first responses spread over ms', (s) => s.startSpreadMs, formatMs),
+    row('server CPU ms', (s) => s.cpuMs, Math.round),
+    row('server RSS peak MiB', (s) => s.rssPeakKiB, mib),
+    row('client CPU ms (this process)', (s) => s.clientCpuMs, Math.round),
+    row(`time to roll ${options.devices} devices ms`, (s) => s.rollMs, Math.round),
   ];
-  return `${formatTable(['ota download', 'gateway', 'mosquitto + static node:http', 'gateway ÷ peer', 'goal'], rows, [false, true, true, true, false])}\n\n${options.devices} simulated devices at once on each side (fresh ones, the same code: download, progress, SHA-256 and image check, reboot, hello), image ${options.size} bytes. Servers: the gateway with its nats-server; mosquitto with the static server. CPU and RSS from the offers until every device runs the new image; the gateway's time to roll also waits for its confirmations. ${pinned ? 'The servers ran on CPU 0, the devices on the others.' : `The devices shared this machine's ${availableParallelism()} CPUs with the servers.`}`;
+  return `${formatTable(['ota download', 'gateway', 'mosquitto + static node:http', 'gateway ÷ peer', 'goal'], rows, [false, true, true, true, false])}
+
+Medians of ${rounds.length} rounds of each side, alternating; the throughput ratio is the median of the rounds' ratios (${ratios.map((r) => formatRatio(r)).join(', ')}). ${options.devices} simulated devices at once on each side (the same code: download, progress, SHA-256 and image check, reboot, hello), a newer ${options.size}-byte image each round. Servers: the gateway with its nats-server; mosquitto with the static server. CPU and RSS from the offers until every device runs the new image; the time to roll also waits for the confirmations. ${pinned ? 'The servers ran on CPU 0, the devices on the others.' : `The devices shared this machine's ${availableParallelism()} CPUs with the servers.`}`;
 }

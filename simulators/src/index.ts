@@ -139,6 +139,7 @@ export {
 } from './picket/fleet.js';
 export { GatewayFrameSchema, parseGatewayFrame } from './picket/gateway-frames.js';
 export { type MqttTransportOptions, mqttTransport } from './picket/mqtt-transport.js';
+export type { OtaEvent } from './picket/ota.js';
 export {
   ConnectFailure,
   DEFAULT_TUNING,
