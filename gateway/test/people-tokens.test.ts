@@ -2,6 +2,7 @@
 // instance (the CLI), validated from memory on another (a gateway node), revoked
 // anywhere and refused everywhere at once with onRevoked firing.
 import { jetstream } from '@nats-io/jetstream';
+import type { KV, KvWatchEntry } from '@nats-io/kv';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   API_TOKEN_PATTERN,
@@ -26,6 +27,53 @@ async function instance(start: boolean): Promise<TokenStore> {
   const store = await TokenStore.open(jetstream(nc), {}, { clock: clock.now });
   if (start) await store.start();
   return store;
+}
+
+/**
+ * The bucket behind a KV whose watch hands entries on only as far as the test lets it:
+ * the watch of a busy node, lagging behind its own writes.
+ */
+function laggingWatch(kv: KV) {
+  let allowed = Number.POSITIVE_INFINITY;
+  let handed = 0;
+  let handled = 0;
+  let wake = () => {};
+  const progressed = () => wake();
+  const lagging = new Proxy(kv, {
+    get(target, property) {
+      if (property !== 'watch') {
+        const value = Reflect.get(target, property, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      }
+      return async (...args: Parameters<KV['watch']>) => {
+        const inner = await target.watch(...args);
+        async function* gated(): AsyncGenerator<KvWatchEntry> {
+          for await (const entry of inner) {
+            while (handed >= allowed) await new Promise<void>((resolve) => (wake = resolve));
+            handed++;
+            yield entry;
+            // the consumer asks for the next entry only once it has handled this one
+            handled++;
+            progressed();
+          }
+        }
+        return Object.assign(gated(), { stop: () => inner.stop() });
+      };
+    },
+  });
+  return {
+    kv: lagging,
+    hold: () => {
+      allowed = handed;
+    },
+    /** lets one more entry through; resolves once the store has handled it */
+    async step(): Promise<void> {
+      allowed = handed + 1;
+      const target = handled + 1;
+      progressed();
+      while (handled < target) await new Promise<void>((resolve) => (wake = resolve));
+    },
+  };
 }
 
 function revoked(store: TokenStore, name: string): Promise<RevokedEvent> {
@@ -107,6 +155,28 @@ describe('API tokens', () => {
     expect(await cli.kv.get(name).then((e) => e?.operation)).toBe('DEL');
     watch.stop();
     expect((await cli.list()).map((t) => t.name)).not.toContain(name);
+  });
+
+  it('works at once on the node that made it, and a revoke there holds, however far its watch lags', async () => {
+    const { nc } = await bed.node();
+    const watch = laggingWatch((await TokenStore.open(jetstream(nc))).kv);
+    const store = new TokenStore(watch.kv, { clock: clock.now });
+    await store.start();
+    try {
+      watch.hold();
+      const created = await store.create('operator', 'deploy-bot');
+      // the watch has not brought it back yet: a caller's first request with it still works
+      expect(store.validate(created.token)).toEqual({ name: 'deploy-bot', role: 'operator' });
+      await store.revoke('deploy-bot');
+      expect(store.validate(created.token)).toBeUndefined();
+      // the lagging watch now brings the token's put, then its delete: revoked all along
+      await watch.step();
+      expect(store.validate(created.token)).toBeUndefined();
+      await watch.step();
+      expect(store.validate(created.token)).toBeUndefined();
+    } finally {
+      store.stop();
+    }
   });
 
   it('gives each bad input its own error', async () => {

@@ -71,6 +71,8 @@ export class TokenStore {
   /** name → sha256, to find what a delete removed */
   readonly #byName = new Map<string, string>();
   readonly #touching = new Map<string, Promise<void>>();
+  /** name → sha256 of tokens revoked here whose delete the watch has not brought yet */
+  readonly #revoked = new Map<string, string>();
   readonly #listeners = new RevokedListeners();
   #stopWatch: (() => void) | undefined;
 
@@ -90,15 +92,23 @@ export class TokenStore {
   async start(): Promise<void> {
     this.#stopWatch = await followBucket(this.kv, ({ key, revision, value, operation }) => {
       const parsed = operation === 'PUT' ? TokenRecordSchema.safeParse(value) : undefined;
-      const previous = this.#byName.get(key);
-      if (parsed?.success && parsed.data.name === key) {
-        if (previous !== undefined && previous !== parsed.data.sha256) this.#forget(key);
-        this.#byHash.set(parsed.data.sha256, { record: parsed.data, revision });
-        this.#byName.set(key, parsed.data.sha256);
-      } else {
+      if (parsed?.success && parsed.data.name === key) this.#learn(parsed.data, revision);
+      else {
         this.#forget(key);
+        if (operation !== 'PUT') this.#revoked.delete(key);
       }
     });
+  }
+
+  /** A token as the bucket holds it at `revision` (from the watch, or this node's own create). */
+  #learn(record: TokenRecord, revision: number): void {
+    // a lagging watch bringing the put of a token revoked here since: it stays revoked
+    if (this.#revoked.get(record.name) === record.sha256) return;
+    const previous = this.#byName.get(record.name);
+    if (previous !== undefined && previous !== record.sha256) this.#forget(record.name);
+    if ((this.#byHash.get(record.sha256)?.revision ?? 0) >= revision) return;
+    this.#byHash.set(record.sha256, { record, revision });
+    this.#byName.set(record.name, record.sha256);
   }
 
   stop(): void {
@@ -125,7 +135,10 @@ export class TokenStore {
         created: now,
       };
       try {
-        await this.kv.create(tokenName, JSON.stringify(record));
+        const revision = await this.kv.create(tokenName, JSON.stringify(record));
+        // usable here at once, not only once the watch brings it back (on a busy node that
+        // took long enough for the caller's first request with it to be refused)
+        if (this.#stopWatch) this.#learn(record, revision);
         return { name: tokenName, role: checkedRole, token };
       } catch (error) {
         if (!(await readJson(this.kv, tokenName))) throw error;
@@ -142,6 +155,7 @@ export class TokenStore {
     const found = await this.#read(name);
     if (!found) throw new UnknownTokenError(`no token named "${name}"`);
     await this.kv.delete(name);
+    if (this.#stopWatch) this.#revoked.set(name, found.record.sha256);
     this.#forget(name);
     return info(found.record);
   }
