@@ -54,7 +54,8 @@ export async function runScript(
   child.stderr.on('data', (d) => {
     stderr += d;
   });
-  const [code] = await once(child, 'exit');
+  // 'close', not 'exit': a child's last output can still be in its pipes when it has exited
+  const [code] = await once(child, 'close');
   return { code: code as number | null, stdout, stderr };
 }
 

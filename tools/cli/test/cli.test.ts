@@ -65,7 +65,7 @@ describe('sentinel CLI', () => {
       stderr += d;
     });
     child.stdout.destroy(); // like head after its first line
-    const [code] = await once(child, 'exit');
+    const [code] = await once(child, 'close');
     expect(stderr).not.toMatch(/EPIPE|Unhandled/);
     expect(code).toBe(0);
   });
