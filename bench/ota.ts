@@ -266,7 +266,7 @@ interface Image {
 /**
  * One round on the peer: an offer of the image on each device's `picket/<id>/ota` at once
  * (as a gateway's would be, its URL the static server's), then a confirm to each device
- * that booted it, until every one confirmed (as a gateway would).
+ * once it is back on it, until every one confirmed (as a gateway would).
  */
 async function peerRound(peer: Peer, devices: PicketDevice[], image: Image): Promise<Side> {
   const publisher = await mqtt.connectAsync(peer.mosquitto.url, {
@@ -277,6 +277,12 @@ async function peerRound(peer: Peer, devices: PicketDevice[], image: Image): Pro
     const end = await meter([peer.file.child.pid!, peer.mosquitto.pid]);
     const send = (device: PicketDevice, message: OtaMessage) =>
       publisher.publishAsync(`picket/${device.id}/ota`, JSON.stringify(message), { qos: 1 });
+    // each device's confirm once it is back from its reboot, subscribed again (as a gateway
+    // confirms on the hello): sent at its boot, it went to no subscriber and was lost
+    const confirms = devices.map(async (device) => {
+      await once(device, 'connected');
+      await send(device, { op: 'confirm', offer: clock.offers.get(device)! });
+    });
     await Promise.all(
       devices.map((device) =>
         send(device, {
@@ -291,10 +297,7 @@ async function peerRound(peer: Peer, devices: PicketDevice[], image: Image): Pro
         }),
       ),
     );
-    await clock.booted;
-    await Promise.all(
-      devices.map((device) => send(device, { op: 'confirm', offer: clock.offers.get(device)! })),
-    );
+    await Promise.all(confirms);
     await clock.confirmed;
     const { elapsedMs: rollMs, ...spent } = await end();
     return { ...clock.window(), ...spent, bytes: image.size * devices.length, rollMs };

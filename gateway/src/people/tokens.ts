@@ -154,8 +154,14 @@ export class TokenStore {
     parseName(name, 'token');
     const found = await this.#read(name);
     if (!found) throw new UnknownTokenError(`no token named "${name}"`);
-    await this.kv.delete(name);
+    // marked before the delete, so the watch's delete always finds (and clears) the mark
     if (this.#stopWatch) this.#revoked.set(name, found.record.sha256);
+    try {
+      await this.kv.delete(name);
+    } catch (error) {
+      this.#revoked.delete(name);
+      throw error;
+    }
     this.#forget(name);
     return info(found.record);
   }
